@@ -1,0 +1,63 @@
+"""archdsl: a declarative architecture language and compiler for convolutional networks.
+
+    >>> import archdsl
+    >>> m = archdsl.load("Conv-ReLU-Pool-Conv-ReLU-Pool-FC-SM", input="1x28x28", classes=10)
+    >>> m.totals.params
+    >>> net = archdsl.build("resnet50")          # a torch.nn.Module (zoo name, path or text)
+
+`load` never imports torch; `build` and `compile` do.
+"""
+
+from __future__ import annotations
+
+from archdsl.diagnostics import ArchError, Diagnostic, InternalError
+from archdsl.limits import Limits
+
+__version__ = "0.1.0"
+__all__ = ["ArchError", "Diagnostic", "InternalError", "Limits", "Model", "build", "compile",
+           "load", "zoo"]
+
+
+def load(spec, *, input=None, classes=None, model=None, freeze=None, head=None, seed=None,
+         init=None, outputs=None, limits=None, roots=None):
+    """Parse, check and count a spec: a file path, a zoo name or spec text.
+
+    Keyword settings override (or supply) the spec's own: `input="3x224x224"`, `classes=10`,
+    `freeze=["layer1"]`, `head="FC(2)"`, `seed=0`, `init="kaiming"`, `outputs=[...]`.
+    Returns an `archdsl.Model`; raises `archdsl.ArchError` for an invalid spec.
+    """
+    from archdsl.model import load_model
+
+    return load_model(spec, model=model, limits=limits, roots=roots, input=input,
+                      classes=classes, freeze=freeze, head=head, seed=seed, init=init,
+                      outputs=outputs)
+
+
+def build(spec, *, seed=None, all_outputs=False, device=None, **settings):
+    """A `torch.nn.Module` for a spec (same arguments as `load`). The same spec and seed give
+    the same weights; the default seed is fixed."""
+    if isinstance(spec, Model):
+        return spec.build(seed=seed, all_outputs=all_outputs, device=device)
+    return load(spec, seed=seed, **settings).build(seed=seed, all_outputs=all_outputs,
+                                                    device=device)
+
+
+def compile(spec, **settings) -> str:  # noqa: A001  (the verb users know from the CLI)
+    """Standalone PyTorch source for a spec (imports torch only)."""
+    model = spec if isinstance(spec, Model) else load(spec, **settings)
+    return model.source()
+
+
+def zoo() -> list[str]:
+    """Names of the shipped model specs (`archdsl.load("resnet50")`)."""
+    from archdsl.loader import zoo_names
+
+    return zoo_names()
+
+
+def __getattr__(name):
+    if name == "Model":
+        from archdsl.model import Model
+
+        return Model
+    raise AttributeError(name)

@@ -1,0 +1,171 @@
+"""Diagnostics: user errors that point at source.
+
+Contract: every mistake in a spec becomes a `Diagnostic` with a stable kebab-case `code`, a
+one-line `message` in the user's terms, the primary `span`, an optional `hint` saying what to
+type, and optional `notes` pointing at other places (the block definition behind a call, the
+other branch of an Add). Stages collect diagnostics in a `Reporter` and raise one `ArchError`
+holding all of them, so independent mistakes are reported together. `ArchError` is the only
+exception a user's input may cause; anything else is a bug (`InternalError`).
+
+Rendering (`render_text`) looks like a compiler's:
+
+    spec.arch:3:11: error: unknown layer 'Poool' [unknown-layer]
+        3 | Conv-ReLU-Poool-FC
+          |           ^^^^^
+      hint: did you mean 'Pool'?
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from archdsl.source import Span, display_columns
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Note:
+    """A secondary location: `---` under it and a message beside it."""
+
+    message: str
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None = None
+    hint: str | None = None
+    notes: tuple[Note, ...] = ()
+    severity: str = "error"
+
+    def with_note(self, message: str, span: Span | None) -> Diagnostic:
+        return Diagnostic(self.code, self.message, self.span, self.hint,
+                          (*self.notes, Note(message, span)), self.severity)
+
+    def to_json(self) -> dict:
+        out: dict = {"severity": self.severity, "code": self.code, "message": self.message}
+        out.update(_span_json(self.span))
+        out["hint"] = self.hint
+        out["notes"] = [{"message": n.message, **_span_json(n.span)} for n in self.notes]
+        return out
+
+
+def _span_json(span: Span | None) -> dict:
+    if span is None:
+        return {"file": None, "line": None, "column": None, "end_line": None, "end_column": None}
+    file, line, col, width = span.located()
+    return {"file": file.name, "line": line, "column": col, "end_line": line,
+            "end_column": col + width}
+
+
+class ArchError(Exception):
+    """A spec is invalid: one or more diagnostics. The only exception bad input may raise."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__(self.diagnostics[0].message if self.diagnostics else "invalid spec")
+
+    def __str__(self) -> str:
+        return render_text(self.diagnostics, color=False)
+
+
+class InternalError(Exception):
+    """A bug in archdsl, never the user's fault."""
+
+
+@dataclass
+class Reporter:
+    """Collects diagnostics during a stage; `raise_if_errors` ends the stage."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    limit: int = 50
+
+    def error(self, code: str, message: str, span: Span | None, hint: str | None = None,
+              notes: Iterable[Note] = ()) -> Diagnostic:
+        diag = Diagnostic(code, message, span, hint, tuple(notes))
+        self.add(diag)
+        return diag
+
+    def add(self, diag: Diagnostic) -> None:
+        if len(self.diagnostics) >= self.limit:
+            raise ArchError(self.diagnostics)
+        self.diagnostics.append(diag)
+
+    def extend(self, diags: Iterable[Diagnostic]) -> None:
+        for d in diags:
+            self.add(d)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise ArchError(self.diagnostics)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(self.diagnostics)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+_COLORS = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "note": "\x1b[1;36m",
+           "hint": "\x1b[1;32m", "bold": "\x1b[1m", "dim": "\x1b[2m", "reset": "\x1b[0m"}
+
+
+def render_text(diagnostics: Iterable[Diagnostic], color: bool = False) -> str:
+    """All diagnostics as text, each followed by a blank line."""
+    return "".join(render_one(d, color) + "\n" for d in diagnostics)
+
+
+def render_one(diag: Diagnostic, color: bool = False) -> str:
+    c = _COLORS if color else dict.fromkeys(_COLORS, "")
+    lines = []
+    where = f"{diag.span.location()}: " if diag.span is not None else ""
+    sev = f"{c[diag.severity]}{diag.severity}{c['reset']}"
+    lines.append(f"{c['bold']}{where}{c['reset']}{sev}: {c['bold']}{diag.message}{c['reset']}"
+                 f" {c['dim']}[{diag.code}]{c['reset']}")
+    if diag.span is not None:
+        lines.extend(_snippet(diag.span, "^", "", c, c[diag.severity]))
+    for note in diag.notes:
+        if note.span is None:
+            lines.append(f"  {c['note']}note{c['reset']}: {note.message}")
+            continue
+        lines.append(f"  {c['note']}note{c['reset']}: {note.span.location()}: {note.message}")
+        lines.extend(_snippet(note.span, "-", "", c, c["note"]))
+    if diag.hint:
+        lines.append(f"  {c['hint']}hint{c['reset']}: {diag.hint}")
+    return "\n".join(lines)
+
+
+def _snippet(span: Span, mark: str, label: str, c: dict, tint: str) -> list[str]:
+    file, line, col, width = span.located()
+    if line > file.line_count:
+        return []
+    text = file.line_text(line)
+    shown = text.expandtabs(4)
+    start = display_columns(text, col)
+    end = display_columns(text, min(col + width, len(text) + 1))
+    width_shown = max(1, end - start)
+    gutter = f"{line:>5}"
+    pad = " " * len(gutter)
+    underline = " " * start + tint + mark * width_shown + c["reset"]
+    out = [f"{c['dim']}{gutter} |{c['reset']} {shown}",
+           f"{c['dim']}{pad} |{c['reset']} {underline}" + (f" {label}" if label else "")]
+    return out
+
+
+def suggest(word: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to a misspelt word, or None when nothing is close."""
+    import difflib
+
+    pool = sorted(set(candidates))
+    lower = {cand.lower(): cand for cand in pool}
+    if word.lower() in lower:
+        return lower[word.lower()]
+    match = difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)
+    return lower[match[0]] if match else None

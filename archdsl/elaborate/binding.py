@@ -1,0 +1,243 @@
+"""Binding call arguments: to an op's parameter schema, or to a block's parameters.
+
+Contract: `bind_op` evaluates a layer's arguments, maps positional and short keyword arguments to
+the op's fields, validates them with the op's pydantic schema and returns the params (or raises
+`ArchError` with one diagnostic per bad argument, each pointing at that argument). `bind_block`
+does the same for a block call, evaluating defaults in the block's own scope.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+import annotated_types
+from pydantic import ValidationError
+
+from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
+from archdsl.expr import evaluate
+from archdsl.ops.base import Op, ShapeError
+from archdsl.source import Span
+from archdsl.syntax import ast
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_value_text(v) for v in value) + ")"
+    return repr(value)
+
+
+def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str, Any]
+            ) -> tuple[Any, dict[str, ast.Expr], dict[str, Span]]:
+    """Params for `op` from the layer's arguments; also each field's expression and span."""
+    fields = list(op.Params.model_fields)
+    values: dict[str, Any] = dict(implied)
+    exprs: dict[str, ast.Expr] = {}
+    spans: dict[str, Span] = {}
+    diags: list[Diagnostic] = []
+    if layer.args is None:
+        for key, value in op.bare.items():
+            values.setdefault(key, value)
+    positional_done = False
+    position = 0
+    for arg in layer.args or ():
+        if arg.key is None:
+            if positional_done:
+                diags.append(Diagnostic("positional-after-keyword",
+                                        "a positional argument cannot follow keyword arguments",
+                                        arg.span, "name it, e.g. `k=3`"))
+                continue
+            if position >= len(fields):
+                diags.append(Diagnostic(
+                    "too-many-arguments", f"{op.name} takes at most {len(fields)} positional "
+                    f"argument{'s' if len(fields) != 1 else ''}"
+                    + (f" ({', '.join(fields)})" if fields else ""), arg.span,
+                    f"remove it, or name it (e.g. `{fields[-1]}=...`)" if fields else
+                    f"write {op.name} without arguments"))
+                continue
+            field = fields[position]
+            position += 1
+        else:
+            positional_done = True
+            field = op.keywords.get(arg.key, arg.key)
+            if field not in op.Params.model_fields:
+                choices = fields + list(op.keywords)
+                guess = suggest(arg.key, choices)
+                hint = f"did you mean '{guess}'?" if guess else (
+                    f"{op.name} takes {', '.join(fields)}" if fields else
+                    f"{op.name} takes no arguments")
+                diags.append(Diagnostic("unknown-argument",
+                                        f"{op.name} has no argument '{arg.key}'",
+                                        arg.key_span or arg.span, hint))
+                continue
+            if field in spans:
+                diags.append(Diagnostic("duplicate-argument", f"'{field}' is given twice",
+                                        arg.span, notes=(Note("first given here", spans[field]),)))
+                continue
+        try:
+            values[field] = evaluate(arg.value, env)
+        except ArchError as err:
+            diags.extend(err.diagnostics)
+            continue
+        exprs[field] = arg.value
+        spans[field] = arg.span
+    if diags:
+        raise ArchError(diags)
+    try:
+        params = op.Params(**values)
+    except ValidationError as err:
+        raise ArchError(_validation_diagnostics(op, err, spans, layer.span, values)) from None
+    try:
+        op.check_params(params)
+    except ShapeError as err:
+        raise ArchError([Diagnostic(err.code if err.code != "shape-error" else "bad-argument",
+                                    f"{op.name}: {err.message}",
+                                    spans.get(err.arg or "", layer.span), err.hint)]) from None
+    return params, exprs, spans
+
+
+def _validation_diagnostics(op: Op, err: ValidationError, spans: dict[str, Span], where: Span,
+                            values: dict) -> list[Diagnostic]:
+    seen: list[str] = []
+    for e in err.errors():
+        field = str(e["loc"][0]) if e["loc"] else ""
+        if field not in seen:
+            seen.append(field)
+    diags = []
+    for field in seen:
+        info = op.Params.model_fields.get(field)
+        expected = describe_field(info) if info is not None else "valid"
+        got = _value_text(values.get(field))
+        diags.append(Diagnostic("bad-argument", f"{op.name}: {field} must be {expected}, "
+                                f"got {got}", spans.get(field, where), _range_hint(field, values)))
+    return diags
+
+
+def _range_hint(field: str, values: dict) -> str | None:
+    if field == "p" and isinstance(values.get(field), (int, float)):
+        return "a drop probability is at least 0 and below 1, e.g. Dropout(0.5)"
+    return None
+
+
+def describe_field(info) -> str:
+    """Say in words what a parameter accepts (pydantic keeps top-level constraints apart)."""
+    word = describe_type(info.annotation)
+    return _constrain(word, info.metadata) if info.metadata else word
+
+
+def _article(word: str) -> str:
+    return word.split(" ", 1)[1] if word.startswith(("a ", "an ")) else word
+
+
+def _constrain(word: str, metadata) -> str:
+    for m in metadata:
+        for constraint in getattr(m, "metadata", [m]):
+            if isinstance(constraint, annotated_types.Gt):
+                word = f"a positive {_article(word)}" if constraint.gt == 0 else \
+                    f"{word} above {constraint.gt}"
+            elif isinstance(constraint, annotated_types.Ge):
+                word = f"a non-negative {_article(word)}" if constraint.ge == 0 else \
+                    f"{word} of at least {constraint.ge}"
+            elif isinstance(constraint, annotated_types.Lt):
+                word = f"{word} below {constraint.lt}"
+            elif isinstance(constraint, annotated_types.Le):
+                word = f"{word} of at most {constraint.le}"
+    return word
+
+
+def describe_type(annotation: Any) -> str:
+    """Say in words what a type annotation accepts."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(annotation)
+        words = []
+        for a in args:
+            if a is type(None):
+                continue
+            w = describe_type(a)
+            if w not in words:
+                words.append(w)
+        if type(None) in args:
+            words.append("none")
+        return " or ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " or " + \
+            words[-1]
+    if origin is typing.Literal:
+        return " or ".join(f"'{a}'" if isinstance(a, str) else str(a)
+                           for a in typing.get_args(annotation))
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(annotation)
+        return _constrain(describe_type(base), meta)
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        inner = describe_type(args[0])
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_article(inner)}s"
+        if len({str(a) for a in args}) == 1:
+            return f"a pair of {_article(inner)}s"
+        return "a tuple"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a word"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def bind_block(defn: ast.BlockDef, call: ast.Layer, caller_env: Mapping[str, Any]
+               ) -> tuple[dict[str, Any], dict[str, ast.Expr]]:
+    """Values for a block's parameters from a call, plus the call's argument expressions."""
+    params = [p.name for p in defn.params]
+    given: dict[str, tuple[Any, ast.Arg]] = {}
+    diags: list[Diagnostic] = []
+    position = 0
+    for arg in call.args or ():
+        if arg.key is None:
+            if position >= len(params):
+                diags.append(Diagnostic(
+                    "too-many-arguments", f"block {defn.name} takes {len(params)} parameter"
+                    f"{'s' if len(params) != 1 else ''}" + (f" ({', '.join(params)})" if params
+                                                            else "")
+                    + f", got {len(call.args or ())}", arg.span, "remove the extra argument",
+                    (Note(f"{defn.name} is defined here", defn.name_span),)))
+                continue
+            name = params[position]
+            position += 1
+        else:
+            name = arg.key
+            if name not in params:
+                guess = suggest(name, params)
+                diags.append(Diagnostic(
+                    "unknown-argument", f"block {defn.name} has no parameter '{name}'",
+                    arg.key_span or arg.span, f"did you mean '{guess}'?" if guess else
+                    f"its parameters are: {', '.join(params) or 'none'}",
+                    (Note(f"{defn.name} is defined here", defn.name_span),)))
+                continue
+        if name in given:
+            diags.append(Diagnostic("duplicate-argument", f"'{name}' is given twice", arg.span,
+                                    notes=(Note("first given here", given[name][1].span),)))
+            continue
+        try:
+            given[name] = (evaluate(arg.value, caller_env), arg)
+        except ArchError as err:
+            diags.extend(err.diagnostics)
+    values: dict[str, Any] = {}
+    exprs: dict[str, ast.Expr] = {}
+    for param in defn.params:
+        if param.name in given:
+            values[param.name] = given[param.name][0]
+            exprs[param.name] = given[param.name][1].value
+        elif param.default is not None:
+            try:
+                values[param.name] = evaluate(param.default, values)
+            except ArchError as err:
+                diags.extend(err.diagnostics)
+        else:
+            diags.append(Diagnostic(
+                "missing-argument", f"block {defn.name} needs a value for '{param.name}'",
+                call.span, f"write {defn.name}({', '.join(p.name + '=...' for p in defn.params if p.default is None)})",
+                (Note(f"'{param.name}' is declared here", param.span),)))
+    if diags:
+        raise ArchError(diags)
+    return values, exprs

@@ -1,0 +1,536 @@
+"""Walking the AST of one model into the IR graph.
+
+Contract: `Walker.model(model_def)` evaluates arguments, unrolls `x N`, expands blocks, merges
+branches, and records every layer as an IR node in a scope, with its span and the block calls
+that led to it. It checks what can be checked without shapes: layer and block names, argument
+types and ranges, block parameters, recursion, and the limits. Errors are collected and raised
+together; a failing layer is skipped so later mistakes are still found. It does not infer shapes
+or assign names (see `naming`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import keyword
+from dataclasses import dataclass, field
+from typing import Any
+
+from archdsl import ops
+from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
+from archdsl.elaborate.binding import bind_block, bind_op
+from archdsl.expr import evaluate
+from archdsl.ir import BlockInfo, Graph, Node, RepeatInfo, Scope
+from archdsl.limits import Limits
+from archdsl.source import Span
+from archdsl.syntax import ast
+
+
+@dataclass(frozen=True)
+class Call:
+    """One block call on the way to a node: where it was called, and which block."""
+
+    span: Span
+    block: str
+
+
+@dataclass(frozen=True)
+class Where:
+    scope: Scope
+    env: dict[str, Any]
+    trace: tuple[Call, ...] = ()
+
+
+@dataclass
+class Pending:
+    """How the next created child is named and counted (set by `x N` and DAG ids)."""
+
+    repeat: RepeatInfo | None = None
+    name: str | None = None
+    name_span: Span | None = None
+
+
+class _Skip(Exception):
+    """A layer failed; its diagnostics are recorded and the walk goes on without it."""
+
+
+@dataclass
+class Walker:
+    blocks: dict[str, ast.BlockDef]
+    limits: Limits
+    reporter: Reporter = field(default_factory=Reporter)
+    prelude: dict[str, ast.BlockDef] | None = None
+
+    def __post_init__(self) -> None:
+        self.graph = Graph()
+        self._keys = itertools.count()
+        self._groups = itertools.count()
+        self.side_outputs: list[tuple[Scope, int]] = []
+        self._stack: list[ast.BlockDef] = []
+
+    # --- nodes -----------------------------------------------------------------------------------
+    def add_node(self, op: ops.Op, params, where: Where, span: Span, inputs: list[int], *,
+                 written: str = "", label: str | None = None, name: str | None = None,
+                 exprs: dict | None = None, bare: bool = False, pending: Pending | None = None
+                 ) -> int:
+        if len(self.graph) >= self.limits.max_layers:
+            raise ArchError([Diagnostic("limit-exceeded", f"the model unrolls to more than "
+                                        f"{self.limits.max_layers} layers", span,
+                                        "lower the repeat counts, or raise the limit max_layers")])
+        pending = pending or Pending()
+        node = Node(next(self._keys), op, params, where.scope, span, where.trace, written or
+                    op.name, label, pending.name or name, exprs or {}, bare,
+                    repeat=pending.repeat)
+        self.graph.add(node, inputs)
+        where.scope.children.append(node)
+        return node.key
+
+    # --- model -----------------------------------------------------------------------------------
+    def model(self, mdef: ast.ModelDef, input_shape: tuple[int, ...] | None,
+              env: dict[str, Any]) -> tuple[Scope, int, int]:
+        root = Scope("model", None, mdef.span)
+        where = Where(root, env)
+        input_op = ops.lookup("Input")
+        params = input_op.Params.model_construct(shape=tuple(input_shape or (1,)))
+        key = next(self._keys)
+        node = Node(key, input_op, params, root, mdef.span, (), "Input", None, "input")
+        node.local = "input"
+        self.graph.add(node, [])
+        root.entry = key
+        out = self.statements(mdef.body, key, where)
+        root.exit = out
+        return root, key, out
+
+    def statements(self, stmts, cur: int, where: Where) -> int:
+        for st in stmts:
+            cur = self.statement(st, cur, where)
+        return cur
+
+    def statement(self, st, cur: int, where: Where, pending: Pending | None = None) -> int:
+        if isinstance(st, ast.Chain):
+            return self.chain(st, cur, where, pending)
+        if isinstance(st, ast.Stage):
+            scope = self._child_scope("group", where, st.span, st.label, pending)
+            out = self.chain(st.chain, cur, Where(scope, where.env, where.trace))
+            scope.exit = out
+            return out
+        if isinstance(st, ast.Dag):
+            return self.dag(st, cur, where)
+        raise TypeError(st)
+
+    def _child_scope(self, kind: str, where: Where, span: Span, name: str | None,
+                     pending: Pending | None = None, **extra) -> Scope:
+        pending = pending or Pending()
+        scope = Scope(kind, where.scope, span, where.trace, pending.name or name,
+                      repeat=pending.repeat, **extra)
+        where.scope.children.append(scope)
+        return scope
+
+    def chain(self, chain: ast.Chain, cur: int, where: Where, pending: Pending | None = None
+              ) -> int:
+        if pending and pending.name and (len(chain.elements) > 1 or
+                                         chain.elements[0].repeat is not None):
+            # a named multi-layer chain (a DAG node, a repeat copy) becomes a group
+            scope = self._child_scope("group", where, chain.span, None, pending)
+            out = self.chain(chain, cur, Where(scope, where.env, where.trace))
+            scope.exit = out
+            return out
+        for el in chain.elements:
+            cur = self.element(el, cur, where, pending if len(chain.elements) == 1 else None)
+        return cur
+
+    # --- elements and repeats ---------------------------------------------------------------------
+    def element(self, el: ast.Element, cur: int, where: Where, pending: Pending | None) -> int:
+        if el.repeat is None:
+            return self.unit(el.unit, cur, where, pending)
+        count = self._count(el.repeat, where)
+        if count is None:
+            return cur
+        size = _static_size(el.unit)
+        if len(self.graph) + count * size > self.limits.max_layers:
+            self.reporter.error("limit-exceeded", f"this repeat unrolls to at least {count * size}"
+                                f" layers, more than the limit of {self.limits.max_layers}",
+                                el.repeat.span, "lower the count, or raise the limit max_layers")
+            raise ArchError(self.reporter.diagnostics)
+        group = next(self._groups)
+        for i in range(count):
+            name, name_span = None, None
+            if el.repeat.template is not None:
+                name = self._template(el.repeat.template, {**where.env, "i": i})
+                name_span = el.repeat.template.span
+            before = len(where.scope.children)
+            info = RepeatInfo(group, i, count)
+            cur = self.unit(el.unit, cur, where, Pending(info, name, name_span))
+            for child in where.scope.children[before:]:
+                if child.repeat is None:
+                    child.repeat = info
+        return cur
+
+    def _count(self, rep: ast.Repeat, where: Where) -> int | None:
+        try:
+            count = evaluate(rep.count, where.env)
+        except ArchError as err:
+            self.reporter.extend(err.diagnostics)
+            return None
+        if not isinstance(count, int) or isinstance(count, bool):
+            self.reporter.error("bad-repeat", f"a repeat count must be a whole number, got "
+                                f"{count!r}", rep.count.span, "e.g. `x 3`")
+            return None
+        if count < 1:
+            self.reporter.error("bad-repeat", f"a repeat count must be at least 1, got {count}",
+                                rep.count.span, "remove the `x` to use the layer once")
+            return None
+        if count > self.limits.max_repeat:
+            self.reporter.error("limit-exceeded", f"repeat count {count} is over the limit of "
+                                f"{self.limits.max_repeat}", rep.count.span,
+                                "lower it, or raise the limit max_repeat")
+            return None
+        return count
+
+    def _template(self, label: ast.Label, env: dict) -> str:
+        """Format `denselayer{i+1}`: each `{...}` is an expression of our own language."""
+        from archdsl.syntax.parser import parse_text
+
+        out, text, pos = [], label.text, 0
+        while pos < len(text):
+            start = text.find("{", pos)
+            if start == -1:
+                out.append(text[pos:])
+                break
+            end = text.find("}", start)
+            if end == -1:
+                raise ArchError([Diagnostic("bad-label", "'{' without '}' in a name template",
+                                            label.span)])
+            out.append(text[pos:start])
+            inner = text[start + 1:end].strip()
+            program = parse_text(f"_({inner})", "<template>")
+            layer = program.models[0].body[0].elements[0].unit
+            value = evaluate(layer.args[0].value, env)
+            out.append(str(value))
+            pos = end + 1
+        name = "".join(out)
+        check_identifier(name, label.span)
+        return name
+
+    # --- units -------------------------------------------------------------------------------------
+    def unit(self, unit, cur: int, where: Where, pending: Pending | None) -> int:
+        try:
+            if isinstance(unit, ast.Layer):
+                return self.layer(unit, cur, where, pending)
+            if isinstance(unit, ast.Group):
+                return self.group(unit, cur, where, pending)
+            if isinstance(unit, ast.Optional_):
+                return self.chain(unit.chain, cur, where, pending)
+            if isinstance(unit, ast.StringUnit):
+                raise ArchError([Diagnostic("not-a-layer", f"the string \"{unit.value}\" is not "
+                                            "a layer", unit.span, "remove the quotes")])
+        except ArchError as err:
+            for diag in err.diagnostics:
+                if diag not in self.reporter.diagnostics:
+                    self.reporter.add(self._in_blocks(diag, where.trace))
+            if any(d.code == "limit-exceeded" for d in err.diagnostics):
+                raise ArchError(self.reporter.diagnostics) from None
+            return cur
+        raise TypeError(unit)
+
+    def _in_blocks(self, diag: Diagnostic, trace: tuple[Call, ...]) -> Diagnostic:
+        for call in reversed(trace):
+            if diag.span is not None and diag.span.file is call.span.file and \
+                    call.span.start <= diag.span.start < call.span.end:
+                continue
+            diag = diag.with_note(f"in block {call.block}, called here", call.span)
+        return diag
+
+    def resolve_name(self, layer: ast.Layer) -> tuple[str, Any, dict]:
+        """('op', Op, implied args) or ('block', BlockDef, {}) for a layer name."""
+        name = layer.name
+        vgg = ops.vgg_token(name)
+        if vgg is not None:
+            return "op", ops.lookup(vgg[0]), vgg[1]
+        if name in self.blocks:
+            return "block", self.blocks[name], {}
+        op = ops.lookup(name)
+        if op is not None:
+            return "op", op, {}
+        lowered = [b for b in self.blocks if b.lower() == name.lower()]
+        if len(lowered) == 1:
+            return "block", self.blocks[lowered[0]], {}
+        if self.prelude is None:
+            from archdsl.loader import prelude_blocks
+
+            self.prelude = prelude_blocks()
+        prelude = self.prelude
+        if name in prelude:
+            return "block", prelude[name], {}
+        lowered = [b for b in prelude if b.lower() == name.lower()]
+        if len(lowered) == 1:
+            return "block", prelude[lowered[0]], {}
+        candidates = ops.names() + list(self.blocks) + list(prelude) + ["Aux"]
+        guess = suggest(name, candidates)
+        amb = ops.ambiguous(name)
+        hint = (f"'{name}' could be {' or '.join(amb)}; write the exact name" if amb else
+                f"did you mean '{guess}'?" if guess else
+                "see `archdsl ops` for the layer kinds")
+        raise ArchError([Diagnostic("unknown-layer", f"unknown layer '{name}'", layer.name_span,
+                                    hint)])
+
+    def layer(self, layer: ast.Layer, cur: int, where: Where, pending: Pending | None) -> int:
+        kind, what, implied = self.resolve_name(layer)
+        if kind == "block":
+            return self.block_call(what, layer, cur, where, pending)
+        op: ops.Op = what
+        if op.arity is None:
+            raise ArchError([Diagnostic("merge-without-branches", f"{op.name} merges branches",
+                                        layer.span, f"write {op.name}[branch, branch]")])
+        if op.name == "Input":
+            raise ArchError([Diagnostic("not-a-layer", "the input is a setting, not a layer",
+                                        layer.span, "write `input: 3x224x224`")])
+        if op.name == "Shortcut":
+            raise ArchError([Diagnostic("shortcut-outside-add", "Shortcut must be a whole branch "
+                                        "of Add[...]", layer.span,
+                                        "write Add[ main branch, Shortcut ]")])
+        return self.op_node(op, layer, implied, [cur], where, pending)
+
+    def op_node(self, op: ops.Op, layer: ast.Layer, implied: dict, inputs: list[int],
+                where: Where, pending: Pending | None) -> int:
+        params, exprs, _ = bind_op(op, layer, where.env, implied)
+        name, label = self._label(layer, where, op.prefix())
+        return self.add_node(op, params, where, layer.span, inputs, written=layer.name,
+                             label=label, name=name, exprs=exprs, bare=layer.args is None,
+                             pending=self._pending_with_label(pending, layer))
+
+    def _pending_with_label(self, pending: Pending | None, layer: ast.Layer) -> Pending | None:
+        if pending and pending.name and layer.label is not None:
+            raise ArchError([Diagnostic("label-and-template", "a repeated layer cannot have both "
+                                        "a label and a name template", layer.label.span,
+                                        "remove the label; the template names each copy")])
+        return pending
+
+    def _label(self, layer: ast.Layer, where: Where, prefix: str) -> tuple[str | None, str | None]:
+        """(module name, display label) from `:1`, `:fc` or `:"tmpl{x}"`."""
+        lab = layer.label
+        if lab is None:
+            return None, None
+        if lab.numeric:
+            stem = "".join(ch for ch in layer.name.lower() if ch.isalnum() or ch == "_")
+            if ops.vgg_token(layer.name) is not None:
+                stem = prefix
+            stem = stem.rstrip("0123456789") or prefix
+            return f"{stem}{int(lab.text)}", f"{layer.name}:{lab.text}"
+        if lab.template:
+            return self._template(lab, where.env), None
+        check_identifier(lab.text, lab.span)
+        return lab.text, None
+
+    # --- blocks ------------------------------------------------------------------------------------
+    def block_call(self, defn: ast.BlockDef, layer: ast.Layer, cur: int, where: Where,
+                   pending: Pending | None) -> int:
+        if defn in self._stack:
+            raise ArchError([Diagnostic("recursive-block", f"block {defn.name} calls itself",
+                                        layer.span, "a block cannot contain itself, directly or "
+                                        "through other blocks",
+                                        (Note(f"{defn.name} is defined here", defn.name_span),))])
+        if len(self._stack) >= self.limits.max_depth:
+            raise ArchError([Diagnostic("limit-exceeded", f"blocks nest more than "
+                                        f"{self.limits.max_depth} deep", layer.span,
+                                        "raise the limit max_depth if this is intended")])
+        values, call_exprs = bind_block(defn, layer, where.env)
+        name, _ = self._label(layer, where, defn.name.lower())
+        pending = self._pending_with_label(pending, layer)
+        scope = self._child_scope("block", where, layer.span, name, pending,
+                                  block=BlockInfo(defn, values, call_exprs), written=layer.name)
+        scope.entry = cur
+        inner = Where(scope, values, (*where.trace, Call(layer.span, defn.name)))
+        self._stack.append(defn)
+        try:
+            out = self.statements(defn.body, cur, inner)
+        finally:
+            self._stack.pop()
+        scope.exit = out
+        return out
+
+    # --- brackets -----------------------------------------------------------------------------------
+    def group(self, group: ast.Group, cur: int, where: Where, pending: Pending | None) -> int:
+        head = group.head
+        if head is None:
+            if len(group.branches) > 1:
+                raise ArchError([Diagnostic("branches-without-merge", "parallel branches need a "
+                                            "merge", group.span,
+                                            "write Add[...] or Concat[...] around them")])
+            if pending and pending.name:
+                scope = self._child_scope("group", where, group.span, None, pending)
+                out = self.statements(group.branches[0].statements, cur,
+                                      Where(scope, where.env, where.trace))
+                scope.exit = out
+                return out
+            return self.statements(group.branches[0].statements, cur, where)
+        if head.name.lower() == "aux":
+            return self.aux(group, cur, where, pending)
+        kind, what, _ = self.resolve_name(head)
+        if kind != "op" or what.arity is not None:
+            raise ArchError([Diagnostic("not-a-merge", f"{head.name} does not take branches in "
+                                        "[...]", head.name_span,
+                                        "merges are Add[...] and Concat[...]; separate layers "
+                                        "with '-'")])
+        outs: list[int] = []
+        shortcuts: list[int] = []
+        for branch in group.branches:
+            single = _single_layer(branch)
+            if single is not None and single.name.lower() in ("id", "identity") and \
+                    single.args is None and single.label is None:
+                outs.append(cur)
+                continue
+            if single is not None and ops.lookup(single.name) is ops.lookup("Shortcut"):
+                key = self.op_node(ops.lookup("Shortcut"), single, {}, [cur], where, None)
+                shortcuts.append(key)
+                outs.append(key)
+                continue
+            outs.append(self.statements(branch.statements, cur, where))
+        if len(outs) < 2:
+            raise ArchError([Diagnostic("one-branch", f"{what.name} needs at least two branches",
+                                        group.span, "separate branches with ','")])
+        key = self.op_node(what, head, {}, outs, where, pending)
+        for s in shortcuts:
+            self.graph.set_target(s, key)
+        return key
+
+    def aux(self, group: ast.Group, cur: int, where: Where, pending: Pending | None) -> int:
+        head = group.head
+        if where.scope.kind != "model" or where.trace:
+            raise ArchError([Diagnostic("aux-placement", "side outputs (Aux) belong at the top "
+                                        "level of a model", head.span,
+                                        "move Aux[...] out of the block or group")])
+        if len(group.branches) != 1:
+            raise ArchError([Diagnostic("aux-branches", "Aux takes one chain of layers",
+                                        group.span, "remove the ',' inside Aux[...]")])
+        if head.args:
+            raise ArchError([Diagnostic("unknown-argument", "Aux takes no arguments", head.span)])
+        name, _ = self._label(head, where, "aux")
+        scope = self._child_scope("aux", where, group.span, name, pending)
+        out = self.statements(group.branches[0].statements, cur, Where(scope, where.env,
+                                                                        where.trace))
+        scope.exit = out
+        if out == cur:
+            raise ArchError([Diagnostic("aux-empty", "Aux needs layers", group.span)])
+        self.side_outputs.append((scope, out))
+        return cur
+
+    # --- explicit graphs (YAML nodes:) -------------------------------------------------------------
+    def dag(self, dag: ast.Dag, cur: int, where: Where) -> int:
+        values: dict[str, int] = {"input": cur}
+        prev = cur
+        for node in dag.nodes:
+            if node.id in values:
+                self.reporter.error("duplicate-name", f"node id '{node.id}' is used twice",
+                                    node.id_span)
+                continue
+            sources = []
+            for i, src in enumerate(node.sources or ()):
+                if src not in values:
+                    guess = suggest(src, list(values))
+                    span = node.source_spans[i] if i < len(node.source_spans) else node.span
+                    self.reporter.error("unknown-node", f"no node '{src}' before this one",
+                                        span, f"did you mean '{guess}'?" if guess else
+                                        "`from` names earlier nodes or `input`")
+                    break
+                sources.append(values[src])
+            else:
+                if not sources:
+                    sources = [prev]
+                try:
+                    check_identifier(node.id, node.id_span)
+                    prev = self._dag_node(node, sources, where)
+                except ArchError as err:
+                    self.reporter.extend(self._in_blocks(d, where.trace) for d in err.diagnostics)
+                    prev = sources[0]
+                values[node.id] = prev
+        return prev
+
+    def _dag_node(self, node: ast.DagNode, sources: list[int], where: Where) -> int:
+        pending = Pending(None, node.id, node.id_span)
+        first = node.chain.elements[0]
+        unit = first.unit
+        kind = None
+        if isinstance(unit, ast.Layer):
+            kind, what, _ = self.resolve_name(unit)
+        if len(sources) > 1 or (kind == "op" and what.arity is None):
+            if kind != "op" or what.arity is None and first.repeat is not None or \
+                    what.arity is not None:
+                raise ArchError([Diagnostic("dag-merge", f"node '{node.id}' has "
+                                            f"{len(sources)} inputs, so it must start with a "
+                                            "merge (Add or Concat)", unit.span,
+                                            "write `layer: Concat` or `layer: Add`")])
+            if unit.args:
+                raise ArchError([Diagnostic("unknown-argument", f"{what.name} takes no "
+                                            "arguments", unit.span)])
+            rest = node.chain.elements[1:]
+            key = self.op_node(what, unit, {}, sources, where, pending if not rest else None)
+            if rest:
+                sub = ast.Chain(rest, node.chain.span)
+                return self.chain(sub, key, where, Pending(None, node.id, node.id_span))
+            return key
+        return self.chain(node.chain, sources[0], where, pending)
+
+
+def _single_layer(branch: ast.Branch) -> ast.Layer | None:
+    if len(branch.statements) == 1 and isinstance(branch.statements[0], ast.Chain):
+        elements = branch.statements[0].elements
+        if len(elements) == 1 and elements[0].repeat is None and \
+                isinstance(elements[0].unit, ast.Layer):
+            return elements[0].unit
+    return None
+
+
+def _static_size(unit) -> int:
+    """A lower bound on the layers one copy of a unit makes (blocks count as one)."""
+    if isinstance(unit, ast.Layer):
+        return 1
+    if isinstance(unit, ast.Optional_):
+        return sum(_element_size(e) for e in unit.chain.elements)
+    if isinstance(unit, ast.Group):
+        total = 1 if unit.head is not None else 0
+        for branch in unit.branches:
+            for st in branch.statements:
+                chain = st.chain if isinstance(st, ast.Stage) else st
+                if isinstance(chain, ast.Chain):
+                    total += sum(_element_size(e) for e in chain.elements)
+        return max(total, 1)
+    return 1
+
+
+def _element_size(el: ast.Element) -> int:
+    size = _static_size(el.unit)
+    if el.repeat is not None and isinstance(el.repeat.count, ast.Num) and \
+            isinstance(el.repeat.count.value, int):
+        size *= max(el.repeat.count.value, 1)
+    return size
+
+
+# Attributes of torch.nn.Module (and names generated code uses); a label equal to one of these
+# would shadow it. Checked by tests against the installed torch.
+RESERVED_NAMES = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
+double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
+get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules
+named_parameters parameters register_backward_hook register_buffer register_forward_hook
+register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
+register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
+register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+set_extra_state set_submodule share_memory smart_apply state_dict to to_empty train training
+type xpu zero_grad all_outputs self
+""".split())
+
+
+def check_identifier(name: str, span: Span) -> None:
+    """A label becomes a Python attribute in generated code: it must be a safe identifier."""
+    if not name.isascii() or not name.isidentifier():
+        raise ArchError([Diagnostic("bad-name", f"'{name}' is not a valid name", span,
+                                    "names use ASCII letters, digits and '_' and do not start "
+                                    "with a digit")])
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise ArchError([Diagnostic("bad-name", f"'{name}' is a Python keyword", span,
+                                    f"choose another name, e.g. '{name}_'")])
+    if name in RESERVED_NAMES or (name.startswith("__") and name.endswith("__")) or \
+            name.startswith("_"):
+        raise ArchError([Diagnostic("bad-name", f"'{name}' is reserved (an attribute of "
+                                    "PyTorch modules or of generated code)", span,
+                                    f"choose another name, e.g. '{name.strip('_')}_layer'")])

@@ -1,0 +1,260 @@
+"""The IR: a networkx DiGraph of layers plus the tree of scopes that names them.
+
+Contract: `Graph` wraps one `networkx.DiGraph`; nobody outside this module touches the networkx
+object or reads node dicts by key. A `Node` is one layer: its op (from the catalog), its validated
+parameters, its source span and the chain of block calls that produced it (`trace`). Edges go
+from producer to consumer and carry the consumer's input slots (the order of Concat inputs).
+Passes write their results into `node.ann` (typed annotations), never into the structure.
+
+Scopes say how nodes group into modules: the model, labelled groups (`layer1: ...`, compiled to
+an `nn.Sequential` whose unnamed children are indexed by position), block instances (compiled to
+a class per block) and side outputs (`Aux:aux1[...]`). Every node and scope has a local name,
+unique in its parent; `name` is the dotted path used as the module name (`layer1.0.conv1`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from archdsl.source import Span
+
+if TYPE_CHECKING:
+    from archdsl.ops.base import Op, Params, Shape
+    from archdsl.syntax import ast
+
+
+@dataclass(eq=False)
+class Ann:
+    """Per-node results of the passes."""
+
+    params: Params | None = None  # parameters with `auto` resolved
+    in_shapes: tuple[Shape, ...] = ()
+    out_shape: Shape | None = None
+    param_count: int = 0
+    buffer_count: int = 0
+    macs: int = 0
+    activations: int = 0
+    frozen: bool = False
+    rf: tuple[int, int, float] | None = None  # receptive field: size, jump, start
+    failed: bool = False  # this node (or one feeding it) has a shape error
+
+
+@dataclass(eq=False)
+class Node:
+    key: int
+    op: Op
+    params: Params | None
+    scope: Scope
+    span: Span
+    trace: tuple[Span, ...] = ()  # block call sites, outermost first
+    written: str = ""  # the layer name as written (`Mpool`, `conv3-64`)
+    label: str | None = None  # display label for numeric labels (`Conv:1`)
+    explicit_name: str | None = None  # module name asked for by a label
+    arg_exprs: dict[str, ast.Expr] = field(default_factory=dict)  # for symbolic code generation
+    bare: bool = False  # written without arguments
+    local: str = ""
+    repeat: RepeatInfo | None = None
+    frozen: bool = False  # `freeze:` matched it: its parameters are not trained
+    ann: Ann = field(default_factory=Ann)
+
+    @property
+    def name(self) -> str:
+        prefix = self.scope.name
+        return f"{prefix}.{self.local}" if prefix else self.local
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+    @property
+    def is_module(self) -> bool:
+        return self.op.module
+
+    @property
+    def prefix(self) -> str:
+        return self.op.prefix()
+
+    def __repr__(self) -> str:
+        return f"Node({self.key}, {self.op.name}, {self.name or '?'})"
+
+
+@dataclass(frozen=True)
+class RepeatInfo:
+    """This node or scope is copy `index` of `count` made by one `x N` (identified by `group`)."""
+
+    group: int
+    index: int
+    count: int
+
+
+@dataclass(eq=False)
+class BlockInfo:
+    """A block instance: its definition and the values its parameters were bound to."""
+
+    definition: ast.BlockDef
+    values: dict[str, Any]
+    call_exprs: dict[str, ast.Expr]  # argument expressions at the call, by parameter name
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: str  # "model" | "group" | "block" | "aux"
+    parent: Scope | None
+    span: Span | None
+    trace: tuple[Span, ...] = ()
+    explicit_name: str | None = None
+    local: str = ""
+    children: list[Node | Scope] = field(default_factory=list)
+    block: BlockInfo | None = None
+    repeat: RepeatInfo | None = None
+    entry: int | None = None  # the value flowing in
+    exit: int | None = None  # the node whose output leaves
+    written: str = ""  # for blocks: the block name as called
+
+    @property
+    def name(self) -> str:
+        if self.parent is None:
+            return ""
+        prefix = self.parent.name
+        return f"{prefix}.{self.local}" if prefix else self.local
+
+    @property
+    def prefix(self) -> str:
+        if self.kind == "block" and self.block is not None:
+            return self.block.definition.name.lower()
+        return self.kind
+
+    def walk_nodes(self) -> Iterator[Node]:
+        for child in self.children:
+            if isinstance(child, Scope):
+                yield from child.walk_nodes()
+            else:
+                yield child
+
+    def walk_scopes(self) -> Iterator[Scope]:
+        yield self
+        for child in self.children:
+            if isinstance(child, Scope):
+                yield from child.walk_scopes()
+
+    def __repr__(self) -> str:
+        return f"Scope({self.kind}, {self.name or '<model>'})"
+
+
+class Graph:
+    """The layers and the tensors between them."""
+
+    def __init__(self) -> None:
+        self._g = nx.DiGraph()
+        self._nodes: list[Node] = []
+        self._order: list[Node] | None = None
+        self._targets: dict[int, int] = {}  # shortcut key -> merge key
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def add(self, node: Node, inputs: list[int]) -> Node:
+        self._g.add_node(node.key, node=node)
+        for slot, src in enumerate(inputs):
+            if self._g.has_edge(src, node.key):
+                self._g.edges[src, node.key]["slots"] += (slot,)
+            else:
+                self._g.add_edge(src, node.key, slots=(slot,))
+        self._nodes.append(node)
+        self._order = None
+        return node
+
+    def rewire(self, old: int, new: int) -> None:
+        """Feed every consumer of `old` from `new` instead, keeping input slots."""
+        for dst in list(self._g.successors(old)):
+            slots = self._g.edges[old, dst]["slots"]
+            self._g.remove_edge(old, dst)
+            if self._g.has_edge(new, dst):
+                self._g.edges[new, dst]["slots"] += slots
+            else:
+                self._g.add_edge(new, dst, slots=slots)
+        self._order = None
+
+    def remove(self, key: int) -> None:
+        self._g.remove_node(key)
+        self._nodes = [n for n in self._nodes if n.key != key]
+        self._targets = {s: m for s, m in self._targets.items() if s != key and m != key}
+        self._order = None
+
+    def node(self, key: int) -> Node:
+        return self._g.nodes[key]["node"]
+
+    @property
+    def nodes(self) -> list[Node]:
+        """All nodes in creation (source) order."""
+        return list(self._nodes)
+
+    def inputs(self, key: int) -> list[Node]:
+        """The nodes feeding `key`, in input-slot order (a node may appear twice)."""
+        slots = []
+        for src in self._g.predecessors(key):
+            for slot in self._g.edges[src, key]["slots"]:
+                slots.append((slot, src))
+        return [self.node(src) for _, src in sorted(slots)]
+
+    def consumers(self, key: int) -> list[Node]:
+        return [self.node(dst) for dst in sorted(self._g.successors(key))]
+
+    def edges(self) -> Iterator[tuple[Node, Node, tuple[int, ...]]]:
+        for src, dst, data in sorted(self._g.edges(data=True), key=lambda e: (e[1], e[0])):
+            yield self.node(src), self.node(dst), data["slots"]
+
+    def set_target(self, shortcut: int, merge: int) -> None:
+        """A Shortcut's shape follows the other inputs of `merge`: order them first."""
+        self._targets[shortcut] = merge
+        self._order = None
+
+    def target_of(self, shortcut: int) -> int | None:
+        return self._targets.get(shortcut)
+
+    def order(self) -> list[Node]:
+        """A topological order; source order breaks ties; a Shortcut comes after the other
+        branches of its Add, so its shape rule can see them."""
+        if self._order is None:
+            g = self._g
+            if self._targets:
+                g = nx.DiGraph(self._g)
+                for short, merge in self._targets.items():
+                    for src in self._g.predecessors(merge):
+                        if src != short and not nx.has_path(self._g, short, src):
+                            g.add_edge(src, short)
+            keys = nx.lexicographical_topological_sort(g)
+            self._order = [self.node(k) for k in keys]
+        return self._order
+
+    def descendants(self, key: int) -> set[int]:
+        return nx.descendants(self._g, key)
+
+    def to_networkx(self) -> nx.DiGraph:
+        """A copy for users who want networkx algorithms: node attributes are plain data."""
+        out = nx.DiGraph()
+        for node in self.order():
+            out.add_node(node.name or node.op.name, op=node.op.name, shape=node.ann.out_shape,
+                         params=node.ann.param_count)
+        for src, dst, slots in self.edges():
+            out.add_edge(src.name or src.op.name, dst.name or dst.op.name, slots=slots,
+                         shape=src.ann.out_shape)
+        return out
+
+
+@dataclass(eq=False)
+class ModelIR:
+    """A model after elaboration: its graph, its scope tree and its outputs."""
+
+    name: str
+    graph: Graph
+    root: Scope
+    input_key: int
+    outputs: list[tuple[str, int]]  # ("main", key) first, then side outputs in output order
+    settings: Any
+    span: Span | None = None
+    sources: tuple = ()

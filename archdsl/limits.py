@@ -1,0 +1,47 @@
+"""Ceilings that keep hostile or mistaken specs from hanging or exhausting memory.
+
+Every limit has a documented default (README, "Limits"), can be changed through the API
+(`archdsl.load(..., limits=Limits(max_layers=...))`) or the CLI (`--limit max_layers=200000`),
+and produces a diagnostic with code `limit-exceeded` naming the limit when crossed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_repeat: int = 10_000  # one `x N`
+    max_layers: int = 100_000  # layers after unrolling repeats and blocks
+    max_depth: int = 32  # nested block calls
+    max_import_depth: int = 16  # chains of `use`
+    max_tensor_elements: int = 10**12  # elements of one tensor, per sample
+    max_params: int = 10**12  # parameters of the whole model
+    max_file_bytes: int = 4 * 2**20  # one spec file or string
+    max_yaml_nodes: int = 200_000  # YAML nodes after alias expansion
+
+    def replace(self, **changes) -> Limits:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def parse(cls, items: list[str]) -> Limits:
+        """From `key=value` strings (the CLI's --limit)."""
+        changes = {}
+        names = {f.name for f in dataclasses.fields(cls)}
+        for item in items:
+            key, _, value = item.partition("=")
+            key = key.strip().replace("-", "_")
+            if key not in names:
+                raise ValueError(f"unknown limit '{key}' (known: {', '.join(sorted(names))})")
+            try:
+                changes[key] = int(value.replace("_", ""))
+            except ValueError:
+                raise ValueError(f"limit {key} needs a whole number, got '{value}'") from None
+            if changes[key] < 1:
+                raise ValueError(f"limit {key} must be at least 1")
+        return cls(**changes)
+
+
+DEFAULT_LIMITS = Limits()

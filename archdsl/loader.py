@@ -1,0 +1,217 @@
+"""Finding and reading specs: files, zoo names, text, and the files they `use`.
+
+Contract: `read_spec(spec)` takes a path, a zoo name (`resnet50`) or spec text (a program or a
+bare layer string) and returns a `LoadedSpec`: the main program plus every block visible to it
+(its own, those of the files it uses, transitively). Imports resolve relative to the importing
+file (text specs: the working directory), must be `.arch` or `.yaml` files, may not form cycles,
+and nest at most `limits.max_import_depth` deep; with `roots` given, every imported file must lie
+under one of them. Parsed files are cached by path, size and modification time.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from archdsl.diagnostics import ArchError, Diagnostic, Note
+from archdsl.limits import DEFAULT_LIMITS, Limits
+from archdsl.source import SourceFile
+from archdsl.syntax import ast
+from archdsl.syntax.parser import parse_text
+from archdsl.syntax.yaml_spec import parse_yaml
+
+SPEC_SUFFIXES = (".arch", ".yaml", ".yml")
+
+
+@dataclass
+class LoadedSpec:
+    program: ast.Program
+    blocks: dict[str, ast.BlockDef] = field(default_factory=dict)
+    kind: str = "text"  # "file" | "zoo" | "text"
+    path: Path | None = None
+
+
+def zoo_dir() -> Path:
+    """The shipped specs: inside the installed package, or `specs/` of a source checkout."""
+    try:
+        path = Path(str(resources.files("archdsl.specs")))
+        if path.is_dir():
+            return path
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[1] / "specs"
+
+
+def zoo_names() -> list[str]:
+    root = zoo_dir()
+    return sorted(p.stem for p in root.iterdir()
+                  if p.suffix in SPEC_SUFFIXES and not p.stem.startswith("_"))
+
+
+def zoo_path(name: str) -> Path | None:
+    root = zoo_dir()
+    for suffix in SPEC_SUFFIXES:
+        path = root / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def classify(spec: str | os.PathLike) -> tuple[str, Path | None]:
+    """Whether a CLI/API spec argument is a file, a zoo name or spec text."""
+    if isinstance(spec, os.PathLike):
+        return "file", Path(spec)
+    text = str(spec)
+    if "\n" not in text and len(text) < 4096:
+        candidate = Path(text)
+        if candidate.suffix in SPEC_SUFFIXES or os.sep in text:
+            try:
+                if candidate.is_file():
+                    return "file", candidate
+            except OSError:
+                pass
+            if candidate.suffix in SPEC_SUFFIXES:
+                return "missing", candidate
+        if text.isidentifier():
+            zoo = zoo_path(text)
+            if zoo is not None:
+                return "zoo", zoo
+    return "text", None
+
+
+def read_spec(spec: str | os.PathLike, limits: Limits = DEFAULT_LIMITS,
+              roots: list[Path] | None = None) -> LoadedSpec:
+    kind, path = classify(spec)
+    if kind == "missing":
+        raise ArchError([Diagnostic("no-such-file", f"no spec file '{spec}'", None,
+                                    f"check the path; zoo names are: {', '.join(zoo_names())}")])
+    if kind == "text":
+        text = str(spec)
+        if len(text.encode("utf-8", "replace")) > limits.max_file_bytes:
+            raise ArchError([Diagnostic("limit-exceeded", f"the spec is larger than "
+                                        f"{limits.max_file_bytes} bytes", None,
+                                        "raise the limit max_file_bytes if this is intended")])
+        program = _parse_cached("<string>", text, ".arch", limits)
+        base = Path.cwd()
+    else:
+        program = _load_file(path, limits)
+        base = path.parent
+    loaded = LoadedSpec(program, {}, kind, path)
+    stack = [path.resolve()] if path else []
+    _collect(loaded, program, base, stack, limits, roots, {}, 0)
+    return loaded
+
+
+def _load_file(path: Path, limits: Limits) -> ast.Program:
+    try:
+        stat = path.stat()
+    except OSError as err:
+        raise ArchError([Diagnostic("no-such-file", f"cannot read '{path}': "
+                                    f"{err.strerror or err}", None)]) from None
+    if stat.st_size > limits.max_file_bytes:
+        raise ArchError([Diagnostic("limit-exceeded", f"'{path}' is {stat.st_size} bytes, more "
+                                    f"than the limit of {limits.max_file_bytes}", None,
+                                    "raise the limit max_file_bytes if this is intended")])
+    return _parse_file_cached(str(path), stat.st_size, stat.st_mtime_ns, limits)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_file_cached(path: str, size: int, mtime: int, limits: Limits) -> ast.Program:
+    try:
+        raw = Path(path).read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ArchError([Diagnostic("bad-encoding", f"'{path}' is not UTF-8 text (byte "
+                                    f"{err.start})", None, "save the file as UTF-8")]) from None
+    except OSError as err:
+        raise ArchError([Diagnostic("no-such-file", f"cannot read '{path}': {err}", None)]) \
+            from None
+    return _parse_cached(_display_path(path), text, Path(path).suffix, limits)
+
+
+def _display_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+        return rel if not rel.startswith("..") else path
+    except ValueError:
+        return path
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_cached(name: str, text: str, suffix: str, limits: Limits) -> ast.Program:
+    if "\x00" in text:
+        raise ArchError([Diagnostic("bad-encoding", "the spec contains a NUL character",
+                                    SourceFile(name, text).span(text.index("\x00"),
+                                                                text.index("\x00") + 1))])
+    if suffix in (".yaml", ".yml"):
+        return parse_yaml(text, name, limits)
+    return parse_text(text, name)
+
+
+def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[Path],
+             limits: Limits, roots: list[Path] | None, seen: dict[Path, ast.Program],
+             depth: int) -> None:
+    for block in program.blocks:
+        _add_block(loaded, block)
+    for use in program.uses:
+        target = (base / use.path).resolve()
+        if target.suffix not in SPEC_SUFFIXES:
+            raise ArchError([Diagnostic("bad-import", f"'{use.path}' is not a spec file",
+                                        use.span, "`use` imports .arch and .yaml files only")])
+        if roots is not None and not any(_inside(target, r) for r in roots):
+            raise ArchError([Diagnostic("import-escape", f"'{use.path}' is outside the allowed "
+                                        "directories", use.span, "allowed: " + ", ".join(
+                                            str(r) for r in roots))])
+        if target in stack:
+            chain = " -> ".join(p.name for p in stack[stack.index(target):]) + f" -> {target.name}"
+            raise ArchError([Diagnostic("import-cycle", f"import cycle: {chain}", use.span,
+                                        "remove one of the `use` lines in the cycle")])
+        if depth + 1 > limits.max_import_depth:
+            raise ArchError([Diagnostic("limit-exceeded", "imports nest more than "
+                                        f"{limits.max_import_depth} deep", use.span,
+                                        "raise the limit max_import_depth if this is intended")])
+        if target in seen:
+            continue
+        if not target.is_file():
+            raise ArchError([Diagnostic("missing-import", f"cannot find '{use.path}'", use.span,
+                                        f"looked for {target}")])
+        sub = _load_file(target, limits)
+        seen[target] = sub
+        if sub.models:
+            pass  # a library may define models too; only its blocks are imported
+        _collect(loaded, sub, target.parent, [*stack, target], limits, roots, seen, depth + 1)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _add_block(loaded: LoadedSpec, block: ast.BlockDef) -> None:
+    from archdsl.ops import lookup
+
+    if lookup(block.name) is not None:
+        raise ArchError([Diagnostic("block-shadows-layer", f"block {block.name} has the name of "
+                                    "a layer kind", block.name_span, "choose another name")])
+    old = loaded.blocks.get(block.name)
+    if old is not None and old is not block:
+        if old.span.file.name == block.span.file.name and old.span.start == block.span.start:
+            return
+        raise ArchError([Diagnostic("duplicate-block", f"block {block.name} is defined twice",
+                                    block.name_span, "rename one of them",
+                                    (Note("first defined here", old.name_span),))])
+    loaded.blocks[block.name] = block
+
+
+@functools.lru_cache(maxsize=1)
+def prelude_blocks() -> dict[str, ast.BlockDef]:
+    """Blocks every spec can use without importing (e.g. `Incept`, GoogLeNet's module)."""
+    text = resources.files("archdsl").joinpath("prelude.arch").read_text("utf-8")
+    program = parse_text(text, "<prelude>")
+    return {b.name: b for b in program.blocks}

@@ -1,0 +1,178 @@
+"""The checked, annotated model that `archdsl.load` returns, and the pipeline that makes it.
+
+Contract: `load_model(spec, ...)` runs parse -> elaborate -> infer shapes -> count and returns a
+`Model`, or raises `ArchError` with every diagnostic found. A `Model` never imports torch; its
+`build()` and `source()` call the torch and Python-source backends.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from archdsl.diagnostics import SCHEMA_VERSION, ArchError, Diagnostic
+from archdsl.elaborate import elaborate
+from archdsl.ir import ModelIR, Node
+from archdsl.limits import DEFAULT_LIMITS, Limits
+from archdsl.loader import LoadedSpec, read_spec
+from archdsl.ops.base import fmt_shape
+from archdsl.passes.count import DTYPE_BYTES, Totals, count
+from archdsl.passes.shapes import infer_shapes
+from archdsl.settings import Init, parse_shape
+
+
+@dataclass(eq=False)
+class Model:
+    """A model that parsed, elaborated and shape-checked, with its figures."""
+
+    ir: ModelIR
+    totals: Totals
+    loaded: LoadedSpec
+    limits: Limits = DEFAULT_LIMITS
+
+    @property
+    def name(self) -> str:
+        return self.ir.name
+
+    @property
+    def settings(self):
+        return self.ir.settings
+
+    @property
+    def graph(self):
+        return self.ir.graph
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.ir.settings.input)
+
+    @property
+    def outputs(self) -> list[tuple[str, Node]]:
+        return [(name, self.ir.graph.node(key)) for name, key in self.ir.outputs]
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.outputs[0][1].ann.out_shape
+
+    def layers(self) -> list[Node]:
+        """Every layer in graph order (the input excluded)."""
+        return [n for n in self.ir.graph.order() if n.key != self.ir.input_key]
+
+    def summary(self, batch: int | None = None, dtype: str = "float32") -> dict[str, Any]:
+        """The figures as one JSON-ready object (the schema of `archdsl summary --json`)."""
+        t = self.totals
+        out: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "outputs": [{"name": n, "layer": node.name, "shape": list(node.ann.out_shape)}
+                        for n, node in self.outputs],
+            "total_params": t.params,
+            "trainable_params": t.trainable,
+            "frozen_params": t.frozen,
+            "buffers": t.buffers,
+            "macs": t.macs,
+            "flops": 2 * t.macs,
+            "activations": t.activations,
+            "dtype": dtype,
+            "param_bytes": t.param_bytes(dtype),
+            "param_bytes_by_dtype": {d: t.param_bytes(d) for d in DTYPE_BYTES},
+            "activation_bytes": t.activation_bytes(dtype),
+        }
+        if batch is not None:
+            out["batch"] = batch
+            out["batch_activation_bytes"] = t.activation_bytes(dtype, batch)
+        out["layers"] = [layer_record(n) for n in self.layers()]
+        return out
+
+    def source(self) -> str:
+        """Standalone PyTorch source for this model (imports torch only)."""
+        from archdsl.backends.pysource import generate
+
+        return generate(self)
+
+    def build(self, seed: int | None = None, all_outputs: bool = False, device=None):
+        """A `torch.nn.Module`, built from the generated source; deterministic per seed."""
+        from archdsl.backends.torch_build import build_module
+
+        return build_module(self, seed=seed, all_outputs=all_outputs, device=device)
+
+    def __repr__(self) -> str:
+        return (f"<archdsl.Model {self.name}: {fmt_shape(self.input_shape)} -> "
+                f"{fmt_shape(self.output_shape)}, {self.totals.params:,} params, "
+                f"{len(self.layers())} layers>")
+
+
+def layer_record(node: Node) -> dict[str, Any]:
+    kernel, stride, padding = node.op.cells(node.ann.params) if node.ann.params is not None \
+        else ("", "", "")
+    return {
+        "name": node.name,
+        "label": node.display,
+        "op": node.op.name,
+        "output_shape": list(node.ann.out_shape or ()),
+        "params": node.ann.param_count,
+        "macs": node.ann.macs,
+        "activations": node.ann.activations,
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "frozen": node.frozen,
+    }
+
+
+def _overrides(input=None, classes=None, freeze=None, head=None, seed=None, init=None,
+               outputs=None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if input is not None:
+        if isinstance(input, str):
+            try:
+                out["input"] = parse_shape(input)
+            except ValueError as err:
+                raise ArchError([Diagnostic("bad-input", str(err), None)]) from None
+        else:
+            out["input"] = tuple(int(d) for d in input)
+    if classes is not None:
+        if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
+            raise ArchError([Diagnostic("bad-classes", f"classes must be a positive whole "
+                                        f"number, got {classes!r}", None)])
+        out["classes"] = classes
+    if freeze is not None:
+        out["freeze"] = (freeze,) if isinstance(freeze, str) else tuple(freeze)
+    if head is not None:
+        out["head"] = _parse_chain(head, "<head>") if isinstance(head, str) else head
+    if seed is not None:
+        out["seed"] = int(seed)
+    if init is not None:
+        out["init"] = init if isinstance(init, Init) else Init(str(init))
+    if outputs is not None:
+        out["outputs"] = tuple(outputs)
+    return out
+
+
+def _parse_chain(text: str, name: str):
+    from archdsl.syntax import ast
+    from archdsl.syntax.parser import parse_text
+
+    program = parse_text(text, name)
+    body = program.models[0].body if program.models else ()
+    if len(body) != 1 or not isinstance(body[0], ast.Chain) or program.models[0].settings:
+        raise ArchError([Diagnostic("bad-head", "the head must be a chain of layers, e.g. "
+                                    "'FC(2)' or 'FC(256) - ReLU - FC(2)'", None)])
+    return body[0]
+
+
+def load_model(spec: str | os.PathLike, *, model: str | None = None,
+               limits: Limits | None = None, roots=None, **overrides) -> Model:
+    limits = limits or DEFAULT_LIMITS
+    loaded = read_spec(spec, limits, roots)
+    ir = elaborate(loaded, model, _overrides(**overrides), limits)
+    diags = infer_shapes(ir, limits)
+    if diags:
+        raise ArchError(diags)
+    totals, diags = count(ir, limits)
+    if diags:
+        raise ArchError(diags)
+    return Model(ir, totals, loaded, limits)

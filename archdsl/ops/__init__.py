@@ -1,0 +1,10 @@
+"""The op catalog: every layer kind, declared once (see `archdsl.ops.base` for the contract)."""
+
+from archdsl.ops import activation, conv, linear, norm, pool, structure  # noqa: F401  (register)
+from archdsl.ops.base import (
+    RF, Ctx, Functional, Op, Params, Shape, ShapeError, TorchModule, fmt_shape,
+)
+from archdsl.ops.registry import all_ops, ambiguous, lookup, names, vgg_token
+
+__all__ = ["RF", "Ctx", "Functional", "Op", "Params", "Shape", "ShapeError", "TorchModule",
+           "all_ops", "ambiguous", "fmt_shape", "lookup", "names", "vgg_token"]

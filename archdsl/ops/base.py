@@ -1,0 +1,206 @@
+"""The op catalog's contract: what every layer kind declares, once.
+
+An op is a subclass of `Op`, registered with `@register`. It declares:
+
+- `name`, `aliases` (matched case-insensitively when unambiguous) and `family` (diagram colour);
+- `Params`: a pydantic model, its fields in positional order, with defaults and validation;
+  `keywords` maps short keyword names (`s=`, `p=`) to fields;
+- `bare`: the arguments a layer written without parentheses gets (textbook defaults);
+- `resolve()`: fill `auto` fields once the input shape is known (conv width, classifier size);
+- `infer()`: the shape rule, per sample (`(C, H, W)` or `(F,)`), raising `ShapeError`;
+- `param_count()`, `buffer_count()`, `macs()`, `activations()`: the counting conventions below;
+- `rf()`: the receptive-field effect (kernel, stride, padding, dilation) of spatial ops;
+- `torch()`: the PyTorch constructor call (or functional expression) as data, from which both the
+  generated source and the in-memory module come, so they cannot drift apart;
+- `label()` and `cells()`: the diagram label and the table's kernel/stride/padding cells.
+
+Rules are written with plain arithmetic so they also run on `Sym` integers, which is how block
+classes in generated code get symbolic constructor arguments.
+
+Counting conventions (the README's "Figures" section says the same):
+- shapes are per sample, without the batch dimension;
+- MACs are multiply-accumulates of convolutions and fully connected layers (fvcore's unit),
+  bias additions excluded; every other layer counts 0 MACs; FLOPs, where shown, are 2 x MACs;
+- activations are output elements of layers that make a new feature map; elementwise layers
+  (activations, normalisation, dropout, softmax) are part of the layer before them and add 0,
+  as the lecture notes count "nodes";
+- parameters are trainable tensors; BatchNorm running statistics are buffers, counted apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Shape = tuple[int, ...]
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+Pair = PositiveInt | tuple[PositiveInt, PositiveInt]
+NonNegPair = NonNegInt | tuple[NonNegInt, NonNegInt]
+Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class Params(BaseModel):
+    """Base of every op's parameter schema: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, defer_build=True)
+
+
+class NoParams(Params):
+    pass
+
+
+class ShapeError(Exception):
+    """A shape rule's complaint; the shape pass turns it into a diagnostic on the layer."""
+
+    def __init__(self, message: str, hint: str | None = None, arg: str | None = None,
+                 code: str = "shape-error"):
+        super().__init__(message)
+        self.message, self.hint, self.arg, self.code = message, hint, arg, code
+
+
+@dataclass(frozen=True)
+class TorchModule:
+    """`cls(*args, **kwargs)` in generated code. `helper` names a class emitted with the model."""
+
+    cls: str
+    args: tuple = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    helper: str | None = None
+    flatten_input: bool = False  # an FC on a feature map flattens it first
+
+
+@dataclass(frozen=True)
+class Functional:
+    """An expression in `forward` instead of a module; `{0}`, `{1}` are inputs, `{all}` all."""
+
+    template: str
+
+
+@dataclass(frozen=True)
+class RF:
+    """Receptive-field effect of a spatial op, per spatial dimension (H, W)."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int] = (1, 1)
+
+
+@dataclass
+class Ctx:
+    """What a rule may know beyond its inputs."""
+
+    model_input: Shape = ()
+    classes: int | None = None
+    is_classifier: bool = False  # an FC with no weighted layer after it
+    target: Shape | None = None  # for Shortcut: the shape of the other branches of its Add
+    target_stride: Any = None  # for Shortcut: product of strides along the other branch
+    extra: dict = field(default_factory=dict)
+
+
+def pair(value) -> tuple:
+    return tuple(value) if isinstance(value, tuple) else (value, value)
+
+
+def fmt_pair(value, sep: str = "x") -> str:
+    a, b = pair(value)
+    return f"{a}{sep}{b}" if a != b else f"{a}{sep}{a}" if sep == "x" else str(a)
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "x".join(str(int(d)) for d in shape)
+
+
+def prod(values) -> int:
+    out = 1
+    for v in values:
+        out = out * v
+    return out
+
+
+class Op:
+    """One layer kind. Subclasses override what differs from these defaults."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    family: ClassVar[str] = "other"
+    Params: ClassVar[type[Params]] = NoParams
+    keywords: ClassVar[dict[str, str]] = {}
+    bare: ClassVar[dict[str, Any]] = {}
+    arity: ClassVar[int | None] = 1  # None: two or more inputs
+    module: ClassVar[bool] = True  # an nn.Module in the built model (else a forward expression)
+    elementwise: ClassVar[bool] = False
+    output_needed_for_backward: ClassVar[bool] = False  # in-place ReLU must not follow it
+    summary: ClassVar[str] = ""
+    example: ClassVar[str] = ""
+    module_prefix: ClassVar[str] = ""  # auto names: conv1, relu1 ... (default: name lowercased)
+
+    @property
+    def positional(self) -> tuple[str, ...]:
+        return tuple(self.Params.model_fields)
+
+    def prefix(self) -> str:
+        return self.module_prefix or self.name.lower()
+
+    # --- rules (override) ----------------------------------------------------------------------
+    def check_params(self, p) -> None:
+        """Cross-field checks that do not need shapes; raise ShapeError(arg=...)."""
+
+    def resolve(self, p, ins: list[Shape], ctx: Ctx):
+        """Fill `auto` fields from the input shapes; returns params (possibly new)."""
+        return p
+
+    def infer(self, p, ins: list[Shape], ctx: Ctx) -> Shape:
+        return ins[0]
+
+    def param_count(self, p, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def buffer_count(self, p, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def macs(self, p, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def activations(self, p, ins: list[Shape], out: Shape) -> int:
+        return 0 if self.elementwise else prod(out)
+
+    def rf(self, p) -> RF | None:
+        return None
+
+    def torch(self, p, ins: list[Shape], out: Shape) -> TorchModule | Functional:
+        raise NotImplementedError(self.name)
+
+    def label(self, p, ins: list[Shape], out: Shape) -> str:
+        return self.name
+
+    def cells(self, p) -> tuple[str, str, str]:
+        """Kernel, stride and padding as the notes' table shows them ('' when not applicable)."""
+        return "", "", ""
+
+
+def kwargs_without_defaults(pairs: list[tuple[str, Any, Any]]) -> tuple[tuple[str, Any], ...]:
+    """Keyword arguments for generated code, dropping those equal to PyTorch's defaults."""
+    out = []
+    for key, value, default in pairs:
+        if isinstance(value, tuple) and len(set(value)) == 1:
+            value = value[0]
+        if value == default and type(value) is type(default):
+            continue
+        if value == default and isinstance(value, int) and isinstance(default, int) and \
+                not isinstance(value, bool) and not isinstance(default, bool):
+            continue
+        out.append((key, value))
+    return tuple(out)
+
+
+def square(value):
+    """A square pair renders as one number, as torchvision writes it."""
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1] and \
+            str(value[0]) == str(value[1]):
+        return value[0]
+    return value

@@ -1,0 +1,97 @@
+"""Fully connected layers and Flatten."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from archdsl.ops.base import (
+    Functional, Op, Params, PositiveInt, ShapeError, TorchModule, kwargs_without_defaults, prod,
+)
+from archdsl.ops.registry import register
+
+# Width of an FC written without a size that is not the classifier (`Conv-...-FC-FC-SM`).
+AUTO_HIDDEN_FEATURES = 512
+
+
+class FCParams(Params):
+    out_features: PositiveInt | Literal["auto"] = "auto"
+    bias: bool = True
+
+
+@register
+class FC(Op):
+    """Fully connected layer; flattens a feature map first. `FC(4096)`, `FC-4096`.
+
+    Written without a size, the last FC of the model (the classifier) gets `classes` outputs and
+    any other FC gets 512.
+    """
+
+    name = "FC"
+    aliases = ("Linear", "Dense", "FullyConnected")
+    family = "fc"
+    Params = FCParams
+    keywords = {"out": "out_features", "units": "out_features", "features": "out_features",
+                "n": "out_features"}
+    summary = "fully connected layer (flattens its input)"
+    example = "FC(4096)"
+
+    def resolve(self, p, ins, ctx):
+        if p.out_features == "auto":
+            if ctx.is_classifier:
+                if ctx.classes is None:
+                    raise ShapeError("this FC has no size and the number of classes is unknown",
+                                     code="missing-classes", arg="out_features",
+                                     hint="write FC(n), or give `classes: N` (CLI: --classes N)")
+                size = ctx.classes
+            else:
+                size = AUTO_HIDDEN_FEATURES
+            p = p.model_copy(update={"out_features": size})
+        return p
+
+    def infer(self, p, ins, ctx):
+        return (p.out_features,)
+
+    def in_features(self, ins) -> int:
+        return prod(ins[0])
+
+    def param_count(self, p, ins, out):
+        return self.in_features(ins) * out[0] + (out[0] if p.bias else 0)
+
+    def macs(self, p, ins, out):
+        return self.in_features(ins) * out[0]
+
+    def torch(self, p, ins, out):
+        return TorchModule("nn.Linear", (self.in_features(ins), out[0]),
+                           kwargs_without_defaults([("bias", p.bias, True)]),
+                           flatten_input=len(ins[0]) > 1)
+
+    def label(self, p, ins, out):
+        return f"FC {out[0]}"
+
+    def cells(self, p):
+        return "", "", ""
+
+
+@register
+class Flatten(Op):
+    """Flatten a feature map into a vector. FC flattens by itself; write Flatten to be explicit."""
+
+    name = "Flatten"
+    family = "shape"
+    elementwise = True
+    summary = "flatten to a vector"
+    example = "Flatten"
+
+    def infer(self, p, ins, ctx):
+        return (prod(ins[0]),)
+
+    def torch(self, p, ins, out):
+        return TorchModule("nn.Flatten")
+
+
+def require_rank(ins, rank: int, name: str):
+    if len(ins[0]) != rank:
+        raise ShapeError(f"{name} needs a {'feature map' if rank == 3 else 'vector'}")
+
+
+__all__ = ["FC", "Flatten", "Functional"]

@@ -1,0 +1,172 @@
+"""Normalisation: batch, layer, instance and group normalisation, and AlexNet's LRN."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from archdsl.ops.base import (
+    Op, Params, PositiveInt, ShapeError, TorchModule, kwargs_without_defaults, prod,
+)
+from archdsl.ops.registry import register
+
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+UnitFloat = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class BNParams(Params):
+    eps: PositiveFloat = 1e-5
+    momentum: UnitFloat = 0.1
+    affine: bool = True
+
+
+class _Norm(Op):
+    family = "norm"
+    elementwise = True
+
+
+@register
+class BN(_Norm):
+    """Batch normalisation over each channel (BatchNorm2d for maps, BatchNorm1d for vectors).
+    `BN`, `BN(eps=0.001)`."""
+
+    name = "BN"
+    aliases = ("BatchNorm", "BatchNorm2d", "BatchNorm1d", "BatchNormalization")
+    Params = BNParams
+    module_prefix = "bn"
+    summary = "batch normalisation"
+    example = "BN(eps=0.001)"
+
+    def param_count(self, p, ins, out):
+        return 2 * ins[0][0] if p.affine else 0
+
+    def buffer_count(self, p, ins, out):
+        return 2 * ins[0][0] + 1  # running mean, running var, num_batches_tracked
+
+    def torch(self, p, ins, out):
+        cls = "nn.BatchNorm2d" if len(ins[0]) == 3 else "nn.BatchNorm1d"
+        return TorchModule(cls, (ins[0][0],), kwargs_without_defaults([
+            ("eps", p.eps, 1e-5), ("momentum", p.momentum, 0.1), ("affine", p.affine, True)]))
+
+
+class LNParams(Params):
+    eps: PositiveFloat = 1e-5
+    affine: bool = True
+
+
+@register
+class LN(_Norm):
+    """Layer normalisation over each sample's whole (C, H, W) output."""
+
+    name = "LN"
+    aliases = ("LayerNorm",)
+    Params = LNParams
+    keywords = {"elementwise_affine": "affine"}
+    module_prefix = "ln"
+    summary = "layer normalisation"
+    example = "LN"
+
+    def param_count(self, p, ins, out):
+        return 2 * prod(ins[0]) if p.affine else 0
+
+    def torch(self, p, ins, out):
+        shape = list(int(d) for d in ins[0]) if len(ins[0]) > 1 else ins[0][0]
+        return TorchModule("nn.LayerNorm", (shape,), kwargs_without_defaults([
+            ("eps", p.eps, 1e-5), ("elementwise_affine", p.affine, True)]))
+
+
+class INParams(Params):
+    eps: PositiveFloat = 1e-5
+    affine: bool = False
+
+
+@register
+class IN(_Norm):
+    """Instance normalisation: each channel of each sample on its own."""
+
+    name = "IN"
+    aliases = ("InstanceNorm", "InstanceNorm2d")
+    Params = INParams
+    module_prefix = "inorm"
+    summary = "instance normalisation"
+    example = "IN(affine=true)"
+
+    def infer(self, p, ins, ctx):
+        if len(ins[0]) != 3:
+            raise ShapeError("InstanceNorm needs a feature map", code="rank-mismatch")
+        return ins[0]
+
+    def param_count(self, p, ins, out):
+        return 2 * ins[0][0] if p.affine else 0
+
+    def torch(self, p, ins, out):
+        return TorchModule("nn.InstanceNorm2d", (ins[0][0],), kwargs_without_defaults([
+            ("eps", p.eps, 1e-5), ("affine", p.affine, False)]))
+
+
+class GNParams(Params):
+    groups: PositiveInt = 32
+    eps: PositiveFloat = 1e-5
+    affine: bool = True
+
+
+@register
+class GN(_Norm):
+    """Group normalisation: channels of a sample in groups. `GN(32)`."""
+
+    name = "GN"
+    aliases = ("GroupNorm",)
+    Params = GNParams
+    keywords = {"g": "groups", "num_groups": "groups"}
+    module_prefix = "gn"
+    summary = "group normalisation"
+    example = "GN(32)"
+
+    def infer(self, p, ins, ctx):
+        c = ins[0][0]
+        if c % p.groups:
+            raise ShapeError(f"GroupNorm's {p.groups} groups do not divide the {c} channels",
+                             arg="groups", code="bad-groups",
+                             hint=f"use a number of groups that divides {c}")
+        return ins[0]
+
+    def param_count(self, p, ins, out):
+        return 2 * ins[0][0] if p.affine else 0
+
+    def torch(self, p, ins, out):
+        return TorchModule("nn.GroupNorm", (p.groups, ins[0][0]), kwargs_without_defaults([
+            ("eps", p.eps, 1e-5), ("affine", p.affine, True)]))
+
+
+class LRNParams(Params):
+    size: PositiveInt = 5
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 2.0
+
+
+@register
+class LRN(_Norm):
+    """Local response normalisation across neighbouring channels (AlexNet's "Norm").
+
+    Defaults are AlexNet's n=5, alpha=1e-4, beta=0.75, k=2. PyTorch's LocalResponseNorm divides
+    alpha by n inside the sum, as the AlexNet paper's reference code does.
+    """
+
+    name = "LRN"
+    aliases = ("Norm", "LocalResponseNorm")
+    Params = LRNParams
+    keywords = {"n": "size"}
+    module_prefix = "lrn"
+    summary = "local response normalisation"
+    example = "LRN(5)"
+
+    def infer(self, p, ins, ctx):
+        if len(ins[0]) != 3:
+            raise ShapeError("LRN needs a feature map", code="rank-mismatch")
+        return ins[0]
+
+    def torch(self, p, ins, out):
+        return TorchModule("nn.LocalResponseNorm", (p.size,), kwargs_without_defaults([
+            ("alpha", p.alpha, 1e-4), ("beta", p.beta, 0.75), ("k", p.k, 1.0)]))

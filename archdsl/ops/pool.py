@@ -1,0 +1,246 @@
+"""Pooling: max, average, stochastic, adaptive and global average pooling."""
+
+from __future__ import annotations
+
+from archdsl.ops.base import (
+    RF, NonNegPair, Op, Pair, Params, PositiveInt, ShapeError, TorchModule, fmt_pair,
+    kwargs_without_defaults, pair, square,
+)
+from archdsl.ops.conv import _spatial_input, conv_out
+from archdsl.ops.registry import register
+
+
+class PoolParams(Params):
+    kernel: Pair = 2
+    stride: Pair | None = None  # None: the kernel size, as in PyTorch
+    padding: NonNegPair = 0
+    ceil: bool = False
+
+
+class MaxPoolParams(PoolParams):
+    dilation: Pair = 1
+
+
+_POOL_KEYWORDS = {"k": "kernel", "kernel_size": "kernel", "s": "stride", "p": "padding",
+                  "pad": "padding", "ceil_mode": "ceil"}
+
+
+def _stride(p):
+    return p.stride if p.stride is not None else p.kernel
+
+
+class _Pool(Op):
+    family = "pool"
+    keywords = _POOL_KEYWORDS
+    torch_cls = ""
+
+    def check_params(self, p):
+        kh, kw = pair(p.kernel)
+        ph, pw = pair(p.padding)
+        if 2 * ph > kh or 2 * pw > kw:
+            raise ShapeError(f"padding {fmt_pair(p.padding)} is more than half the kernel "
+                             f"{fmt_pair(p.kernel)}", arg="padding", code="bad-padding",
+                             hint="PyTorch allows at most half the kernel as pooling padding")
+
+    def infer(self, p, ins, ctx):
+        c, h, w = _spatial_input(ins, self.name)
+        kh, kw = pair(p.kernel)
+        sh, sw = pair(_stride(p))
+        ph, pw = pair(p.padding)
+        dh, dw = pair(getattr(p, "dilation", 1))
+        oh = conv_out(h, kh, sh, ph, dh, p.ceil)
+        ow = conv_out(w, kw, sw, pw, dw, p.ceil)
+        if oh < 1 or ow < 1:
+            raise ShapeError(
+                f"{self.name} leaves {max(oh, 0)}x{max(ow, 0)}: input {h}x{w}, kernel "
+                f"{fmt_pair(p.kernel)}, stride {fmt_pair(_stride(p))}", code="size-collapse",
+                hint="lower the stride or add padding, or pool less often before it")
+        return (c, oh, ow)
+
+    def rf(self, p):
+        return RF(pair(p.kernel), pair(_stride(p)), pair(p.padding),
+                  pair(getattr(p, "dilation", 1)))
+
+    def torch(self, p, ins, out):
+        kwargs = [("stride", pair(_stride(p)), pair(p.kernel)), ("padding", pair(p.padding), 0)]
+        if hasattr(p, "dilation"):
+            kwargs.append(("dilation", pair(p.dilation), 1))
+        kwargs.append(("ceil_mode", p.ceil, False))
+        return TorchModule(self.torch_cls, (square(pair(p.kernel)),),
+                           kwargs_without_defaults(kwargs))
+
+    def label(self, p, ins, out):
+        sh, _ = pair(_stride(p))
+        return f"{self.name} {fmt_pair(p.kernel)}" + (f", /{sh}" if sh != 1 else "")
+
+    def cells(self, p):
+        return fmt_pair(p.kernel), fmt_pair(_stride(p), ","), fmt_pair(p.padding, ",")
+
+
+@register
+class MPool(_Pool):
+    """Max pooling. `MPool(3, s=2)`; bare `MPool` (and `Pool`, `maxpool`) is 2x2, stride 2."""
+
+    name = "MPool"
+    aliases = ("MaxPool", "MaxPool2d", "Pool", "maxpool", "MaxPooling")
+    Params = MaxPoolParams
+    keywords = {**_POOL_KEYWORDS, "d": "dilation"}
+    torch_cls = "nn.MaxPool2d"
+    module_prefix = "pool"
+    summary = "max pooling"
+    example = "MPool(3, s=2)"
+
+
+class AvgPoolParams(PoolParams):
+    count_include_pad: bool = True
+
+
+@register
+class APool(_Pool):
+    """Average pooling. `APool(2)`; bare `APool` is 2x2, stride 2."""
+
+    name = "APool"
+    aliases = ("AvgPool", "AvgPool2d", "AveragePool", "AvgPooling")
+    Params = AvgPoolParams
+    torch_cls = "nn.AvgPool2d"
+    module_prefix = "pool"
+    summary = "average pooling"
+    example = "APool(2)"
+
+    def torch(self, p, ins, out):
+        call = super().torch(p, ins, out)
+        extra = kwargs_without_defaults([("count_include_pad", p.count_include_pad, True)])
+        return TorchModule(call.cls, call.args, call.kwargs + extra)
+
+
+class StochasticPoolParams(Params):
+    kernel: PositiveInt = 2
+    stride: PositiveInt | None = None
+
+
+STOCHASTIC_POOL_SOURCE = '''
+class StochasticPool2d(nn.Module):
+    """Stochastic pooling (Zeiler & Fergus, 2013), as the lecture notes define it.
+
+    Training: in each window one activation a_i is picked with probability p_i = a_i / sum(a).
+    Evaluation: the probability-weighted sum s = sum(p_i * a_i). Windows whose activations sum to
+    zero give zero. Expects non-negative inputs (it follows a ReLU).
+    """
+
+    def __init__(self, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        k, s = self.kernel_size, self.stride
+        out_h, out_w = (h - k) // s + 1, (w - k) // s + 1
+        windows = F.unfold(x, k, stride=s).view(n, c, k * k, out_h * out_w)
+        weights = windows.clamp_min(0)
+        total = weights.sum(2, keepdim=True)
+        probs = weights / total.clamp_min(1e-12)
+        if self.training:
+            flat = probs.permute(0, 1, 3, 2).reshape(-1, k * k)
+            alive = flat.sum(1, keepdim=True) > 0
+            pick = torch.multinomial(torch.where(alive, flat, torch.ones_like(flat)), 1)
+            values = windows.permute(0, 1, 3, 2).reshape(-1, k * k).gather(1, pick)
+            out = torch.where(alive, values, torch.zeros_like(values))
+        else:
+            out = (probs * windows).sum(2)
+        return out.reshape(n, c, out_h, out_w)
+'''
+
+
+@register
+class SPool(_Pool):
+    """Stochastic pooling: samples by activation-proportional probability while training and takes
+    the probability-weighted sum at inference. `SPool(2)`."""
+
+    name = "SPool"
+    aliases = ("StochasticPool", "StochasticPooling", "StochPool")
+    Params = StochasticPoolParams
+    keywords = {"k": "kernel", "kernel_size": "kernel", "s": "stride"}
+    module_prefix = "pool"
+    summary = "stochastic pooling"
+    example = "SPool(2)"
+
+    def check_params(self, p):
+        pass
+
+    def infer(self, p, ins, ctx):
+        c, h, w = _spatial_input(ins, self.name)
+        k, s = p.kernel, _stride(p)
+        oh, ow = (h - k) // s + 1, (w - k) // s + 1
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"{self.name} leaves {max(oh, 0)}x{max(ow, 0)}: input {h}x{w}, "
+                             f"kernel {k}x{k}, stride {s}", code="size-collapse",
+                             hint="lower the kernel or pool less often before it")
+        return (c, oh, ow)
+
+    def rf(self, p):
+        return RF(pair(p.kernel), pair(_stride(p)), (0, 0))
+
+    def torch(self, p, ins, out):
+        return TorchModule("StochasticPool2d", (p.kernel, _stride(p)), helper="StochasticPool2d")
+
+    def cells(self, p):
+        return fmt_pair(p.kernel), str(_stride(p)), "0"
+
+
+class AdaptiveParams(Params):
+    output_size: Pair = 1
+
+
+@register
+class AdaptiveAPool(Op):
+    """Adaptive average pooling to a fixed output size. `AdaptiveAPool(7)`, `AdaptiveAPool((4, 4))`."""
+
+    name = "AdaptiveAPool"
+    aliases = ("AdaptiveAvgPool", "AdaptiveAvgPool2d", "AAPool")
+    family = "pool"
+    Params = AdaptiveParams
+    keywords = {"size": "output_size", "out": "output_size"}
+    module_prefix = "avgpool"
+    summary = "adaptive average pooling"
+    example = "AdaptiveAPool(7)"
+
+    def infer(self, p, ins, ctx):
+        c, _, _ = _spatial_input(ins, self.name)
+        oh, ow = pair(p.output_size)
+        return (c, oh, ow)
+
+    def torch(self, p, ins, out):
+        size = pair(p.output_size)
+        return TorchModule("nn.AdaptiveAvgPool2d", (size if size[0] != size[1] else size,))
+
+    def label(self, p, ins, out):
+        return f"AvgPool to {fmt_pair(p.output_size)}"
+
+    def cells(self, p):
+        return f"->{fmt_pair(p.output_size)}", "", ""
+
+
+@register
+class GAP(Op):
+    """Global average pooling: one average per channel (output C x 1 x 1). `GAP`."""
+
+    name = "GAP"
+    aliases = ("GlobalAvgPool", "GlobalAveragePooling", "GlobalAvgPool2d")
+    family = "pool"
+    module_prefix = "avgpool"
+    summary = "global average pooling"
+    example = "GAP"
+
+    def infer(self, p, ins, ctx):
+        c, _, _ = _spatial_input(ins, self.name)
+        return (c, 1, 1)
+
+    def torch(self, p, ins, out):
+        return TorchModule("nn.AdaptiveAvgPool2d", ((1, 1),))
+
+    def label(self, p, ins, out):
+        return "Global AvgPool"
+
+    def cells(self, p):
+        return "global", "", ""

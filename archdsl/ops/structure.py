@@ -1,0 +1,259 @@
+"""Structure: the model input, identity, merges (Add, Concat), channel slices, the automatic
+residual shortcut, and dropout."""
+
+from __future__ import annotations
+
+from archdsl.ops.base import (
+    RF, Functional, Op, Params, PositiveInt, Probability, Shape, ShapeError, TorchModule,
+    fmt_shape, kwargs_without_defaults, prod,
+)
+from archdsl.ops.conv import conv_out
+from archdsl.ops.registry import register
+
+
+class InputParams(Params):
+    shape: tuple[PositiveInt, ...]
+
+
+@register
+class Input(Op):
+    """The model's input tensor (`input: 3x224x224`). Not written as a layer."""
+
+    name = "Input"
+    family = "io"
+    module = False
+    Params = InputParams
+    summary = "model input"
+    example = "input: 3x224x224"
+
+    def infer(self, p, ins, ctx):
+        return tuple(p.shape)
+
+    def activations(self, p, ins, out):
+        return 0
+
+    def torch(self, p, ins, out):
+        return Functional("{0}")
+
+
+@register
+class Id(Op):
+    """Identity: passes its input on. `Concat[Id, ...]` keeps the input beside new features."""
+
+    name = "Id"
+    aliases = ("Identity",)
+    family = "merge"
+    module = False
+    elementwise = True
+    summary = "identity"
+    example = "Concat[Id, Conv(32, 3, p=1)]"
+
+    def torch(self, p, ins, out):
+        return Functional("{0}")
+
+
+class DropoutParams(Params):
+    p: Probability = 0.5
+
+
+@register
+class Dropout(Op):
+    """Dropout with drop probability p (in training only). `Dropout(0.5)`."""
+
+    name = "Dropout"
+    aliases = ("Drop", "DropOut")
+    family = "dropout"
+    Params = DropoutParams
+    keywords = {"rate": "p", "prob": "p"}
+    elementwise = True
+    summary = "dropout"
+    example = "Dropout(0.5)"
+
+    def torch(self, p, ins, out):
+        return TorchModule("nn.Dropout", (p.p,) if p.p != 0.5 else ())
+
+    def label(self, p, ins, out):
+        return f"Dropout {p.p:g}"
+
+
+def _same_rank(ins: list[Shape], name: str) -> None:
+    ranks = {len(s) for s in ins}
+    if len(ranks) > 1:
+        raise ShapeError(f"{name} cannot merge feature maps with vectors: got "
+                         + ", ".join(fmt_shape(s) for s in ins), code="shape-mismatch")
+
+
+@register
+class Add(Op):
+    """Elementwise sum of its branches: `Add[branch, branch]` (a residual connection)."""
+
+    name = "Add"
+    aliases = ("Sum", "Residual")
+    family = "merge"
+    arity = None
+    module = False
+    summary = "sum of branches"
+    example = "Add[Conv(64, 3, p=1) - BN, Id]"
+
+    def infer(self, p, ins, ctx):
+        _same_rank(ins, self.name)
+        if len(set(ins)) > 1:
+            raise ShapeError("Add needs branches of equal shape, got "
+                             + " and ".join(fmt_shape(s) for s in ins), code="shape-mismatch",
+                             hint="make the branches end with the same channels and size, or "
+                                  "use Shortcut for the skip branch")
+        return ins[0]
+
+    def torch(self, p, ins, out):
+        return Functional("{all: + }")
+
+
+@register
+class Concat(Op):
+    """Concatenation of its branches along the channels: `Concat[branch, branch, ...]`."""
+
+    name = "Concat"
+    aliases = ("Cat", "Concatenate")
+    family = "merge"
+    arity = None
+    module = False
+    summary = "channel concatenation of branches"
+    example = "Concat[Conv(64, 1), Conv(32, 3, p=1)]"
+
+    def infer(self, p, ins, ctx):
+        _same_rank(ins, self.name)
+        if len(ins[0]) == 3:
+            sizes = {s[1:] for s in ins}
+            if len(sizes) > 1:
+                raise ShapeError("Concat needs branches of equal height and width, got "
+                                 + " and ".join(fmt_shape(s) for s in ins),
+                                 code="shape-mismatch",
+                                 hint="pad or stride the branches so they end at the same size")
+            return (sum(s[0] for s in ins), *ins[0][1:])
+        return (sum(s[0] for s in ins),)
+
+    def torch(self, p, ins, out):
+        return Functional("torch.cat([{all:, }], 1)")
+
+
+class SliceParams(Params):
+    start: int = 0
+    end: int | None = None
+
+
+@register
+class Slice(Op):
+    """Channels start..end of the input (end exclusive): `Slice(0, 256)`, `Slice(256)` for the rest.
+
+    With Concat and Add it expresses dual-path blocks (DPN), which keep a residual and a dense
+    part in one tensor."""
+
+    name = "Slice"
+    aliases = ("Split", "ChannelSlice")
+    family = "merge"
+    module = False
+    elementwise = True
+    summary = "channel slice"
+    example = "Slice(0, 256)"
+
+    Params = SliceParams
+
+    def infer(self, p, ins, ctx):
+        c = ins[0][0]
+        end = c if p.end is None else p.end
+        if not 0 <= p.start < end <= c:
+            raise ShapeError(f"Slice({p.start}, {end}) is outside the {c} input channels",
+                             arg="end" if end > c else "start", code="bad-slice",
+                             hint=f"slice within 0..{c}")
+        return (end - p.start, *ins[0][1:])
+
+    def torch(self, p, ins, out):
+        if p.end is None:
+            return Functional("{0}[:, %s:]" % (p.start,))
+        return Functional("{0}[:, %s:%s]" % (p.start, p.end))
+
+    def label(self, p, ins, out):
+        return f"Slice {p.start}:{'' if p.end is None else p.end}"
+
+
+class ShortcutParams(Params):
+    eps: float = 1e-5
+
+
+@register
+class Shortcut(Op):
+    """The skip branch of a residual Add: identity when the shapes agree, otherwise a 1x1
+    convolution with the needed stride and channels followed by BatchNorm (ResNet's projection,
+    named `downsample` with children `0` and `1`). `Add[ ..., Shortcut:downsample ]`."""
+
+    name = "Shortcut"
+    aliases = ("Skip", "Projection")
+    family = "merge"
+    Params = ShortcutParams
+    module_prefix = "shortcut"
+    summary = "identity or projection shortcut"
+    example = "Add[Conv(64, 3, s=2, p=1) - BN, Shortcut]"
+
+    def projects(self, ins: list[Shape], out: Shape) -> bool:
+        return tuple(ins[0]) != tuple(out)
+
+    def infer(self, p, ins, ctx):
+        src, target = ins[0], ctx.target
+        if target is None:
+            raise ShapeError("Shortcut must be a branch of Add[...]", code="shortcut-outside-add",
+                             hint="write Add[ main branch, Shortcut ]")
+        if tuple(src) == tuple(target):
+            return tuple(src)
+        if len(src) != 3 or len(target) != 3:
+            raise ShapeError("Shortcut can only project feature maps, got "
+                             f"{fmt_shape(src)} to {fmt_shape(target)}", code="shape-mismatch")
+        stride = self.stride(ins, target)
+        if stride is None:
+            raise ShapeError(f"Shortcut cannot map {fmt_shape(src)} onto {fmt_shape(target)} "
+                             "with a strided 1x1 convolution", code="shape-mismatch",
+                             hint="the other branch must shrink the size by a whole factor")
+        return tuple(target)
+
+    @staticmethod
+    def stride(ins: list[Shape], target: Shape) -> int | None:
+        h, th = ins[0][1], target[1]
+        for s in range(1, h + 1):
+            if conv_out(h, 1, s, 0, 1) == th and conv_out(ins[0][2], 1, s, 0, 1) == target[2]:
+                return s
+        return None
+
+    def param_count(self, p, ins, out):
+        return ins[0][0] * out[0] + 2 * out[0] if self.projects(ins, out) else 0
+
+    def buffer_count(self, p, ins, out):
+        return 2 * out[0] + 1 if self.projects(ins, out) else 0
+
+    def macs(self, p, ins, out):
+        return prod(out) * ins[0][0] if self.projects(ins, out) else 0
+
+    def activations(self, p, ins, out):
+        return prod(out) if self.projects(ins, out) else 0
+
+    def rf(self, p):
+        return None  # the projection never widens the field: 1x1
+
+    def projection(self, p, in_channels, out_channels, stride) -> TorchModule:
+        conv = TorchModule("nn.Conv2d", (in_channels, out_channels, 1), kwargs_without_defaults(
+            [("stride", stride, 1), ("bias", False, True)]))
+        bn = TorchModule("nn.BatchNorm2d", (out_channels,),
+                         kwargs_without_defaults([("eps", p.eps, 1e-5)]))
+        return TorchModule("nn.Sequential", (conv, bn))
+
+    def torch(self, p, ins, out):
+        if not self.projects(ins, out):
+            return Functional("{0}")
+        return self.projection(p, ins[0][0], out[0], self.stride(ins, out))
+
+    def label(self, p, ins, out):
+        if ins and out and self.projects(ins, out):
+            stride = self.stride(ins, out)
+            return "Projection 1x1, %d%s" % (out[0], f", /{stride}" if stride != 1 else "")
+        return "Identity"
+
+
+__all__ = ["RF"]

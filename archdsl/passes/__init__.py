@@ -1,0 +1,1 @@
+"""Passes over the IR: pure functions of the graph that annotate `node.ann`."""

@@ -1,0 +1,96 @@
+"""Shape inference and checking.
+
+Contract: `infer_shapes(ir, limits)` walks the graph once in topological order and, for every
+node, resolves `auto` parameters (a bare Conv's width, a bare FC's size), applies the op's shape
+rule and records `ann.params`, `ann.in_shapes` and `ann.out_shape`. A rule's complaint becomes a
+diagnostic on the layer (on the offending argument when the rule names one), with the block calls
+that led there as notes and, for merges, the shape of each branch. The node and everything after
+it are marked failed and skipped, so one mistake gives one error; independent mistakes are all
+reported. Returns the diagnostics (empty when the model checks).
+"""
+
+from __future__ import annotations
+
+from archdsl.diagnostics import Diagnostic, Note
+from archdsl.ir import ModelIR, Node
+from archdsl.limits import Limits
+from archdsl.ops.base import Ctx, ShapeError, fmt_shape, prod
+
+WEIGHTED = ("conv", "fc")
+
+
+def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
+    graph = ir.graph
+    order = graph.order()
+    settings = ir.settings
+    weighted_after = _weighted_after(ir)
+    diags: list[Diagnostic] = []
+    for node in order:
+        ann = node.ann
+        if node.key == ir.input_key:
+            ann.params = node.params
+            ann.out_shape = tuple(settings.input)
+            continue
+        inputs = graph.inputs(node.key)
+        if any(i.ann.failed or i.ann.out_shape is None for i in inputs):
+            ann.failed = True
+            continue
+        ins = [i.ann.out_shape for i in inputs]
+        ctx = Ctx(model_input=tuple(settings.input), classes=settings.classes,
+                  is_classifier=not weighted_after[node.key])
+        merge = graph.target_of(node.key)
+        if merge is not None:
+            others = [n for n in graph.inputs(merge) if n.key != node.key]
+            if any(o.ann.failed or o.ann.out_shape is None for o in others):
+                ann.failed = True
+                continue
+            ctx.target = others[0].ann.out_shape if others else None
+        try:
+            params = node.op.resolve(node.params, ins, ctx)
+            out = tuple(node.op.infer(params, ins, ctx))
+            if prod(out) > limits.max_tensor_elements:
+                raise ShapeError(f"the output {fmt_shape(out)} has more than "
+                                 f"{limits.max_tensor_elements:,} elements per sample",
+                                 code="limit-exceeded",
+                                 hint="lower the sizes, or raise the limit max_tensor_elements")
+        except ShapeError as err:
+            ann.failed = True
+            diags.append(_diagnostic(ir, node, err, inputs))
+            continue
+        ann.params = params
+        ann.in_shapes = tuple(ins)
+        ann.out_shape = out
+    return diags
+
+
+def _weighted_after(ir: ModelIR) -> dict[int, bool]:
+    """Whether a Conv or FC lies downstream of each node (an FC without one is the classifier)."""
+    graph = ir.graph
+    after: dict[int, bool] = {}
+    for node in reversed(graph.order()):
+        after[node.key] = any(c.op.family in WEIGHTED or after[c.key]
+                              for c in graph.consumers(node.key))
+    return after
+
+
+def _diagnostic(ir: ModelIR, node: Node, err: ShapeError, inputs: list[Node]) -> Diagnostic:
+    span = node.span
+    if err.arg and err.arg in node.arg_exprs:
+        span = node.arg_exprs[err.arg].span
+    diag = Diagnostic(err.code, f"{node.display}: {err.message}" if node.label else
+                      f"{_kind(node)}: {err.message}", span, err.hint)
+    if node.op.arity is None and len(inputs) > 1:
+        for i in inputs:
+            if i.ann.out_shape is not None:
+                diag = diag.with_note(f"this branch outputs {fmt_shape(i.ann.out_shape)}",
+                                      i.span if i.key != ir.input_key else None)
+    for call in reversed(node.trace):
+        diag = diag.with_note(f"in block {call.block}, called here", call.span)
+    return diag
+
+
+def _kind(node: Node) -> str:
+    return node.written if node.written else node.op.name
+
+
+__all__ = ["Note", "infer_shapes"]
