@@ -36,6 +36,8 @@ def load(spec, *, input=None, classes=None, model=None, freeze=None, head=None, 
 def build(spec, *, seed=None, all_outputs=False, device=None, **settings):
     """A `torch.nn.Module` for a spec (same arguments as `load`). The same spec and seed give
     the same weights; the default seed is fixed."""
+    from archdsl.model import Model
+
     if isinstance(spec, Model):
         return spec.build(seed=seed, all_outputs=all_outputs, device=device)
     return load(spec, seed=seed, **settings).build(seed=seed, all_outputs=all_outputs,
@@ -44,6 +46,8 @@ def build(spec, *, seed=None, all_outputs=False, device=None, **settings):
 
 def compile(spec, **settings) -> str:  # noqa: A001  (the verb users know from the CLI)
     """Standalone PyTorch source for a spec (imports torch only)."""
+    from archdsl.model import Model
+
     model = spec if isinstance(spec, Model) else load(spec, **settings)
     return model.source()
 

@@ -77,6 +77,11 @@ class InternalError(Exception):
     """A bug in archdsl, never the user's fault."""
 
 
+class BackendError(Exception):
+    """The environment lacks something or a backend failed (no Graphviz `dot`, an export
+    error). The message says what to do; the CLI exits with 3."""
+
+
 @dataclass
 class Reporter:
     """Collects diagnostics during a stage; `raise_if_errors` ends the stage."""

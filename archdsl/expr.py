@@ -317,3 +317,30 @@ def _render(poly, context_prec: int) -> str:
     if context_prec >= 3 and " " in text:
         return f"({text})"
     return text
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2}
+
+
+def expr_text(expr: ast.Expr, context: int = 0) -> str:
+    """An AST expression written back as text (canonical spacing, minimal parentheses)."""
+    kind = type(expr)
+    if kind is ast.Num:
+        return repr(expr.value)
+    if kind is ast.Literal:
+        return render_value(expr.value) if not isinstance(expr.value, bool) else \
+            str(expr.value).lower()
+    if kind is ast.Name:
+        return expr.id
+    if kind is ast.Str:
+        return repr(expr.value)
+    if kind is ast.Neg:
+        return f"-{expr_text(expr.operand, 3)}"
+    if kind is ast.TupleExpr:
+        inner = ", ".join(expr_text(i) for i in expr.items)
+        return f"({inner},)" if len(expr.items) == 1 else f"({inner})"
+    if kind is ast.BinOp:
+        prec = _PRECEDENCE[expr.op]
+        text = f"{expr_text(expr.left, prec)} {expr.op} {expr_text(expr.right, prec + 1)}"
+        return f"({text})" if prec < context else text
+    raise TypeError(expr)

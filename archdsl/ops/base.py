@@ -138,6 +138,7 @@ class Op:
     summary: ClassVar[str] = ""
     example: ClassVar[str] = ""
     module_prefix: ClassVar[str] = ""  # auto names: conv1, relu1 ... (default: name lowercased)
+    fresh_output: ClassVar[bool] = False  # always writes a new tensor (an in-place op may follow)
 
     @property
     def positional(self) -> tuple[str, ...]:
@@ -183,18 +184,28 @@ class Op:
         return "", "", ""
 
 
+def is_default(value: Any, default: Any) -> bool:
+    """Whether generated code may omit an argument: equal to PyTorch's default, and not a
+    symbolic value (a block parameter must stay visible even when it happens to equal it)."""
+    if getattr(value, "symbolic", False):
+        return False
+    if isinstance(value, tuple):
+        if any(getattr(v, "symbolic", False) for v in value):
+            return False
+        if len(set(value)) == 1:
+            value = value[0]
+    if isinstance(value, bool) or isinstance(default, bool):
+        return isinstance(value, bool) and isinstance(default, bool) and value == default
+    return value == default
+
+
 def kwargs_without_defaults(pairs: list[tuple[str, Any, Any]]) -> tuple[tuple[str, Any], ...]:
     """Keyword arguments for generated code, dropping those equal to PyTorch's defaults."""
     out = []
     for key, value, default in pairs:
-        if isinstance(value, tuple) and len(set(value)) == 1:
-            value = value[0]
-        if value == default and type(value) is type(default):
+        if is_default(value, default):
             continue
-        if value == default and isinstance(value, int) and isinstance(default, int) and \
-                not isinstance(value, bool) and not isinstance(default, bool):
-            continue
-        out.append((key, value))
+        out.append((key, square(value) if isinstance(value, tuple) else value))
     return tuple(out)
 
 

@@ -102,6 +102,7 @@ class Conv(Op):
     spatial size halves (32 at the input resolution, at most 512).
     """
 
+    fresh_output = True
     name = "Conv"
     aliases = ("Convolution", "Conv2d", "Conv2D")
     family = "conv"

@@ -26,6 +26,7 @@ class FC(Op):
     any other FC gets 512.
     """
 
+    fresh_output = True
     name = "FC"
     aliases = ("Linear", "Dense", "FullyConnected")
     family = "fc"

@@ -22,6 +22,7 @@ class BNParams(Params):
 
 
 class _Norm(Op):
+    fresh_output = True
     family = "norm"
     elementwise = True
 

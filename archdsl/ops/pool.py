@@ -30,6 +30,7 @@ def _stride(p):
 
 
 class _Pool(Op):
+    fresh_output = True
     family = "pool"
     keywords = _POOL_KEYWORDS
     torch_cls = ""
@@ -196,6 +197,7 @@ class AdaptiveParams(Params):
 class AdaptiveAPool(Op):
     """Adaptive average pooling to a fixed output size. `AdaptiveAPool(7)`, `AdaptiveAPool((4, 4))`."""
 
+    fresh_output = True
     name = "AdaptiveAPool"
     aliases = ("AdaptiveAvgPool", "AdaptiveAvgPool2d", "AAPool")
     family = "pool"
@@ -225,6 +227,7 @@ class AdaptiveAPool(Op):
 class GAP(Op):
     """Global average pooling: one average per channel (output C x 1 x 1). `GAP`."""
 
+    fresh_output = True
     name = "GAP"
     aliases = ("GlobalAvgPool", "GlobalAveragePooling", "GlobalAvgPool2d")
     family = "pool"

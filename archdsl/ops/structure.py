@@ -87,6 +87,7 @@ def _same_rank(ins: list[Shape], name: str) -> None:
 class Add(Op):
     """Elementwise sum of its branches: `Add[branch, branch]` (a residual connection)."""
 
+    fresh_output = True
     name = "Add"
     aliases = ("Sum", "Residual")
     family = "merge"
@@ -112,6 +113,7 @@ class Add(Op):
 class Concat(Op):
     """Concatenation of its branches along the channels: `Concat[branch, branch, ...]`."""
 
+    fresh_output = True
     name = "Concat"
     aliases = ("Cat", "Concatenate")
     family = "merge"

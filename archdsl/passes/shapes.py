@@ -77,8 +77,8 @@ def _diagnostic(ir: ModelIR, node: Node, err: ShapeError, inputs: list[Node]) ->
     span = node.span
     if err.arg and err.arg in node.arg_exprs:
         span = node.arg_exprs[err.arg].span
-    diag = Diagnostic(err.code, f"{node.display}: {err.message}" if node.label else
-                      f"{_kind(node)}: {err.message}", span, err.hint)
+    message = f"{node.label}: {err.message}" if node.label else err.message
+    diag = Diagnostic(err.code, message, span, err.hint)
     if node.op.arity is None and len(inputs) > 1:
         for i in inputs:
             if i.ann.out_shape is not None:
@@ -87,10 +87,6 @@ def _diagnostic(ir: ModelIR, node: Node, err: ShapeError, inputs: list[Node]) ->
     for call in reversed(node.trace):
         diag = diag.with_note(f"in block {call.block}, called here", call.span)
     return diag
-
-
-def _kind(node: Node) -> str:
-    return node.written if node.written else node.op.name
 
 
 __all__ = ["Note", "infer_shapes"]

@@ -1,0 +1,3 @@
+from archdsl.cli.main import entry
+
+entry()

@@ -1,0 +1,105 @@
+"""`archdsl <verb>`: dispatch, error handling and exit codes for every command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from archdsl import __version__
+from archdsl.cli import check, compile, ops, summary
+from archdsl.cli.common import ENVIRONMENT, INTERNAL, INVALID, USAGE, UsageError, print_json, \
+    use_color
+
+# Each command is a module with `register(subparsers)`; its parser sets `run`.
+COMMANDS = [check, summary, compile, ops]
+
+DESCRIPTION = """\
+archdsl: write a CNN as text; get a checked graph, exact figures, diagrams and PyTorch.
+
+A SPEC is a .arch or .yaml file, a zoo name (resnet50, vgg16, ... see `archdsl zoo`),
+or a layer string such as "Conv-ReLU-Pool-Conv-ReLU-Pool-FC-SM".
+
+exit codes: 0 ok, 1 invalid spec, 2 usage error, 3 missing tool or backend failure,
+            4 specs differ (diff --exit-code), 70 internal error
+"""
+
+
+def _extra_commands():
+    """Commands added by optional modules (render, zoo, diff, ...), when present."""
+    import importlib
+
+    found = []
+    for name in ("zoo", "render", "diff"):
+        try:
+            found.append(importlib.import_module(f"archdsl.cli.{name}"))
+        except ModuleNotFoundError as err:
+            if err.name != f"archdsl.cli.{name}":
+                raise
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archdsl", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour diagnostics (default: on a terminal, unless NO_COLOR)")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    sub.required = True
+    for command in [*COMMANDS, *_extra_commands()]:
+        command.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as err:  # noqa: BLE001  (every failure gets an exit code and a message)
+        return handle_error(err, args)
+
+
+def handle_error(err: Exception, args) -> int:
+    from archdsl.diagnostics import ArchError, BackendError, render_text
+
+    if isinstance(err, ArchError):
+        if getattr(args, "json", False):
+            print_json({"diagnostics": [d.to_json() for d in err.diagnostics]})
+        else:
+            color = args.color == "always" or (args.color == "auto" and use_color(sys.stderr))
+            sys.stderr.write(render_text(err.diagnostics, color))
+            n = sum(1 for d in err.diagnostics if d.severity == "error")
+            sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
+        return INVALID
+    if isinstance(err, UsageError):
+        sys.stderr.write(f"archdsl: error: {err}\n")
+        return USAGE
+    if isinstance(err, BackendError):
+        sys.stderr.write(f"archdsl: {err}\n")
+        return ENVIRONMENT
+    if isinstance(err, RecursionError):
+        sys.stderr.write("archdsl: the spec nests too deeply to process\n")
+        return INVALID
+    if os.environ.get("ARCHDSL_DEBUG"):
+        traceback.print_exc()
+    else:
+        sys.stderr.write(f"archdsl: internal error: {type(err).__name__}: {err}\n"
+                         "This is a bug in archdsl. Run again with ARCHDSL_DEBUG=1 for the "
+                         "traceback, and please report it.\n")
+    return INTERNAL
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,73 @@
+"""`archdsl summary SPEC`: the per-layer table and totals."""
+
+from __future__ import annotations
+
+import argparse
+
+from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, print_json
+from archdsl.passes.count import DTYPE_BYTES
+
+HELP = "per-layer table: kernel, stride, padding, output size, activations, params, MACs"
+DESCRIPTION = """\
+Print the per-layer table of a spec with its totals: parameters (trainable and
+frozen), MACs, activations, and memory for weights and activations.
+
+Counting conventions: shapes are per sample; MACs are multiply-accumulates of
+convolutions and FC layers (FLOPs = 2 x MACs); activations are outputs of layers
+that make a new feature map (elementwise layers such as ReLU, BN, dropout and
+softmax add none), as the lecture notes count "nodes".
+
+examples:
+  archdsl summary specs/alexnet.arch
+  archdsl summary resnet50 --format markdown > resnet50.md
+  archdsl summary resnet50 --json --batch 32 --dtype float16
+"""
+FORMATS = ("table", "markdown", "latex", "csv", "json")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("summary", help=HELP, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_spec_arguments(p)
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="output format (default: a table on the terminal)")
+    p.add_argument("--batch", type=int, metavar="N", help="also give activation memory for a "
+                   "batch of N")
+    p.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32",
+                   help="element type for memory figures (default: float32)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from archdsl.backends import tables
+    from archdsl.cli.common import write_output
+
+    if args.batch is not None and args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    fmt = "json" if args.json else (args.format or "table")
+    model = load_from_args(args)
+    if fmt == "json":
+        summary = model.summary(batch=args.batch, dtype=args.dtype)
+        if args.output:
+            import json
+
+            write_output(args.output, json.dumps(summary, indent=2) + "\n")
+        else:
+            print_json(summary)
+    elif fmt == "markdown":
+        write_output(args.output, tables.render_markdown(model, args.batch, args.dtype))
+    elif fmt == "latex":
+        write_output(args.output, tables.render_latex(model, args.batch, args.dtype))
+    elif fmt == "csv":
+        write_output(args.output, tables.render_csv(model))
+    else:
+        if args.output:
+            from rich.console import Console
+
+            with open(args.output, "w", encoding="utf-8") as fh:
+                tables.render_rich(model, args.batch, args.dtype,
+                                   Console(file=fh, width=160, color_system=None))
+        else:
+            tables.render_rich(model, args.batch, args.dtype)
+    return OK

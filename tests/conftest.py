@@ -1,0 +1,43 @@
+"""Test setup: torchvision importable with CPU torch, golden-file helper, CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tv_shim  # noqa: F401  (defines torchvision's missing op schemas before anyone imports it)
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCEPT = bool(os.environ.get("ARCHDSL_ACCEPT"))
+
+
+def check_golden(path: Path, actual: str) -> None:
+    """Compare text with a reviewed golden file; ARCHDSL_ACCEPT=1 rewrites it instead."""
+    if ACCEPT or not path.exists():
+        if not ACCEPT:
+            pytest.fail(f"golden file {path} is missing: run with ARCHDSL_ACCEPT=1 to create it "
+                        "and review the diff")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        return
+    expected = path.read_text(encoding="utf-8")
+    assert actual == expected, f"{path} differs (ARCHDSL_ACCEPT=1 to accept, then review)"
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120, cwd=None,
+            input: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real `archdsl` command as a user would."""
+    exe = Path(sys.executable).with_name("archdsl")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "archdsl"]
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout,
+                          env=full_env, cwd=cwd or ROOT, input=input)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
