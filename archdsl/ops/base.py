@@ -12,7 +12,9 @@ An op is a subclass of `Op`, registered with `@register`. It declares:
 - `rf()`: the receptive-field effect (kernel, stride, padding, dilation) of spatial ops;
 - `torch()`: the PyTorch constructor call (or functional expression) as data, from which both the
   generated source and the in-memory module come, so they cannot drift apart;
-- `label()` and `cells()`: the diagram label and the table's kernel/stride/padding cells.
+- `label()` and `cells()`: the diagram label and the table's kernel/stride/padding cells;
+  `glyph` (a merge drawn as a small symbol, Add's `+`) and `passes_through()` (an identity the
+  diagram draws as a plain edge) say the rest of what a diagram needs.
 
 Rules are written with plain arithmetic so they also run on `Sym` integers, which is how block
 classes in generated code get symbolic constructor arguments.
@@ -139,6 +141,7 @@ class Op:
     example: ClassVar[str] = ""
     module_prefix: ClassVar[str] = ""  # auto names: conv1, relu1 ... (default: name lowercased)
     fresh_output: ClassVar[bool] = False  # always writes a new tensor (an in-place op may follow)
+    glyph: ClassVar[str | None] = None  # diagrams draw a small circle with this symbol instead
 
     @property
     def positional(self) -> tuple[str, ...]:
@@ -178,6 +181,11 @@ class Op:
 
     def label(self, p, ins: list[Shape], out: Shape) -> str:
         return self.name
+
+    def passes_through(self, p, ins: list[Shape], out: Shape) -> bool:
+        """Whether this layer hands its input on unchanged (an identity shortcut): diagrams
+        draw an edge instead of a node, so a residual connection reads as a skip line."""
+        return False
 
     def cells(self, p) -> tuple[str, str, str]:
         """Kernel, stride and padding as the notes' table shows them ('' when not applicable)."""

@@ -48,6 +48,9 @@ class Id(Op):
     summary = "identity"
     example = "Concat[Id, Conv(32, 3, p=1)]"
 
+    def passes_through(self, p, ins, out):
+        return True
+
     def torch(self, p, ins, out):
         return Functional("{0}")
 
@@ -95,6 +98,7 @@ class Add(Op):
     module = False
     summary = "sum of branches"
     example = "Add[Conv(64, 3, p=1) - BN, Id]"
+    glyph = "+"
 
     def infer(self, p, ins, ctx):
         _same_rank(ins, self.name)
@@ -245,6 +249,9 @@ class Shortcut(Op):
         bn = TorchModule("nn.BatchNorm2d", (out_channels,),
                          kwargs_without_defaults([("eps", p.eps, 1e-5)]))
         return TorchModule("nn.Sequential", (conv, bn))
+
+    def passes_through(self, p, ins, out):
+        return not self.projects(ins, out)
 
     def torch(self, p, ins, out):
         if not self.projects(ins, out):
