@@ -99,12 +99,12 @@ def _error(node, message: str, hint: str | None = None) -> ArchError:
     return ArchError([Diagnostic("bad-expression", message, node.span, hint)])
 
 
-def render_value(value: Value) -> str:
-    """A value as Python source (used for generated code and canonical text)."""
+def render_value(value: Value, prefix: str = "") -> str:
+    """A value as Python source (generated code); `prefix` goes before symbolic names."""
     if isinstance(value, Sym):
-        return value.render()
+        return value.render(prefix)
     if isinstance(value, tuple):
-        inner = ", ".join(render_value(v) for v in value)
+        inner = ", ".join(render_value(v, prefix) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, float):
         return repr(value)
@@ -206,8 +206,8 @@ class Sym(int):
         if symbol == "//" and cb is not None and cb != 0 and a.poly is not None and all(
                 c % cb == 0 for c in a.poly.values()):
             return Sym(value, {m: c // cb for m, c in a.poly.items()})
-        text = f"{_render(a.poly, 2)} {symbol} {_render(b.poly, 3)}"
-        return Sym(value, {((10_000, text),): 1})
+        atom = (symbol, _freeze(a.poly), _freeze(b.poly))
+        return Sym(value, {((10_000, atom),): 1})
 
     def __floordiv__(self, other):
         o = Sym.lift(other)
@@ -240,10 +240,15 @@ class Sym(int):
     def symbolic(self) -> bool:
         return self.poly is not None and _const(self.poly) is None
 
-    def render(self) -> str:
+    def render(self, prefix: str = "") -> str:
+        """Python source for the value; `prefix` goes before each name (`self.`)."""
         if self.poly is None:
             return str(int(self))
-        return _render(self.poly, 0)
+        return _render(self.poly, 0, prefix)
+
+    def names(self) -> set[str]:
+        """The parameter names the expression reads."""
+        return _names(self.poly) if self.poly is not None else set()
 
     def __repr__(self) -> str:
         return self.render()
@@ -279,24 +284,48 @@ def _poly_mul(a, b):
     out: dict[Monomial, int] = {}
     for ma, ca in a.items():
         for mb, cb in b.items():
-            mono = tuple(sorted(ma + mb))
+            mono = tuple(sorted(ma + mb, key=repr))
             out[mono] = out.get(mono, 0) + ca * cb
             if out[mono] == 0:
                 del out[mono]
     return out
 
 
-def _render(poly, context_prec: int) -> str:
+def _freeze(poly) -> tuple:
+    return tuple(sorted(poly.items(), key=lambda item: repr(item)))
+
+
+def _factor_text(factor, prefix: str) -> str:
+    if isinstance(factor, tuple):  # an atom: (operator, frozen poly, frozen poly)
+        symbol, a, b = factor
+        return f"{_render(dict(a), 2, prefix)} {symbol} {_render(dict(b), 3, prefix)}"
+    return prefix + factor
+
+
+def _names(poly) -> set[str]:
+    out: set[str] = set()
+    for mono in poly:
+        for _, factor in mono:
+            if isinstance(factor, tuple):
+                out |= _names(dict(factor[1])) | _names(dict(factor[2]))
+            else:
+                out.add(factor)
+    return out
+
+
+def _render(poly, context_prec: int, prefix: str = "") -> str:
     """Render a polynomial; parenthesise sums when they sit inside a product (prec >= 2)."""
     if not poly:
         return "0"
-    terms = sorted(poly.items(), key=lambda item: (-len(item[0]), item[0]))
+    terms = sorted(poly.items(), key=lambda item: (-len(item[0]), repr(item[0])))
     const = poly.get((), 0)
     parts = []
     for mono, coeff in terms:
         if mono == ():
             continue
-        names = " * ".join(name for _, name in mono)
+        bare_atom = len(poly) == 1 and coeff == 1 and len(mono) == 1 and context_prec == 0
+        names = " * ".join(f"({_factor_text(f, prefix)})" if isinstance(f, tuple) and
+                           not bare_atom else _factor_text(f, prefix) for _, f in mono)
         if coeff == 1:
             parts.append(("+", names))
         elif coeff == -1:

@@ -114,6 +114,7 @@ class Scope:
     entry: int | None = None  # the value flowing in
     exit: int | None = None  # the node whose output leaves
     written: str = ""  # for blocks: the block name as called
+    side: bool = False  # a side output (Aux): computed in training, or when all outputs asked
 
     @property
     def name(self) -> str:

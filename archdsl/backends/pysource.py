@@ -245,7 +245,10 @@ class _Generator:
         body = _Body()
         for child in root.children:
             self.init_line(child, sym, body, is_model)
+        self.forward_attrs: set[str] = set()
         body.forward = self.forward(root, sym, is_model)
+        if self.forward_attrs:  # parameters forward reads (a channel slice), kept as attributes
+            body.init[:0] = [f"        self.{name} = {name}" for name in sorted(self.forward_attrs)]
         return body
 
     def init_line(self, child, sym: SymbolicClass, body: _Body, is_model: bool) -> None:
@@ -421,7 +424,7 @@ class _Generator:
                                  [sym.shape(i.key) for i in self.ir.graph.inputs(node.key)],
                                  sym.shape(node.key))
             if isinstance(call, Functional):
-                return _functional(call.template, in_vars)
+                return _functional(call, in_vars, self.forward_attrs)
             arg = in_vars[0]
             if call.flatten_input:
                 arg = f"torch.flatten({arg}, 1)"
@@ -429,7 +432,7 @@ class _Generator:
         call = node.op.torch(sym.params[node.key],
                              [sym.shape(i.key) for i in self.ir.graph.inputs(node.key)],
                              sym.shape(node.key))
-        return _functional(call.template, in_vars)
+        return _functional(call, in_vars, self.forward_attrs)
 
     # --- the model class ---------------------------------------------------------------------------
     def model_class_text(self) -> str:
@@ -529,7 +532,10 @@ def _attr(base: str, parts: list[str]) -> str:
     return out
 
 
-def _functional(template: str, in_vars: list[str]) -> str | None:
+def _functional(call: Functional, in_vars: list[str], attrs: set[str]) -> str | None:
+    """A forward expression; symbolic values read attributes of the block (`self.bw`), which
+    are recorded in `attrs` so the constructor stores them."""
+    template = call.template
     if template == "{0}":
         return None
     if "{all:" in template:
@@ -537,8 +543,21 @@ def _functional(template: str, in_vars: list[str]) -> str | None:
         end = template.index("}", start)
         sep = template[start + 5:end]
         template = template[:start] + sep.join(in_vars) + template[end + 1:]
-        return template
-    return template.format(*in_vars)
+    values = {}
+    for key, value in call.values:
+        if isinstance(value, Sym) and value.symbolic:
+            attrs.update(value.names())
+        values[key] = render_value(value, "self.")
+    return _fill(template, in_vars, values)
+
+
+def _fill(template: str, in_vars: list[str], values: dict[str, str]) -> str:
+    out = template
+    for i, var in enumerate(in_vars):
+        out = out.replace("{%d}" % i, var)
+    for key, text in values.items():
+        out = out.replace("{%s}" % key, text)
+    return out
 
 
 def _frozen_modules(ir: ModelIR) -> list[str]:

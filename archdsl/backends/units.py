@@ -119,9 +119,10 @@ def path_of(node_or_scope, root: Scope) -> list[str]:
 
 
 def aux_scope_of(node: Node) -> Scope | None:
+    """The side-output scope (Aux) a node belongs to, if any."""
     scope = node.scope
     while scope is not None:
-        if scope.kind == "aux":
+        if scope.side:
             return scope
         scope = scope.parent
     return None

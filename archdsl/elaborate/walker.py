@@ -405,10 +405,20 @@ class Walker:
         if head.args:
             raise ArchError([Diagnostic("unknown-argument", "Aux takes no arguments", head.span)])
         name, _ = self._label(head, where, "aux")
-        scope = self._child_scope("aux", where, group.span, name, pending)
-        out = self.statements(group.branches[0].statements, cur, Where(scope, where.env,
-                                                                        where.trace))
-        scope.exit = out
+        single = _single_layer(group.branches[0])
+        if single is not None and single.label is None and \
+                self.resolve_name(single)[0] == "block":
+            # `Aux:aux1[ InceptionAux(...) ]`: the block instance is the side output's module,
+            # named aux1 (torchvision's `aux1.conv`), not a wrapper around it.
+            before = len(where.scope.children)
+            out = self.layer(single, cur, where, Pending(None, name, head.span))
+            scope = where.scope.children[before]
+        else:
+            scope = self._child_scope("aux", where, group.span, name, pending)
+            out = self.statements(group.branches[0].statements, cur,
+                                  Where(scope, where.env, where.trace))
+            scope.exit = out
+        scope.side = True
         if out == cur:
             raise ArchError([Diagnostic("aux-empty", "Aux needs layers", group.span)])
         self.side_outputs.append((scope, out))
@@ -446,9 +456,11 @@ class Walker:
         return prev
 
     def _dag_node(self, node: ast.DagNode, sources: list[int], where: Where) -> int:
-        pending = Pending(None, node.id, node.id_span)
         first = node.chain.elements[0]
         unit = first.unit
+        labelled = len(node.chain.elements) == 1 and isinstance(unit, ast.Layer) and \
+            unit.label is not None
+        pending = None if labelled else Pending(None, node.id, node.id_span)
         kind = None
         if isinstance(unit, ast.Layer):
             kind, what, _ = self.resolve_name(unit)
@@ -466,7 +478,7 @@ class Walker:
             key = self.op_node(what, unit, {}, sources, where, pending if not rest else None)
             if rest:
                 sub = ast.Chain(rest, node.chain.span)
-                return self.chain(sub, key, where, Pending(None, node.id, node.id_span))
+                return self.chain(sub, key, where, pending)
             return key
         return self.chain(node.chain, sources[0], where, pending)
 

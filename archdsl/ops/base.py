@@ -77,9 +77,12 @@ class TorchModule:
 
 @dataclass(frozen=True)
 class Functional:
-    """An expression in `forward` instead of a module; `{0}`, `{1}` are inputs, `{all}` all."""
+    """An expression in `forward` instead of a module: `{0}`, `{1}` are the inputs,
+    `{all:SEP}` all inputs joined by SEP, `{name}` one of `values` (rendered by the backend, so a
+    block parameter becomes an attribute of the block's class)."""
 
     template: str
+    values: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -174,9 +174,9 @@ class Slice(Op):
         return (end - p.start, *ins[0][1:])
 
     def torch(self, p, ins, out):
-        if p.end is None:
-            return Functional("{0}[:, %s:]" % (p.start,))
-        return Functional("{0}[:, %s:%s]" % (p.start, p.end))
+        start = "" if p.start == 0 and not getattr(p.start, "symbolic", False) else "{start}"
+        end = "" if p.end is None else "{end}"
+        return Functional("{0}[:, %s:%s]" % (start, end), (("start", p.start), ("end", p.end)))
 
     def label(self, p, ins, out):
         return f"Slice {p.start}:{'' if p.end is None else p.end}"
