@@ -1,20 +1,41 @@
 """The per-layer table and totals, as the notes' AlexNet table shows them.
 
-Contract: `rows(model)` gives one `Row` per layer (name, kernel, stride, padding, output shape,
-activations, parameters, MACs); `totals_lines(model, ...)` the totals. Renderers turn them into
-a rich terminal table, Markdown, LaTeX (booktabs) or CSV; JSON is `Model.summary()`.
+Contract: `rows(model)` gives one `Row` per layer (name, kind, kernel, stride, padding, output
+shape, activations, parameters, MACs) in graph order; `total_cells(model)` the totals row;
+`totals_lines(model, ...)` the figures under the table. `COLUMNS` is the one list of columns:
+every renderer (a rich terminal table, Markdown, LaTeX with booktabs, CSV, HTML for notebooks)
+reads it, so a new column is one entry there. JSON is `Model.summary()`. Numbers are exact
+(thousands separated); a layer that adds nothing to a count shows an empty cell. Output is
+deterministic text.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
+from html import escape
 
 from archdsl.ops.base import fmt_shape
 from archdsl.passes.count import DTYPE_BYTES
 
-COLUMNS = ("Layer", "Kind", "Kernel", "Stride", "Pad", "Output", "Activations", "Params", "MACs")
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    key: str  # the Row attribute
+    numeric: bool = False
+
+
+COLUMN_SPECS = (
+    Column("Layer", "layer"), Column("Kind", "kind"), Column("Kernel", "kernel"),
+    Column("Stride", "stride"), Column("Pad", "padding"), Column("Output", "output"),
+    Column("Activations", "activations", True), Column("Params", "params", True),
+    Column("MACs", "macs", True),
+)
+COLUMNS = tuple(c.header for c in COLUMN_SPECS)
+LONG_TABLE = 40  # LaTeX rows beyond which the table is a longtable that breaks across pages
 
 
 @dataclass(frozen=True)
@@ -32,8 +53,11 @@ class Row:
     elementwise: bool
 
     def cells(self) -> list[str]:
-        return [self.layer, self.kind, self.kernel, self.stride, self.padding, self.output,
-                _num(self.activations), _num(self.params), _num(self.macs)]
+        out = []
+        for column in COLUMN_SPECS:
+            value = getattr(self, column.key)
+            out.append(_num(value) if column.numeric else str(value))
+        return out
 
 
 def _num(n: int) -> str:
@@ -49,6 +73,15 @@ def rows(model) -> list[Row]:
                        fmt_shape(node.ann.out_shape), node.ann.activations,
                        node.ann.param_count, node.ann.macs, node.frozen, node.op.elementwise))
     return out
+
+
+def total_cells(model) -> list[str]:
+    """The totals row: `Total`, the model's output shape and the summed counts."""
+    t = model.totals
+    totals = {"layer": "Total", "output": fmt_shape(model.output_shape),
+              "activations": f"{t.activations:,}", "params": f"{t.params:,}",
+              "macs": f"{t.macs:,}"}
+    return [totals.get(c.key, "") for c in COLUMN_SPECS]
 
 
 def human_bytes(n: float) -> str:
@@ -79,6 +112,14 @@ def totals_lines(model, batch: int | None = None, dtype: str = "float32") -> lis
     return lines
 
 
+def _frozen_cells(r: Row) -> list[str]:
+    cells = r.cells()
+    if r.frozen and r.params:
+        i = COLUMNS.index("Params")
+        cells[i] += " *"
+    return cells
+
+
 def render_rich(model, batch: int | None = None, dtype: str = "float32", console=None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -89,72 +130,106 @@ def render_rich(model, batch: int | None = None, dtype: str = "float32", console
         console = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title=f"{model.name}", title_justify="left", header_style="bold",
                   show_lines=False, pad_edge=False)
-    for col in COLUMNS:
-        table.add_column(col, justify="right" if col in ("Activations", "Params", "MACs")
-                         else "left", no_wrap=True, overflow="fold" if col == "Layer" else None)
+    for col in COLUMN_SPECS:
+        table.add_column(col.header, justify="right" if col.numeric else "left", no_wrap=True,
+                         overflow="fold" if col.key == "layer" else None)
     for r in rows(model):
         style = "dim" if r.elementwise and not r.params else None
-        cells = r.cells()
-        if r.frozen and r.params:
-            cells[7] += " *"
-        table.add_row(*cells, style=style)
-    t = model.totals
+        table.add_row(*_frozen_cells(r), style=style)
     table.add_section()
-    table.add_row("Total", "", "", "", "", fmt_shape(model.output_shape), _num(t.activations),
-                  _num(t.params), _num(t.macs), style="bold")
+    table.add_row(*total_cells(model), style="bold")
     console.print(table)
     for key, value in totals_lines(model, batch, dtype):
         console.print(f"[bold]{key}:[/bold] {value}", highlight=False)
-    if t.frozen:
+    if model.totals.frozen:
         console.print("[dim]* frozen (not trained)[/dim]")
 
 
+# --- Markdown (GitHub-flavoured: renders in a README) ------------------------------------------
+_MD_SPECIAL = re.compile(r"([\\|*_`<>\[\]])")
+
+
+def md_escape(text: str) -> str:
+    """Escape what Markdown would read as markup or a table border."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def render_markdown(model, batch: int | None = None, dtype: str = "float32") -> str:
-    right = {"Activations", "Params", "MACs"}
     head = "| " + " | ".join(COLUMNS) + " |"
-    rule = "|" + "|".join("---:" if c in right else "---" for c in COLUMNS) + "|"
-    body = ["| " + " | ".join(_md(c) for c in r.cells()) + " |" for r in rows(model)]
-    t = model.totals
-    body.append(f"| **Total** | | | | | {fmt_shape(model.output_shape)} | "
-                f"**{t.activations:,}** | **{t.params:,}** | **{t.macs:,}** |")
-    notes = [f"- **{k}:** {_md(v)}" for k, v in totals_lines(model, batch, dtype)]
-    return "\n".join([f"### {model.name}", "", head, rule, *body, "", *notes]) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    rule = "|" + "|".join("---:" if c.numeric else "---" for c in COLUMN_SPECS) + "|"
+    body = ["| " + " | ".join(md_escape(c) for c in _frozen_cells(r)) + " |"
+            for r in rows(model)]
+    body.append("| " + " | ".join(f"**{md_escape(c)}**" if c else "" for c in total_cells(model))
+                + " |")
+    notes = [f"- **{md_escape(k)}:** {md_escape(v)}" for k, v in totals_lines(model, batch, dtype)]
+    if model.totals.frozen:
+        notes.append("- \\* frozen (not trained)")
+    return "\n".join([f"### {md_escape(model.name)}", "", head, rule, *body, "", *notes]) + "\n"
 
 
 def render_csv(model) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["layer", "kind", "kernel", "stride", "padding", "output", "activations",
-                     "params", "macs", "frozen"])
+    writer.writerow([c.key for c in COLUMN_SPECS] + ["frozen"])
     for r in rows(model):
-        writer.writerow([r.layer, r.kind, r.kernel, r.stride, r.padding, r.output,
-                         r.activations, r.params, r.macs, int(r.frozen)])
+        writer.writerow([getattr(r, c.key) for c in COLUMN_SPECS] + [int(r.frozen)])
     return buf.getvalue()
 
 
+# --- LaTeX (booktabs) --------------------------------------------------------------------------
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}"}
+                  "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+_TIMES = re.compile(r"(?<=\d)x(?=\d)")
 
 
 def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
+def _latex_cell(text: str) -> str:
+    """Escaped, with `3x3` and `64x56x56` set as 3$\\times$3."""
+    return _TIMES.sub(r"$\\times$", latex_escape(text))
+
+
 def render_latex(model, batch: int | None = None, dtype: str = "float32") -> str:
-    lines = [r"% requires \usepackage{booktabs}", r"\begin{table}[ht]", r"\centering",
-             r"\caption{" + latex_escape(model.name) + "}",
-             r"\begin{tabular}{lllllrrrr}", r"\toprule",
-             " & ".join(latex_escape(c) for c in COLUMNS) + r" \\", r"\midrule"]
-    for r in rows(model):
-        cells = [latex_escape(c) for c in r.cells()]
-        cells[5] = cells[5].replace("x", r"$\times$")
-        lines.append(" & ".join(cells) + r" \\")
-    t = model.totals
-    lines += [r"\midrule", rf"Total & & & & & & {t.activations:,} & {t.params:,} & {t.macs:,} \\",
-              r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    """A booktabs table (`\\usepackage{booktabs}`); a longtable (`\\usepackage{longtable}`)
+    when it has more than LONG_TABLE rows, so it breaks across pages."""
+    table_rows = rows(model)
+    long = len(table_rows) > LONG_TABLE
+    spec = "".join("r" if c.numeric else "l" for c in COLUMN_SPECS)
+    header = " & ".join(latex_escape(c) for c in COLUMNS) + r" \\"
+    caption = r"\caption{" + latex_escape(model.name) + "}"
+    if long:
+        lines = [r"% requires \usepackage{booktabs} and \usepackage{longtable}",
+                 r"\begin{longtable}{" + spec + "}", caption + r" \\", r"\toprule", header,
+                 r"\midrule", r"\endhead", r"\bottomrule", r"\endfoot"]
+    else:
+        lines = [r"% requires \usepackage{booktabs}", r"\begin{table}[ht]", r"\centering",
+                 caption, r"\begin{tabular}{" + spec + "}", r"\toprule", header, r"\midrule"]
+    for r in table_rows:
+        lines.append(" & ".join(_latex_cell(c) for c in _frozen_cells(r)) + r" \\")
+    lines += [r"\midrule", " & ".join(_latex_cell(c) for c in total_cells(model)) + r" \\"]
+    if long:
+        lines.append(r"\end{longtable}")
+    else:
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+# --- HTML (notebooks) --------------------------------------------------------------------------
+def render_html(model, batch: int | None = None, dtype: str = "float32") -> str:
+    """A plain HTML table with the totals under it (Jupyter's `_repr_html_`)."""
+    right = ' style="text-align:right"'
+    head = "".join(f"<th{right if c.numeric else ''}>{escape(c.header)}</th>"
+                   for c in COLUMN_SPECS)
+    body = []
+    for cells in [_frozen_cells(r) for r in rows(model)] + [total_cells(model)]:
+        body.append("<tr>" + "".join(f"<td{right if c.numeric else ''}>{escape(v)}</td>"
+                                     for c, v in zip(COLUMN_SPECS, cells, strict=True))
+                    + "</tr>")
+    body[-1] = body[-1].replace("<td", "<td style=\"font-weight:bold\"", 1)
+    notes = "".join(f"<li><b>{escape(k)}:</b> {escape(v)}</li>"
+                    for k, v in totals_lines(model, batch, dtype))
+    return (f"<table><caption>{escape(model.name)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table><ul>{notes}</ul>")
