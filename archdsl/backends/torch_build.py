@@ -35,7 +35,9 @@ def load_source(source: str, model_name: str) -> types.ModuleType:
         package.__path__ = []
         sys.modules["archdsl_generated"] = package
     sys.modules[module_name] = module
-    code = compile(source, filename, "exec")
+    # dont_inherit: this module's `from __future__ import annotations` must not turn the
+    # generated annotations into strings (TorchScript cannot resolve them in a NamedTuple)
+    code = compile(source, filename, "exec", dont_inherit=True)
     exec(code, module.__dict__)  # noqa: S102  (source we generated from validated names)
     _MODULES[module_name] = module
     return module
