@@ -1,0 +1,413 @@
+"""What a diagram shows: boxes, clusters and edges of one view of an annotated model.
+
+Contract: `build_diagram(model, options)` reads the annotated IR (`model.ir`: its scope tree,
+graph order, shapes and counts; never the spec text) and returns a `Diagram`, a theme-free
+description that `graphviz_render` turns into DOT. Same model and options, same diagram: the
+scope tree is walked in source order and edges in `graph.order()`.
+
+Views (`options.view`):
+- `layers`: one box per layer; blocks, stages and side outputs are clusters around their layers.
+- `blocks`: one box per block instance (`Bottleneck(128, stride=2)`) and per side output;
+  stages are clusters; a normalisation or activation directly after a layer folds into that
+  layer's box (`Conv 7x7, 64, /2` over `BN · ReLU`).
+- `stages`: one box per stage, with its content and a count badge (`layer2`: `Bottleneck ×4`);
+  a stage holding several runs of repeated blocks (DPN's `features`) is a cluster whose runs
+  become the boxes; outside stages, a run of repeated blocks is one box.
+- `auto`: `layers` for models of at most `AUTO_LAYERS` drawn layers, else `stages`.
+
+`options.expand` names scopes (fnmatch patterns on dotted names: `layer2`, `layer3.*`) drawn as
+a cluster of their parts instead of one box. Layers that only hand their input on (identity
+shortcuts, `Id`) are drawn as edges, so a residual connection reads as a skip line; a merge with
+a `glyph` (Add's `+`) is drawn as a small circle. Families come from the op catalog; collapsed
+scopes have the family `block`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from archdsl.ir import Node, Scope
+from archdsl.ops.base import fmt_shape
+
+VIEWS = ("auto", "layers", "blocks", "stages")
+AUTO_LAYERS = 60  # `auto` draws every layer up to this many (VGG-19: 46), else stages
+BLOCK_FAMILY = "block"
+
+
+@dataclass(frozen=True)
+class Options:
+    view: str = "auto"
+    expand: tuple[str, ...] = ()
+    shapes: bool = False  # output shapes on edges
+    params: bool = False  # parameter counts in boxes
+    names: bool = False  # module names in layer boxes
+
+
+@dataclass(eq=False)
+class Box:
+    """One drawn node: a layer (with the elementwise layers folded into it) or a scope."""
+
+    id: str
+    family: str
+    title: str  # the op label, or the scope name
+    lines: list[str] = field(default_factory=list)  # what follows the title, in small type
+    badge: str = ""  # "×4" for runs and stages
+    glyph: str | None = None
+    io: bool = False  # the input or an output marker
+    scope: bool = False  # a collapsed block, run or stage
+    params: int = 0
+    keys: list[int] = field(default_factory=list)
+    folded: list[str] = field(default_factory=list)  # labels of folded elementwise layers
+
+
+@dataclass(eq=False)
+class Cluster:
+    id: str
+    title: str
+    items: list[Box | Cluster] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str
+    dst: str
+    label: str = ""
+
+
+@dataclass(eq=False)
+class Diagram:
+    name: str
+    subtitle: str
+    view: str
+    items: list[Box | Cluster]
+    edges: list[Edge]
+    unmatched: list[str] = field(default_factory=list)  # `expand` patterns that matched nothing
+
+    def boxes(self) -> list[Box]:
+        out: list[Box] = []
+
+        def walk(items):
+            for item in items:
+                if isinstance(item, Cluster):
+                    walk(item.items)
+                else:
+                    out.append(item)
+
+        walk(self.items)
+        return out
+
+    def families(self) -> list[str]:
+        """Families drawn, in first-drawn order (the legend lists them)."""
+        seen: dict[str, None] = {}
+        for box in self.boxes():
+            if not box.io:
+                seen.setdefault(box.family, None)
+        return list(seen)
+
+
+def human(n: int | float) -> str:
+    """25557032 -> '25.6M' (for labels and titles; tables give exact figures)."""
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            text = f"{n / div:.1f}"
+            return (text[:-2] if text.endswith(".0") else text) + suffix
+    return str(int(n))
+
+
+def layer_label(node: Node) -> str:
+    p = node.ann.params
+    if p is None:
+        return node.op.name
+    return node.op.label(p, list(node.ann.in_shapes), node.ann.out_shape)
+
+
+def passes_through(node: Node) -> bool:
+    p = node.ann.params
+    return p is not None and node.op.passes_through(p, list(node.ann.in_shapes),
+                                                    node.ann.out_shape)
+
+
+def block_call(scope: Scope) -> str:
+    """A block instance as it is usually called: required parameters by position, parameters
+    with defaults by name (`Bottleneck(128, stride=2)`, `BasicConv(192, 3, p=1)`)."""
+    info = scope.block
+    if info is None:
+        return scope.local
+    parts = []
+    for param in info.definition.params:
+        if param.name not in info.call_exprs:
+            continue
+        value = _value(info.values.get(param.name))
+        parts.append(value if param.default is None else f"{param.name}={value}")
+    return f"{info.definition.name}({', '.join(parts)})"
+
+
+def _value(v) -> str:
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_value(x) for x in v) + ")"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def kind_of(child: Node | Scope) -> str | None:
+    """What a child is called in a composition line; None for layers that add nothing to it."""
+    if isinstance(child, Scope):
+        if child.kind == "block" and child.block is not None:
+            return child.block.definition.name
+        return child.local
+    if child.op.elementwise or child.op.family == "io" or passes_through(child):
+        return None
+    return child.op.name
+
+
+def composition(children: list[Node | Scope]) -> tuple[str, int]:
+    """`Bottleneck ×4`, or `Conv ×13 · MPool ×5` when the runs are many; and the count of the
+    only kind when there is one (for the badge)."""
+    runs: list[list] = []
+    for child in children:
+        kind = kind_of(child)
+        if kind is None:
+            continue
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += 1
+        else:
+            runs.append([kind, 1])
+    if len(runs) > 4:
+        counts: dict[str, int] = {}
+        for kind, n in runs:
+            counts[kind] = counts.get(kind, 0) + n
+        runs = [[k, n] for k, n in counts.items()]
+    text = " · ".join(k if n == 1 else f"{k} ×{n}" for k, n in runs)
+    return text, (runs[0][1] if len(runs) == 1 else 0)
+
+
+def scope_family(nodes: list[Node]) -> str:
+    """A collapsed scope takes the family of its layers when they share one (BasicConv: conv
+    with BN and ReLU folded in); a mix (a residual block, a transition) is a `block`."""
+    families = {n.op.family for n in nodes if kind_of(n) is not None}
+    return families.pop() if len(families) == 1 else BLOCK_FAMILY
+
+
+def repeat_groups(scope: Scope) -> set[int]:
+    return {c.repeat.group for c in scope.children
+            if isinstance(c, Scope) and c.kind == "block" and c.repeat is not None}
+
+
+def is_stage(scope: Scope) -> bool:
+    """A labelled group drawn as one box in the stages view: it holds no stages of its own and
+    at most one run of repeated blocks (a group of several runs, like DPN's `features`, is a
+    cluster whose runs are the stages)."""
+    if scope.kind != "group":
+        return False
+    if any(isinstance(c, Scope) and c.kind == "group" for c in scope.children):
+        return False
+    return len(repeat_groups(scope)) <= 1
+
+
+def is_side(scope: Scope) -> bool:
+    return scope.kind == "aux" or bool(getattr(scope, "side", False))
+
+
+def scope_title(scope: Scope) -> str:
+    """A scope's name as a box title: its local name, or its full name when that is only a
+    position (`layer2.0`)."""
+    return scope.name if scope.local.isdigit() else scope.local
+
+
+def drawn_layers(model) -> int:
+    return sum(1 for n in model.layers() if not passes_through(n))
+
+
+def pick_view(model, view: str) -> str:
+    if view != "auto":
+        return view
+    return "layers" if drawn_layers(model) <= AUTO_LAYERS else "stages"
+
+
+class _Builder:
+    def __init__(self, model, options: Options):
+        self.model = model
+        self.graph = model.graph
+        self.options = options
+        self.view = pick_view(model, options.view)
+        self.unit: dict[int, str] = {}  # IR node key -> box id
+        self.boxes: dict[str, Box] = {}
+        self.count = 0
+        self.matched: set[str] = set()
+
+    def new_id(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def expanded(self, scope: Scope) -> bool:
+        hits = [p for p in self.options.expand if fnmatch.fnmatchcase(scope.name, p)]
+        self.matched.update(hits)
+        return bool(hits)
+
+    # --- boxes ---------------------------------------------------------------------------------
+    def layer_box(self, node: Node) -> Box:
+        box = Box(f"n{node.key}", node.op.family, layer_label(node), glyph=node.op.glyph,
+                  params=node.ann.param_count, keys=[node.key])
+        if node.op.family == "io":
+            box.io = True
+            box.title = "Input"
+            box.lines.append(fmt_shape(node.ann.out_shape))
+        elif self.options.names and node.name:
+            box.lines.append(node.display)
+        self.boxes[box.id] = box
+        self.unit[node.key] = box.id
+        return box
+
+    def scope_box(self, scopes: list[Scope], title: str) -> Box:
+        nodes = [n for s in scopes for n in s.walk_nodes()]
+        box = Box(self.new_id("s"), scope_family(nodes), title, scope=True,
+                  params=sum(n.ann.param_count for n in nodes))
+        if len(scopes) > 1:  # a run of repeated blocks
+            box.lines.append(block_call(scopes[0]) if scopes[0].block else scopes[0].local)
+            box.badge = f"×{len(scopes)}"
+        elif scopes[0].kind == "block":
+            box.lines.append(block_call(scopes[0]))
+        else:
+            text, count = composition(scopes[0].children)
+            if count > 1:
+                kind, _, _ = text.rpartition(" ×")
+                text, box.badge = kind, f"×{count}"
+            if text:
+                box.lines.append(text)
+        last = self.graph.node(scopes[-1].exit) if scopes[-1].exit is not None else None
+        if last is not None and not self.options.shapes and last.ann.out_shape is not None:
+            box.lines.append(fmt_shape(last.ann.out_shape))
+        box.keys = [n.key for n in nodes]
+        for n in nodes:
+            self.unit[n.key] = box.id
+        self.boxes[box.id] = box
+        return box
+
+    # --- walking the scope tree ----------------------------------------------------------------
+    def items(self, scope: Scope, level: str) -> list[Box | Cluster]:
+        out: list[Box | Cluster] = []
+        previous: Box | None = None  # the last layer box, for folding
+        children = scope.children
+        i = 0
+        while i < len(children):
+            child = children[i]
+            i += 1
+            if isinstance(child, Node):
+                if passes_through(child):
+                    continue
+                if level != "layers" and previous is not None and self.folds(child, previous):
+                    previous.folded.append(layer_label(child))
+                    previous.params += child.ann.param_count
+                    previous.keys.append(child.key)
+                    self.unit[child.key] = previous.id
+                    continue
+                previous = self.layer_box(child)
+                out.append(previous)
+                continue
+            previous = None
+            if self.expanded(child):
+                out.append(self.cluster(child, "blocks" if level != "layers" else "layers"))
+                continue
+            if level == "stages" and child.kind == "block" and child.repeat is not None:
+                run = [child]
+                while i < len(children) and self.same_run(children[i], child):
+                    run.append(children[i])
+                    i += 1
+                title = scope_title(child) if len(run) == 1 else \
+                    f"{scope_title(child)} … {run[-1].local}"
+                out.append(self.scope_box(run, title))
+            elif level == "stages" and is_stage(child):
+                out.append(self.scope_box([child], child.local))
+            elif level != "layers" and child.kind in ("block", "aux"):
+                out.append(self.scope_box([child], scope_title(child)))
+            else:
+                out.append(self.cluster(child, level))
+        return out
+
+    def same_run(self, other, first: Scope) -> bool:
+        return (isinstance(other, Scope) and other.kind == "block" and other.repeat is not None
+                and other.repeat.group == first.repeat.group and not self.expanded(other))
+
+    def folds(self, node: Node, previous: Box) -> bool:
+        """An elementwise layer right after a layer box, its only reader, joins that box."""
+        if not node.op.elementwise or previous.io or previous.glyph:
+            return False
+        inputs = self.graph.inputs(node.key)
+        if len(inputs) != 1 or self.unit.get(inputs[0].key) != previous.id:
+            return False
+        return len(self.graph.consumers(inputs[0].key)) == 1
+
+    def cluster(self, scope: Scope, level: str) -> Cluster:
+        if scope.kind == "block":
+            title = f"{scope_title(scope)}: {block_call(scope)}"
+        elif is_side(scope):
+            title = f"{scope.local} (side output)"
+        else:
+            title = scope.local
+        return Cluster(f"cluster_{scope.name.replace('.', '_')}", title, self.items(scope, level))
+
+    # --- edges ---------------------------------------------------------------------------------
+    def resolve(self, node: Node) -> str:
+        while node.key not in self.unit:
+            node = self.graph.inputs(node.key)[0]  # a pass-through: its input stands for it
+        return self.unit[node.key]
+
+    def edges(self) -> list[Edge]:
+        out: list[Edge] = []
+        seen: set[tuple[str, str]] = set()
+        for node in self.graph.order():
+            if node.key not in self.unit:
+                continue
+            dst = self.unit[node.key]
+            for src_node in self.graph.inputs(node.key):
+                src = self.resolve(src_node)
+                if src == dst or (src, dst) in seen:
+                    continue
+                seen.add((src, dst))
+                out.append(Edge(src, dst, self.shape_label(src_node)))
+        return out
+
+    def shape_label(self, node: Node, always: bool = False) -> str:
+        """The shape an edge carries, written where it changes (after a convolution, a pooling,
+        a Concat; not after each ReLU or BN, which hand on the shape they got)."""
+        shape = node.ann.out_shape
+        if not self.options.shapes or shape is None:
+            return ""
+        ins = node.ann.in_shapes
+        if not always and ins and all(tuple(s) == tuple(shape) for s in ins) \
+                and node.op.family != "io":
+            return ""
+        return fmt_shape(shape)
+
+    def outputs(self) -> tuple[list[Box], list[Edge]]:
+        boxes, edges = [], []
+        for name, node in self.model.outputs:
+            box = Box(f"out_{name}", "io", "Output" if name == "main" else name, io=True)
+            box.lines.append(fmt_shape(node.ann.out_shape))
+            boxes.append(box)
+            edges.append(Edge(self.unit[node.key], box.id, self.shape_label(node, True)))
+        return boxes, edges
+
+
+def build_diagram(model, options: Options | None = None) -> Diagram:
+    """The boxes, clusters and edges of one view of `model` (see the module docstring)."""
+    options = options or Options()
+    if options.view not in VIEWS:
+        raise ValueError(f"unknown view {options.view!r}")
+    b = _Builder(model, options)
+    items: list[Box | Cluster] = [b.layer_box(model.graph.node(model.ir.input_key))]
+    items += b.items(model.ir.root, b.view)
+    edges = b.edges()
+    out_boxes, out_edges = b.outputs()
+    t = model.totals
+    subtitle = (f"{fmt_shape(model.input_shape)} → {fmt_shape(model.output_shape)} · "
+                f"{human(t.params)} params · {human(t.macs)} MACs")
+    unmatched = [p for p in options.expand if p not in b.matched]
+    return Diagram(model.name, subtitle, b.view, items + out_boxes, edges + out_edges, unmatched)
+
+
+def scope_names(model) -> list[str]:
+    """Names `--expand` can take: every stage, block and side output."""
+    return [s.name for s in model.ir.root.walk_scopes() if s.parent is not None]

@@ -1,0 +1,219 @@
+"""The feature-map figure of the papers and lecture slides (LeNet, AlexNet), as SVG.
+
+Contract: `featuremaps_svg(model, look, options)` returns SVG text: the trunk of the model (the
+boxes of the diagram view that every path from the input to the main output passes through,
+so side heads and the inside of branches are left out) drawn left to right, each output as a
+box whose height is the feature map's height, whose receding side is its width and whose depth
+along the flow is its channels, all log-scaled so 224 and 7 both stay visible. FC outputs are
+thin bars. Above each box: its name and label (kernel and stride, `Conv 11x11, 96, /4`; a block
+or stage as one box, `layer2` / `Bottleneck ×4`); below it: its size (C×H×W, as everywhere in
+archdsl). Elementwise layers (ReLU, LRN, dropout) change no shape and are folded into the box
+before them. Deterministic: the same model and options give byte-identical SVG.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from archdsl.backends import wrap
+from archdsl.backends.diagram import Box, Diagram, Options, build_diagram
+from archdsl.backends.graphviz_render import LEGEND_PER_ROW, Look
+from archdsl.backends.themes import LEGEND, Theme
+from archdsl.ops.base import Shape
+
+FONT = "Helvetica, Arial, sans-serif"
+GAP = 34.0  # px between columns (the arrow)
+PAD = 24.0
+CHAR = 0.56  # average advance, em
+
+
+def spatial(n: int) -> float:
+    """Drawn height (px) of a spatial size: 224 -> 121, 56 -> 93, 7 -> 51, 1 -> 12."""
+    return 12 + 14 * math.log2(max(n, 1))
+
+
+def depth(c: int) -> float:
+    """Drawn depth (px) of a channel count: 3 -> 14, 64 -> 40, 2048 -> 70."""
+    return 4 + 6 * math.log2(max(c, 1))
+
+
+def bar(f: int) -> float:
+    """Drawn height (px) of a vector: 4096 -> 116, 1000 -> 98, 10 -> 38."""
+    return 8 + 9 * math.log2(max(f, 1))
+
+
+def _mix(colour: str, other: str, t: float) -> str:
+    """Blend two #rrggbb colours (t = share of `other`); names pass through unchanged."""
+    named = {"white": "#ffffff", "black": "#000000"}
+    a, b = named.get(colour, colour), named.get(other, other)
+    if not (a.startswith("#") and b.startswith("#") and len(a) == len(b) == 7):
+        return colour
+    ca = [int(a[i:i + 2], 16) for i in (1, 3, 5)]
+    cb = [int(b[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb, strict=True))
+
+
+def _f(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+class _Svg:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def poly(self, points: list[tuple[float, float]], fill: str, stroke: str) -> None:
+        pts = " ".join(f"{_f(x)},{_f(y)}" for x, y in points)
+        self.parts.append(f'<polygon points="{pts}" fill="{fill}" stroke="{stroke}" '
+                          'stroke-width="1" stroke-linejoin="round"/>')
+
+    def text(self, x: float, y: float, text: str, size: float, colour: str, bold: bool = False,
+             anchor: str = "middle") -> None:
+        weight = ' font-weight="bold"' if bold else ""
+        self.parts.append(f'<text x="{_f(x)}" y="{_f(y)}" font-size="{_f(size)}" '
+                          f'fill="{colour}" text-anchor="{anchor}"{weight}>{escape(text)}</text>')
+
+    def arrow(self, x1: float, x2: float, y: float, colour: str) -> None:
+        self.parts.append(f'<line x1="{_f(x1)}" y1="{_f(y)}" x2="{_f(x2 - 6)}" y2="{_f(y)}" '
+                          f'stroke="{colour}" stroke-width="1.4"/>')
+        self.poly([(x2, y), (x2 - 7, y - 3.5), (x2 - 7, y + 3.5)], colour, colour)
+
+
+def _cuboid(svg: _Svg, x: float, cy: float, shape: Shape, fill: str, stroke: str,
+            theme: Theme) -> float:
+    """Draw one output at left edge x, centred on cy; returns its drawn width."""
+    if len(shape) == 3:
+        c, h, w = shape
+        d, hh, rec = depth(c), spatial(h), spatial(w) * 0.45
+    else:
+        d, hh, rec = 8.0, bar(shape[0] if shape else 1), 0.0
+    top, bottom = cy - hh / 2 + rec * 0.35, cy + hh / 2 + rec * 0.35
+    dx, dy = rec * 0.7, -rec * 0.7
+    shade = "#000000" if theme.name != "dark" else "#000000"
+    light = "#ffffff"
+    if rec:
+        svg.poly([(x, top), (x + d, top), (x + d + dx, top + dy), (x + dx, top + dy)],
+                 _mix(fill, light, 0.45), stroke)
+        svg.poly([(x + d, top), (x + d + dx, top + dy), (x + d + dx, bottom + dy),
+                  (x + d, bottom)], _mix(fill, shade, 0.12), stroke)
+    svg.poly([(x, top), (x + d, top), (x + d, bottom), (x, bottom)], fill, stroke)
+    return d + dx
+
+
+def _extent(shape: Shape) -> tuple[float, float, float]:
+    """Width, height above the centre line and below it, of a drawn output."""
+    if len(shape) == 3:
+        d, hh, rec = depth(shape[0]), spatial(shape[1]), spatial(shape[2]) * 0.45
+    else:
+        d, hh, rec = 8.0, bar(shape[0] if shape else 1), 0.0
+    return d + rec * 0.7, hh / 2 + rec * 0.35, hh / 2 + rec * 0.35
+
+
+def _text_width(text: str, size: float) -> float:
+    return len(text) * size * CHAR
+
+
+def columns(model, options: Options) -> tuple[list[tuple[Box, Shape]], Diagram]:
+    """The trunk's boxes with the shape each one outputs (input first, output markers left
+    out), and the diagram they come from."""
+    view = "stages" if options.view in ("auto", "stages") else "blocks"
+    expand = options.expand if options.view != "layers" else ("*",)
+    diagram = build_diagram(model, Options(view=view, expand=expand))
+    by_id = {b.id: b for b in diagram.boxes()}
+    graph = model.graph
+    position = {n.key: i for i, n in enumerate(graph.order())}
+    out = []
+    for box_id in wrap.trunk(diagram):
+        box = by_id[box_id]
+        if box.io and box_id != diagram.boxes()[0].id:
+            continue
+        last = max(box.keys, key=position.__getitem__)
+        out.append((box, tuple(graph.node(last).ann.out_shape or ())))
+    return out, diagram
+
+
+def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
+    """The feature-map figure of `model` as SVG text (see the module docstring)."""
+    options = options or Options()
+    theme = look.theme
+    cols, diagram = columns(model, options)
+    size, small = theme.font_size - 1, theme.small_size
+    heads, widths, ups, downs = [], [], [], []
+    for box, shape in cols:
+        head = [box.title] if box.io else _head(box)
+        heads.append(head)
+        w, up, down = _extent(shape)
+        text_w = max([_text_width(t, size) for t in head] +
+                     [_text_width(_size_text(shape), small)])
+        widths.append(max(w, text_w))
+        ups.append(up)
+        downs.append(down)
+    title = diagram.name if look.title is None else look.title
+    title_h = (theme.title_size * 1.6 + small * 1.8) if title else 0
+    families = [f for f in LEGEND if f in {b.family for b, _ in cols if not b.io}]
+    legend_h = small * 2.2 if (look.legend and families) else 0
+    label_h = 2 * size * 1.25 + 8
+    cy = PAD + title_h + legend_h + label_h + max(ups)
+    width = PAD * 2 + sum(widths) + GAP * (len(cols) - 1)
+    height = cy + max(downs) + small * 1.4 + 10 + PAD
+    legend_w = sum(30 + _text_width(LEGEND[f], small) for f in families[:LEGEND_PER_ROW])
+    width = max(width, legend_w + 2 * PAD, _text_width(title or "", theme.title_size) + 2 * PAD)
+
+    svg = _Svg()
+    if not look.transparent:
+        svg.parts.append(f'<rect width="100%" height="100%" fill="{_bg(theme.background)}"/>')
+    y = PAD
+    if title:
+        svg.text(width / 2, y + theme.title_size, title, theme.title_size, theme.text, True)
+        svg.text(width / 2, y + theme.title_size * 1.6 + small, diagram.subtitle, small + 1,
+                 theme.muted)
+        y += title_h
+    if legend_h:
+        x = (width - legend_w) / 2
+        for fam in families[:LEGEND_PER_ROW]:
+            col = theme.family(fam)
+            svg.poly([(x, y + 2), (x + 18, y + 2), (x + 18, y + 14), (x, y + 14)], col.fill,
+                     col.border)
+            svg.text(x + 24, y + 12, LEGEND[fam], small, theme.text, anchor="start")
+            x += 30 + _text_width(LEGEND[fam], small)
+    x = PAD
+    for i, ((box, shape), head) in enumerate(zip(cols, heads, strict=True)):
+        col = theme.family(box.family)
+        w, _, _ = _extent(shape)
+        left = x + (widths[i] - w) / 2
+        _cuboid(svg, left, cy, shape, col.fill, col.border, theme)
+        mid = x + widths[i] / 2
+        top = cy - max(ups) - 8
+        for j, line in enumerate(head):
+            svg.text(mid, top - (len(head) - 1 - j) * size * 1.25, line, size, theme.text,
+                     bold=j == 0 and (box.scope or box.io))
+        svg.text(mid, cy + downs[i] + small + 6, _size_text(shape), small, theme.muted)
+        if i + 1 < len(cols):
+            nxt_w, _, _ = _extent(cols[i + 1][1])
+            nxt_left = x + widths[i] + GAP + (widths[i + 1] - nxt_w) / 2
+            svg.arrow(left + w + 4, nxt_left - 4, cy, theme.edge)
+        x += widths[i] + GAP
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" '
+            f'height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
+            f'font-family="{FONT}">')
+    body = "\n".join(svg.parts)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + head + "\n"
+            f"<title>{escape(diagram.name)}</title>\n" + body + "\n</svg>\n")
+
+
+def _bg(colour: str) -> str:
+    return "#ffffff" if colour == "white" else colour
+
+
+def _head(box: Box) -> list[str]:
+    """The two lines above a box: a layer's label (with what folded into it), or a scope's
+    name and content."""
+    if box.scope:
+        content = box.lines[0] if box.lines else ""
+        return [box.title, f"{content} {box.badge}".strip()]
+    extra = " + ".join(box.folded)
+    return [box.title, extra] if extra else [box.title]
+
+
+def _size_text(shape: Shape) -> str:
+    return "×".join(str(int(d)) for d in shape)

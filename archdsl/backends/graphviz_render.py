@@ -1,0 +1,243 @@
+"""Graphviz: a `Diagram` as DOT text, and DOT laid out by `dot` into SVG, PNG or PDF.
+
+Contract: `to_dot(diagram, look)` is a pure function: the same diagram and `Look` give
+byte-identical DOT (golden files are DOT). `run_dot(source, fmt)` calls the `dot` program through
+the `graphviz` package and raises `BackendError` (exit 3) with install instructions when `dot` is
+missing or fails; `.dot` output never needs it.
+
+Layout settings live in the DOT itself, so `dot -Tsvg model.dot` by hand is as fast: network
+simplex is capped (`nslimit`, `nslimit1`) and crossing minimisation shortened (`mclimit`) once a
+graph is big. With dot's defaults a densely wired layer graph (DenseNet-121 as torchvision runs
+it) takes minutes; with these caps seconds (see `layout_caps`), and the drawing differs only in
+small placement details.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from html import escape
+
+from archdsl.backends import wrap
+from archdsl.backends.diagram import Box, Cluster, Diagram
+from archdsl.backends.themes import LEGEND, Theme
+from archdsl.diagnostics import BackendError
+
+FORMATS = ("svg", "png", "pdf")
+RANKDIRS = ("auto", "TB", "LR")
+BIG_GRAPH = 120  # boxes (or twice as many edges); above this the layout caps apply
+LEGEND_PER_ROW = 8
+
+INSTALL_HINT = ("install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
+                "`brew install graphviz` (macOS) or `conda install graphviz`; "
+                "or write .dot output and lay it out elsewhere")
+
+
+@dataclass(frozen=True)
+class Look:
+    """How to draw: theme, direction and the optional parts."""
+
+    theme: Theme
+    rankdir: str = "auto"  # auto: a chain wraps into rows (16:9), anything else TB
+    transparent: bool = False
+    title: str | None = None  # None: the model name; "": no title
+    legend: bool = True
+    dpi: int | None = None  # PNG only
+
+
+def _q(value: str) -> str:
+    """A DOT string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _attrs(pairs: dict[str, object]) -> str:
+    parts = []
+    for key, value in pairs.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+            parts.append(f"{key}={value}")
+        elif isinstance(value, str):
+            parts.append(f"{key}={_q(value)}")
+        else:
+            parts.append(f"{key}={value}")
+    return "[" + " ".join(parts) + "]"
+
+
+def _h(text: str) -> str:
+    return escape(text, quote=True)
+
+
+
+
+def box_label(box: Box, theme: Theme) -> str:
+    col = theme.family(box.family)
+    small = f'<FONT FACE="{theme.font}" POINT-SIZE="{theme.small_size:g}" COLOR="{col.text}">'
+    title = _h(box.title)
+    if box.io or box.scope:
+        title = f"<B>{title}</B>"
+    rows = [title]
+    lines = list(box.lines)
+    if box.badge and lines:  # the count badge follows the composition: `Bottleneck ×4`
+        lines[0] = f'{_h(lines[0])} <B><FONT COLOR="{theme.accent}">{_h(box.badge)}</FONT></B>'
+        rows.append(lines[0])
+        lines = lines[1:]
+    elif box.badge:
+        rows[0] += f' <B><FONT COLOR="{theme.accent}">{_h(box.badge)}</FONT></B>'
+    if box.folded:
+        rows.append(f"{small}{_h(' · '.join(box.folded))}</FONT>")
+    rows += [f"{small}{_h(line)}</FONT>" for line in lines]
+    return "<" + "<BR/>".join(rows) + ">"
+
+
+def box_attrs(box: Box, theme: Theme, show_params: bool) -> dict[str, object]:
+    col = theme.family(box.family)
+    if box.glyph:
+        return {"label": box.glyph, "shape": "circle", "width": 0.34, "height": 0.34,
+                "fixedsize": "true", "fontsize": 16, "style": "filled", "fillcolor": col.fill,
+                "color": col.border, "fontcolor": col.text, "margin": 0}
+    if show_params and box.params:
+        box = dataclasses.replace(box, lines=[*box.lines, f"{_params(box.params)} params"])
+    style = ",".join(s for s in ("rounded", "filled", col.style) if s)
+    return {"label": box_label(box, theme), "style": style, "fillcolor": col.fill,
+            "color": col.border, "fontcolor": col.text,
+            "peripheries": col.peripheries if col.peripheries != 1 else None,
+            "penwidth": 1.6 if box.scope else None}
+
+
+def _params(n: int) -> str:
+    from archdsl.backends.diagram import human
+
+    return human(n)
+
+
+def graph_label(diagram: Diagram, look: Look) -> str | None:
+    theme = look.theme
+    title = diagram.name if look.title is None else look.title
+    rows = []
+    if title:
+        rows.append(f'<TR><TD COLSPAN="{2 * LEGEND_PER_ROW}"><FONT POINT-SIZE='
+                    f'"{theme.title_size:g}"><B>{_h(title)}</B></FONT></TD></TR>')
+        rows.append(f'<TR><TD COLSPAN="{2 * LEGEND_PER_ROW}"><FONT POINT-SIZE='
+                    f'"{theme.small_size + 1:g}" COLOR="{theme.muted}">{_h(diagram.subtitle)}'
+                    "</FONT></TD></TR>")
+    if look.legend:
+        families = diagram.families()
+        ordered = [f for f in LEGEND if f in families] + [f for f in families if f not in LEGEND]
+        for start in range(0, len(ordered), LEGEND_PER_ROW):
+            cells = []
+            for fam in ordered[start:start + LEGEND_PER_ROW]:
+                col = theme.family(fam)
+                cells.append(f'<TD BGCOLOR="{col.fill}" COLOR="{col.border}" BORDER="1" '
+                             f'WIDTH="18" HEIGHT="12" FIXEDSIZE="TRUE"></TD>')
+                cells.append(f'<TD ALIGN="LEFT"><FONT POINT-SIZE="{theme.small_size:g}" COLOR='
+                             f'"{theme.text}">{_h(LEGEND.get(fam, fam))}</FONT></TD>')
+            rows.append("<TR>" + "".join(cells) + "</TR>")
+    if not rows:
+        return None
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="1">'
+            + "".join(rows) + "</TABLE>>")
+
+
+def layout_caps(n_boxes: int, n_edges: int) -> dict[str, object]:
+    """Caps on dot's work for big graphs (see the module docstring). Measured on DenseNet-121
+    wired as torchvision runs it (428 boxes, 962 edges; benchmarks/render_bench.py): 491 s
+    with dot's defaults, 2.4 s with these."""
+    if n_boxes <= BIG_GRAPH and n_edges <= 2 * BIG_GRAPH:
+        return {}
+    return {"nslimit": 0.2, "nslimit1": 0.2, "mclimit": 0.3, "searchsize": 10}
+
+
+def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
+    """The DOT text of a diagram (deterministic)."""
+    theme = look.theme
+    boxes = diagram.boxes()
+    legend_rows = -(-len(diagram.families()) // LEGEND_PER_ROW) if look.legend else 0
+    rows = wrap.rows(diagram, theme, legend_rows) if look.rankdir == "auto" else []
+    row_of = {box_id: i for i, row in enumerate(rows) for box_id in row}
+    rankdir = "TB" if look.rankdir == "auto" else look.rankdir
+    # Side branches (auxiliary heads) of a wrapped chain hang in a rank between the rows, with
+    # their output marker beside them.
+    gap = 2 if rows and len(row_of) < len(boxes) else None
+    graph = {
+        "rankdir": rankdir,
+        "bgcolor": "transparent" if look.transparent else theme.background,
+        "fontname": theme.font, "fontcolor": theme.text, "fontsize": theme.font_size,
+        "label": graph_label(diagram, look), "labelloc": "t", "labeljust": "c",
+        "nodesep": wrap.BOX_GAP / 72 if rows else 0.25,
+        "ranksep": (wrap.SIDE_RANKSEP if gap else wrap.ROW_GAP) / 72 if rows else 0.32, "pad": 0.3, "newrank": "true",
+        "dpi": look.dpi, **layout_caps(len(boxes), len(diagram.edges)),
+    }
+    node = {"shape": "box", "fontname": theme.font, "fontsize": theme.font_size,
+            "margin": "0.14,0.05", "height": 0.36, "penwidth": 1.2}
+    edge = {"color": theme.edge, "fontcolor": theme.muted, "fontname": theme.font,
+            "fontsize": theme.small_size - 1, "arrowsize": 0.7, "penwidth": 1.2}
+    lines = [f"digraph {_q(diagram.name)} {{", f"  graph {_attrs(graph)}",
+             f"  node {_attrs(node)}", f"  edge {_attrs(edge)}"]
+
+    def emit(items: list[Box | Cluster], indent: str) -> None:
+        for item in items:
+            if isinstance(item, Cluster) and len(_rows_of(item, row_of)) > 1:
+                emit(item.items, indent)  # a cluster across rows would cover other rows
+            elif isinstance(item, Cluster):
+                lines.append(f"{indent}subgraph {_q(item.id)} {{")
+                lines.append(f"{indent}  graph {_attrs(cluster_attrs(item, theme))}")
+                emit(item.items, indent + "  ")
+                lines.append(f"{indent}}}")
+            else:
+                lines.append(f"{indent}{_q(item.id)} "
+                             f"{_attrs(box_attrs(item, theme, show_params))}")
+
+    emit(diagram.items, "  ")
+    for row in rows:
+        lines.append("  {rank=same; " + " ".join(_q(i) for i in row) + "}")
+    for e in diagram.edges if gap else ():
+        if e.dst.startswith("out_") and e.src not in row_of:
+            lines.append(f"  {{rank=same; {_q(e.src)} {_q(e.dst)}}}")
+    for above, below in zip(rows, rows[1:], strict=False):  # rows start flush left
+        lines.append(f"  {_q(above[0])} -> {_q(below[0])} "
+                     f"{_attrs({'style': 'invis', 'weight': 20, 'minlen': gap})}")
+    for e in diagram.edges:
+        between_rows = e.src in row_of and e.dst in row_of and row_of[e.src] != row_of[e.dst]
+        attrs = _attrs({"label": f" {e.label} " if e.label else None,
+                        "weight": 0 if between_rows else None,
+                        "minlen": gap if between_rows else None})
+        lines.append(f"  {_q(e.src)} -> {_q(e.dst)}" + (f" {attrs}" if attrs != "[]" else ""))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _rows_of(cluster: Cluster, row_of: dict[str, int]) -> set[int]:
+    found = set()
+    for item in cluster.items:
+        if isinstance(item, Cluster):
+            found |= _rows_of(item, row_of)
+        elif item.id in row_of:
+            found.add(row_of[item.id])
+    return found
+
+
+def cluster_attrs(cluster: Cluster, theme: Theme) -> dict[str, object]:
+    return {"label": f'<<B>{_h(cluster.title)}</B>>', "labeljust": "l", "style": "rounded,filled",
+            "fillcolor": theme.cluster_fill, "color": theme.cluster_border,
+            "fontcolor": theme.muted, "fontsize": theme.small_size + 1, "margin": 10}
+
+
+def run_dot(source: str, fmt: str) -> bytes:
+    """Lay out DOT text with `dot` and return the SVG, PNG or PDF bytes."""
+    import graphviz
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    renderer = "cairo" if fmt in ("png", "pdf") else None
+    try:
+        return graphviz.pipe("dot", fmt, source.encode("utf-8"), renderer=renderer, quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise BackendError(f"cannot render .{fmt}: Graphviz's `dot` program was not found; "
+                           f"{INSTALL_HINT}") from None
+    except graphviz.CalledProcessError as err:
+        detail = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise BackendError(f"Graphviz `dot` failed to render .{fmt}"
+                           + (f": {detail[-1]}" if detail else "")
+                           + "; check that your Graphviz has the cairo renderer "
+                           "(`dot -Tpng:` lists renderers)") from None
