@@ -99,6 +99,38 @@ class Model:
 
         return build_module(self, seed=seed, all_outputs=all_outputs, device=device)
 
+    def render(self, path: str | os.PathLike | None = None, *, format: str | None = None,
+               **options) -> bytes | None:
+        """A diagram (`archdsl render`'s options as keywords: `view="stages"`, `theme="dark"`,
+        `style="featuremaps"`, ...): written to `path` (format from its extension), or returned
+        as bytes (`format`, default svg). Needs Graphviz's `dot` except for `format="dot"`."""
+        from archdsl.backends.figures import FigureOptions, format_for, render_figure
+
+        fmt = format or (format_for(os.fspath(path)) if path is not None else "svg")
+        if fmt is None:
+            raise ValueError(f"cannot tell the format of {os.fspath(path)!r}; give format=")
+        data = render_figure(self, fmt, FigureOptions(**options))
+        if path is None:
+            return data
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return None
+
+    def _repr_svg_(self) -> str | None:  # Jupyter: the diagram inline
+        from archdsl.backends.figures import notebook_svg
+
+        return notebook_svg(self)
+
+    def _repr_html_(self) -> str:  # Jupyter: the diagram, then the per-layer table
+        from archdsl.backends.figures import notebook_html
+
+        return notebook_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from archdsl.backends.tables import render_markdown
+
+        return render_markdown(self)
+
     def __repr__(self) -> str:
         return (f"<archdsl.Model {self.name}: {fmt_shape(self.input_shape)} -> "
                 f"{fmt_shape(self.output_shape)}, {self.totals.params:,} params, "
