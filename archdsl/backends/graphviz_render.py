@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from html import escape
 
 from archdsl.backends import wrap
+from archdsl.backends.describe import human
 from archdsl.backends.diagram import Box, Cluster, Diagram
 from archdsl.backends.themes import LEGEND, Theme
 from archdsl.diagnostics import BackendError
@@ -97,18 +98,12 @@ def box_attrs(box: Box, theme: Theme, show_params: bool) -> dict[str, object]:
                 "fixedsize": "true", "fontsize": 16, "style": "filled", "fillcolor": col.fill,
                 "color": col.border, "fontcolor": col.text, "margin": 0}
     if show_params and box.params:
-        box = dataclasses.replace(box, lines=[*box.lines, f"{_params(box.params)} params"])
+        box = dataclasses.replace(box, lines=[*box.lines, f"{human(box.params)} params"])
     style = ",".join(s for s in ("rounded", "filled", col.style) if s)
     return {"label": box_label(box, theme), "style": style, "fillcolor": col.fill,
             "color": col.border, "fontcolor": col.text,
             "peripheries": col.peripheries if col.peripheries != 1 else None,
             "penwidth": 1.6 if box.scope else None}
-
-
-def _params(n: int) -> str:
-    from archdsl.backends.diagram import human
-
-    return human(n)
 
 
 def graph_label(diagram: Diagram, look: Look) -> str | None:
