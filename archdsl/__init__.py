@@ -15,7 +15,7 @@ from archdsl.limits import Limits
 
 __version__ = "0.1.0"
 __all__ = ["ArchError", "Diagnostic", "InternalError", "Limits", "Model", "build", "compile",
-           "load", "zoo"]
+           "load", "load_pretrained", "zoo"]
 
 
 def load(spec, *, input=None, classes=None, model=None, freeze=None, head=None, seed=None,
@@ -57,6 +57,14 @@ def zoo() -> list[str]:
     from archdsl.loader import zoo_names
 
     return zoo_names()
+
+
+def load_pretrained(module, state_dict, strict=True):
+    """Copy the tensors of a state_dict (or a .pt/.safetensors file) whose names and shapes
+    match into a built model; returns the names skipped for a different shape (a new head)."""
+    from archdsl.weights import load_pretrained as _load
+
+    return _load(module, state_dict, strict)
 
 
 def __getattr__(name):

@@ -101,7 +101,7 @@ def _error(node, message: str, hint: str | None = None) -> ArchError:
 
 def render_value(value: Value, prefix: str = "") -> str:
     """A value as Python source (generated code); `prefix` goes before symbolic names."""
-    if isinstance(value, Sym):
+    if isinstance(value, (Sym, SymFloat)):
         return value.render(prefix)
     if isinstance(value, tuple):
         inner = ", ".join(render_value(v, prefix) for v in value)
@@ -111,7 +111,28 @@ def render_value(value: Value, prefix: str = "") -> str:
     return repr(value)
 
 
-# --- symbolic integers for code generation ------------------------------------------------------
+# --- symbolic values for code generation ---------------------------------------------------------
+
+
+class SymFloat(float):
+    """A float block parameter used as is (`Dropout(dropout)`): renders as its name."""
+
+    name: str
+
+    def __new__(cls, value: float, name: str):
+        obj = float.__new__(cls, value)
+        obj.name = name
+        return obj
+
+    symbolic = True
+
+    def render(self, prefix: str = "") -> str:
+        return prefix + self.name
+
+    def names(self) -> set[str]:
+        return {self.name}
+
+    __hash__ = float.__hash__
 
 Monomial = tuple[tuple[int, str], ...]  # ((order, name), ...) sorted by order
 

@@ -120,8 +120,7 @@ class _Generator:
                  '"""', ""]
         if self.uses_ordered_dict:
             lines.append("from collections import OrderedDict")
-        typing_names = [n for n, used in (("NamedTuple", self.uses_namedtuple),
-                                          ("Optional", self.uses_optional)) if used]
+        typing_names = ["NamedTuple"] if self.uses_namedtuple else []
         if typing_names:
             lines.append(f"from typing import {', '.join(typing_names)}")
         if self.uses_ordered_dict or typing_names:
@@ -207,7 +206,7 @@ class _Generator:
                 sig.append(f"{param.name}{': ' + kind if kind else ''} = {render_value(default)}")
             else:
                 self.uses_optional = True
-                sig.append(f"{param.name}: Optional[{kind or 'object'}] = None")
+                sig.append(f"{param.name}: {kind or 'object'} | None = None")
                 late.append(f"        if {param.name} is None:\n"
                             f"            {param.name} = {expr_text(param.default)}")
         body.init[:0] = late
@@ -268,7 +267,7 @@ class _Generator:
                     body.init.append(f"        self.{child.local} = {text}{loc}")
                 return
             self.uses_optional = True
-            body.init.append(f"        self.{child.local}: Optional[nn.Module] = None{loc}")
+            body.init.append(f"        self.{child.local}: nn.Module | None = None{loc}")
             body.init.append(f"        if {cond}:")
             text = self._projection_text(child, sym, "            ")
             body.init.append(f"            self.{child.local} = {text}")
@@ -330,7 +329,7 @@ class _Generator:
         if is_model and self.ir.settings.transform_input:
             lines.append("        x = self._transform_input(x)")
         for name, _ in self.ir.outputs[1:] if is_model else ():
-            lines.append(f"        {name}: Optional[torch.Tensor] = None")
+            lines.append(f"        {name}: torch.Tensor | None = None")
             live.add(name)
 
         def new_var(base: str) -> str:
@@ -365,9 +364,14 @@ class _Generator:
             if out_key in aux_names:
                 var = aux_names[out_key]
             else:
+                # reuse a dead input's variable, unless it carries a label (`branch1`)
+                base = _var_base(u)
+                # a branch that feeds a merge is named by its label (`branch4`), as people write it
+                feeds_merge = any(c.op.arity is None for c in self.ir.graph.consumers(out_key))
                 reusable = [v for v in in_vars if pending.get(v, 0) == 0 and
-                            (v != "x" or True) and v not in aux_names.values()]
-                var = reusable[0] if reusable else new_var(_var_base(u))
+                            _generic(v) and v not in aux_names.values()]
+                var = reusable[0] if reusable and (_generic(base) or not feeds_merge) \
+                    else new_var(base)
             var_of[out_key] = var
             pending[var] = pending.get(var, 0) + remaining.get(out_key, 0)
             comment = ""
@@ -471,7 +475,7 @@ class _Generator:
                f'{totals.macs:,} MACs."""')
         text = self.class_text(self.model_class, doc, ["self"], body, "x")
         if multi:
-            fields = "\n".join(f"    {name}: {'torch.Tensor' if i == 0 else 'Optional[torch.Tensor]'}"
+            fields = "\n".join(f"    {name}: {'torch.Tensor' if i == 0 else 'torch.Tensor | None'}"
                                for i, (name, _) in enumerate(ir.outputs))
             text = (f"class {self.model_class}Outputs(NamedTuple):\n"
                     f'    """The outputs of {self.model.name}, main first."""\n\n{fields}\n\n\n'
@@ -515,6 +519,10 @@ def _same(a, b):
     if sa.poly is not None and sb.poly is not None and sa.poly == sb.poly:
         return True
     return None
+
+
+def _generic(var: str) -> bool:
+    return var == "x" or var == "identity" or var.startswith("out")
 
 
 def _var_base(u: Unit) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from archdsl.diagnostics import InternalError
-from archdsl.expr import Sym, evaluate
+from archdsl.expr import Sym, SymFloat, evaluate
 from archdsl.ir import ModelIR, Node, Scope
 from archdsl.ops.base import Ctx, pair
 
@@ -28,7 +28,12 @@ def symbolic_env(scope: Scope, parent_env: dict[str, Any] | None) -> dict[str, A
     for order, param in enumerate(defn.params, start=1):
         value = info.values[param.name]
         if parent_env is None:
-            env[param.name] = Sym.name(value, param.name, order) if _is_int(value) else value
+            if _is_int(value):
+                env[param.name] = Sym.name(value, param.name, order)
+            elif isinstance(value, float):
+                env[param.name] = SymFloat(value, param.name)
+            else:
+                env[param.name] = value
         elif param.name in info.call_exprs:
             env[param.name] = evaluate(info.call_exprs[param.name], parent_env)
         elif param.default is not None:
@@ -153,6 +158,8 @@ def _matches(sym: Any, value: Any) -> bool:
         return len(sym) == len(value) and all(_matches(a, b) for a, b in zip(sym, value))
     if _is_int(sym) and _is_int(value):
         return int(sym) == int(value)
+    if isinstance(sym, SymFloat) and isinstance(value, float):
+        return float(sym) == value
     return False
 
 

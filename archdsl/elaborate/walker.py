@@ -110,6 +110,7 @@ class Walker:
             return self.chain(st, cur, where, pending)
         if isinstance(st, ast.Stage):
             scope = self._child_scope("group", where, st.span, st.label, pending)
+            scope.entry = cur
             out = self.chain(st.chain, cur, Where(scope, where.env, where.trace))
             scope.exit = out
             return out
@@ -131,6 +132,7 @@ class Walker:
                                          chain.elements[0].repeat is not None):
             # a named multi-layer chain (a DAG node, a repeat copy) becomes a group
             scope = self._child_scope("group", where, chain.span, None, pending)
+            scope.entry = cur
             out = self.chain(chain, cur, Where(scope, where.env, where.trace))
             scope.exit = out
             return out
@@ -358,6 +360,7 @@ class Walker:
                                             "write Add[...] or Concat[...] around them")])
             if pending and pending.name:
                 scope = self._child_scope("group", where, group.span, None, pending)
+                scope.entry = cur
                 out = self.statements(group.branches[0].statements, cur,
                                       Where(scope, where.env, where.trace))
                 scope.exit = out
@@ -415,6 +418,7 @@ class Walker:
             scope = where.scope.children[before]
         else:
             scope = self._child_scope("aux", where, group.span, name, pending)
+            scope.entry = cur
             out = self.statements(group.branches[0].statements, cur,
                                   Where(scope, where.env, where.trace))
             scope.exit = out
