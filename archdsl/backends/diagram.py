@@ -13,7 +13,9 @@ Views (`options.view`):
 - `stages`: one box per stage, with its content and a count badge (`layer2`: `Bottleneck ×4`);
   a stage holding several runs of repeated blocks (DPN's `features`) is a cluster whose runs
   become the boxes; outside stages, a run of repeated blocks is one box.
-- `auto`: `layers` for models of at most `AUTO_LAYERS` drawn layers, else `stages`.
+- `auto`: the finest of `layers`, `blocks`, `stages` that draws at most `AUTO_BOXES` boxes
+  (LeNet-5, AlexNet, VGG-16: layers; VGG-19-BN, ResNet-50, GoogLeNet: blocks; ResNet-152,
+  DenseNet: stages), so the default fits a slide.
 
 `options.expand` names scopes (fnmatch patterns on dotted names: `layer2`, `layer3.*`) drawn as
 a cluster of their parts instead of one box. Layers that only hand their input on (identity
@@ -24,6 +26,7 @@ scopes take their layers' family, or `block` when those are mixed.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from dataclasses import dataclass, field
 
@@ -42,7 +45,7 @@ from archdsl.ir import Node, Scope
 from archdsl.ops.base import fmt_shape
 
 VIEWS = ("auto", "layers", "blocks", "stages")
-AUTO_LAYERS = 60  # `auto` draws every layer up to this many (VGG-19: 46), else stages
+AUTO_BOXES = 45  # `auto` picks the finest view with at most this many boxes
 
 
 @dataclass(frozen=True)
@@ -116,22 +119,12 @@ class Diagram:
         return list(seen)
 
 
-def drawn_layers(model) -> int:
-    return sum(1 for n in model.layers() if not passes_through(n))
-
-
-def pick_view(model, view: str) -> str:
-    if view != "auto":
-        return view
-    return "layers" if drawn_layers(model) <= AUTO_LAYERS else "stages"
-
-
 class _Builder:
     def __init__(self, model, options: Options):
         self.model = model
         self.graph = model.graph
         self.options = options
-        self.view = pick_view(model, options.view)
+        self.view = options.view
         self.unit: dict[int, str] = {}  # IR node key -> box id
         self.boxes: dict[str, Box] = {}
         self.count = 0
@@ -296,6 +289,12 @@ def build_diagram(model, options: Options | None = None) -> Diagram:
     options = options or Options()
     if options.view not in VIEWS:
         raise ValueError(f"unknown view {options.view!r}")
+    if options.view == "auto":
+        for view in ("layers", "blocks"):
+            found = build_diagram(model, dataclasses.replace(options, view=view))
+            if len(found.boxes()) <= AUTO_BOXES:
+                return found
+        return build_diagram(model, dataclasses.replace(options, view="stages"))
     b = _Builder(model, options)
     items: list[Box | Cluster] = [b.layer_box(model.graph.node(model.ir.input_key))]
     items += b.items(model.ir.root, b.view)

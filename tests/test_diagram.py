@@ -1,0 +1,227 @@
+"""What diagrams show: views, collapsing, badges, merges, expansion, shapes on edges, themes,
+slide fitting, and golden DOT files for the notes' LeNet-5 and AlexNet.
+
+These read the diagram structure and the DOT text; Graphviz itself runs in test_render_zoo.py and
+test_render_cli.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, check_golden
+
+import archdsl
+from archdsl.backends import wrap
+from archdsl.backends.diagram import AUTO_BOXES, Cluster, Options, build_diagram
+from archdsl.backends.figures import FigureOptions, render_figure, unknown_expansions
+from archdsl.backends.graphviz_render import Look, to_dot
+from archdsl.backends.themes import LEGEND, THEMES, theme
+
+GOLDEN = ROOT / "tests" / "golden" / "dot"
+
+
+def load(name: str):
+    return archdsl.load(name)
+
+
+def diagram(name: str, **options):
+    return build_diagram(load(name), Options(**options))
+
+
+def titles(d) -> list[str]:
+    return [b.title for b in d.boxes()]
+
+
+def box(d, title: str):
+    (found,) = [b for b in d.boxes() if b.title == title]
+    return found
+
+
+@pytest.mark.parametrize("spec", ["lenet5", "alexnet"])
+def test_golden_dot(spec):
+    dot = render_figure(load(f"specs/{spec}.arch"), "dot").decode()
+    check_golden(GOLDEN / f"{spec}.dot", dot)
+
+
+def test_golden_stages_dot_resnet50():
+    dot = render_figure(load("specs/resnet50.arch"), "dot", FigureOptions(view="stages",
+                                                                          shapes=True)).decode()
+    check_golden(GOLDEN / "resnet50_stages.dot", dot)
+
+
+def test_resnet50_stages_one_box_per_stage_with_badges():
+    d = diagram("resnet50", view="stages")
+    stages = {b.title: b for b in d.boxes() if b.scope}
+    assert list(stages) == ["layer1", "layer2", "layer3", "layer4"]
+    assert [stages[s].badge for s in stages] == ["×3", "×4", "×6", "×3"]
+    assert all(b.lines[0] == "Bottleneck" for b in stages.values())
+    # the stem folds BN and ReLU into the convolution's box
+    assert box(d, "Conv 7x7, 64, /2").folded == ["BN", "ReLU"]
+    assert len(d.boxes()) == 10  # input, conv1, maxpool, 4 stages, GAP, FC, output
+    layers = diagram("resnet50", view="layers")
+    assert len(layers.boxes()) >= 150
+    assert len(d.boxes()) * 10 < len(layers.boxes())
+
+
+def test_stage_boxes_cover_every_layer_once():
+    model = load("resnet50")
+    d = build_diagram(model, Options(view="stages"))
+    keys = [k for b in d.boxes() for k in b.keys]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == {n.key for n in model.graph.nodes}
+
+
+def test_residual_block_in_layers_view():
+    d = diagram("resnet50", view="layers")
+    adds = [b for b in d.boxes() if b.glyph == "+"]
+    assert len(adds) == 16  # one per Bottleneck, drawn as a small "+"
+    # identity shortcuts are edges straight into the Add; projections are boxes
+    projections = [b for b in d.boxes() if b.title.startswith("Projection 1x1")]
+    assert [p.title for p in projections] == ["Projection 1x1, 256", "Projection 1x1, 512, /2",
+                                              "Projection 1x1, 1024, /2",
+                                              "Projection 1x1, 2048, /2"]
+    assert not [b for b in d.boxes() if b.title == "Identity"]
+    into = {}
+    for e in d.edges:
+        into.setdefault(e.dst, []).append(e.src)
+    assert all(len(into[a.id]) == 2 for a in adds)
+    # blocks and stages are clusters
+    clusters = [i for i in d.items if isinstance(i, Cluster)]
+    assert [c.title for c in clusters] == ["layer1", "layer2", "layer3", "layer4"]
+    assert clusters[1].items[0].title == "layer2.0: Bottleneck(128, stride=2)"
+
+
+def test_googlenet_blocks_view():
+    d = diagram("googlenet", view="blocks")
+    inception = box(d, "inception3a")
+    assert inception.lines[0] == "Inception(64, 96, 128, 16, 32, 32)"
+    assert inception.family == "block"
+    # a block whose layers are one family takes its colour: BasicConv is a convolution
+    assert box(d, "conv1").family == "conv"
+    assert box(d, "conv1").lines[0] == "BasicConv(64, 7, s=2, p=3)"
+    assert {"aux1", "aux2"} <= set(titles(d))
+    outputs = [b.title for b in d.boxes() if b.io]
+    assert outputs == ["Input", "Output", "aux2", "aux1"]
+
+
+def test_densenet_and_dpn_stages():
+    d = diagram("densenet121", view="stages")
+    blocks = {b.title: b.badge for b in d.boxes() if b.title.startswith("denseblock")}
+    assert blocks == {"denseblock1": "×6", "denseblock2": "×12", "denseblock3": "×24",
+                      "denseblock4": "×16"}
+    assert [i.title for i in d.items if isinstance(i, Cluster)] == ["features"]
+    # DPN's `features` holds several runs of repeated blocks: the runs are the stages
+    dpn = diagram("dpn68", view="stages")
+    runs = [b.badge for b in dpn.boxes() if b.badge]
+    assert runs == ["×2", "×3", "×11", "×2"]
+
+
+def test_expand_draws_a_stage_as_a_cluster():
+    d = diagram("resnet50", view="stages", expand=("layer2",))
+    (cluster,) = [i for i in d.items if isinstance(i, Cluster)]
+    assert cluster.title == "layer2"
+    assert [b.title for b in cluster.items] == ["layer2.0", "layer2.1", "layer2.2", "layer2.3"]
+    assert "layer3" in titles(d)
+    nested = diagram("resnet50", view="stages", expand=("layer2", "layer2.0"))
+    (outer,) = [i for i in nested.items if isinstance(i, Cluster)]
+    assert isinstance(outer.items[0], Cluster)
+    assert outer.items[0].items[0].title == "Conv 1x1, 128"
+
+
+def test_unknown_expansion_is_reported():
+    model = load("resnet50")
+    assert unknown_expansions(model, FigureOptions(expand=("layer9", "layer*"))) == ["layer9"]
+
+
+def test_shapes_on_edges_where_they_change():
+    d = diagram("lenet5", view="layers", shapes=True)
+    labels = {(e.src, e.dst): e.label for e in d.edges}
+    ids = {b.title: b.id for b in d.boxes()}
+    assert labels[(ids["Input"], ids["Conv 5x5, 6"])] == "1x32x32"
+    assert labels[(ids["Conv 5x5, 6"], d.edges[1].dst)] == "6x28x28"
+    tanh_out = [e for e in d.edges if e.src == d.edges[1].dst][0]
+    assert tanh_out.label == ""  # Tanh hands on the shape it got
+    assert d.edges[-1].label == "10"  # the output is always labelled
+    plain = diagram("lenet5", view="layers")
+    assert not any(e.label for e in plain.edges)
+
+
+@pytest.mark.parametrize("spec, view", [("lenet5", "layers"), ("alexnet", "layers"),
+                                        ("vgg16", "layers"), ("vgg19_bn", "blocks"),
+                                        ("googlenet", "blocks"), ("resnet152", "stages"),
+                                        ("densenet121", "stages")])
+def test_auto_view_is_the_finest_that_fits(spec, view):
+    d = diagram(spec)
+    assert d.view == view
+    assert len(d.boxes()) <= AUTO_BOXES or view == "stages"
+
+
+def test_families_come_from_the_catalog():
+    model = load("googlenet")
+    d = build_diagram(model, Options(view="layers"))
+    for b in d.boxes():
+        if not b.io and not b.scope:
+            (key,) = b.keys
+            assert b.family == model.graph.node(key).op.family
+    assert set(d.families()) <= set(LEGEND)
+
+
+def test_params_and_names_lines():
+    dot = to_dot(diagram("lenet5", view="layers", names=True), Look(theme("light")),
+                 show_params=True)
+    assert "156 params" in dot and "Conv:1" in dot
+
+
+@pytest.mark.parametrize("name", THEMES)
+def test_every_family_has_its_own_look(name):
+    t = theme(name)
+    looks = [t.family(f) for f in LEGEND]
+    assert len({(lk.fill, lk.style, lk.peripheries) for lk in looks}) == len(looks)
+
+
+def test_print_theme_is_greyscale():
+    dot = render_figure(load("googlenet"), "dot", FigureOptions(theme="print", view="layers"))
+    colours = set(re.findall(r"#([0-9a-fA-F]{6})", dot.decode()))
+    assert colours
+    for c in colours:
+        r, g, b = int(c[:2], 16), int(c[2:4], 16), int(c[4:], 16)
+        assert r == g == b, c
+
+
+def test_dark_and_transparent_backgrounds():
+    model = load("lenet5")
+    dark = render_figure(model, "dot", FigureOptions(theme="dark")).decode()
+    assert 'bgcolor="#1e1f24"' in dark
+    clear = render_figure(model, "dot", FigureOptions(transparent=True)).decode()
+    assert 'bgcolor="transparent"' in clear
+    untitled = render_figure(model, "dot", FigureOptions(title="", legend=False)).decode()
+    assert "LeNet5" not in untitled.split("\n", 2)[1]
+
+
+def test_chains_wrap_into_rows_and_branchy_graphs_do_not():
+    rows = wrap.rows(diagram("lenet5", view="layers"), theme("light"))
+    assert len(rows) >= 2
+    assert [t for row in rows for t in row][0] == "n0"
+    assert wrap.rows(diagram("resnet50", view="layers"), theme("light")) == []
+    assert "rank=same" not in to_dot(diagram("lenet5", view="layers"),
+                                     Look(theme("light"), rankdir="TB"))
+
+
+def test_dot_is_deterministic():
+    a = render_figure(load("densenet121"), "dot", FigureOptions(view="blocks", shapes=True))
+    b = render_figure(load("densenet121"), "dot", FigureOptions(view="blocks", shapes=True))
+    assert a == b
+
+
+def test_layout_caps_only_for_big_graphs():
+    small = render_figure(load("resnet18"), "dot", FigureOptions(view="stages")).decode()
+    big = render_figure(load("resnet152"), "dot", FigureOptions(view="layers")).decode()
+    assert "nslimit" not in small
+    assert "nslimit=0.2" in big and "nslimit1=0.2" in big
+
+
+def test_golden_files_exist():
+    assert {p.name for p in Path(GOLDEN).glob("*.dot")} >= {"lenet5.dot", "alexnet.dot"}

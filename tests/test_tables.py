@@ -1,0 +1,128 @@
+"""The per-layer table in every format: columns and totals, Markdown that renders, LaTeX with
+booktabs and correct escaping, CSV that reads back, HTML and the notebook reprs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import archdsl
+from archdsl.backends import figures, tables
+from archdsl.diagnostics import BackendError
+
+UNDERSCORED = """
+model My_Net {
+  input: 3x32x32
+  classes: 10
+  Conv:conv_1(16, 3, p=1) - ReLU
+  stage_a: [ Conv:conv_a(32, 3, s=2, p=1) - BN ]
+  GAP - FC:fc_out(classes)
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def alexnet():
+    return archdsl.load("specs/alexnet.arch")
+
+
+def test_columns_are_the_notes_columns():
+    assert tables.COLUMNS == ("Layer", "Kind", "Kernel", "Stride", "Pad", "Output",
+                              "Activations", "Params", "MACs")
+
+
+def test_markdown_table_renders(alexnet):
+    text = tables.render_markdown(alexnet)
+    lines = text.splitlines()
+    assert lines[0] == "### AlexNet"
+    table = [line for line in lines if line.startswith("|")]
+    assert table[1] == "|---|---|---|---|---|---|---:|---:|---:|"
+    width = len(tables.COLUMNS)
+    for line in table:  # every row has exactly the header's cells (no stray `|`)
+        cells = line.replace("\\|", "").strip("|").split("|")
+        assert len(cells) == width, line
+    conv1 = next(line for line in table if line.startswith("| Conv:1 "))
+    assert conv1 == ("| Conv:1 | Conv | 11x11 | 4 | 3 | 96x55x55 | 290,400 | 34,944 | "
+                     "105,415,200 |")
+    assert table[-1] == ("| **Total** |  |  |  |  | **1000** | **781,736** | **62,378,344** | "
+                         "**1,135,256,096** |")
+    assert "- **Parameters:** 62,378,344" in text
+
+
+def test_markdown_escapes_markup():
+    assert tables.md_escape("a|b*c_d`e<f>") == "a\\|b\\*c\\_d\\`e\\<f\\>"
+    text = tables.render_markdown(archdsl.load(UNDERSCORED))
+    assert "### My\\_Net" in text and "| conv\\_1 |" in text
+
+
+def test_latex_uses_booktabs_and_escapes():
+    assert tables.latex_escape("a_b%c&d#e$f{g}~^\\") == (
+        r"a\_b\%c\&d\#e\$f\{g\}\textasciitilde{}\textasciicircum{}\textbackslash{}")
+    text = tables.render_latex(archdsl.load(UNDERSCORED))
+    assert r"\caption{My\_Net}" in text
+    assert r"conv\_1 & Conv & 3$\times$3" in text
+    assert r"stage\_a.conv\_a" in text
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert rule in text
+    assert r"\begin{tabular}{llllllrrr}" in text
+    body = [line for line in text.splitlines() if line.endswith(r"\\")]
+    assert all(line.count("&") == len(tables.COLUMNS) - 1 for line in body)
+    assert body[-1].startswith("Total & ")
+    assert "_" not in text.replace(r"\_", "")  # every underscore escaped
+
+
+def test_long_latex_tables_break_across_pages():
+    text = tables.render_latex(archdsl.load("resnet50"))
+    assert r"\begin{longtable}{llllllrrr}" in text and r"\endhead" in text
+    assert text.rstrip().endswith(r"\end{longtable}")
+
+
+def test_csv_reads_back(alexnet):
+    rows = list(csv.DictReader(io.StringIO(tables.render_csv(alexnet))))
+    assert len(rows) == len(alexnet.layers())
+    assert sum(int(r["params"]) for r in rows) == 62_378_344
+    assert sum(int(r["activations"]) for r in rows) == 781_736
+    assert rows[0]["kernel"] == "11x11" and rows[0]["output"] == "96x55x55"
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "latex", "csv", "json"])
+def test_summary_formats_from_the_cli(cli, fmt):
+    proc = cli("summary", "specs/alexnet.arch", "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    if fmt == "json":
+        assert json.loads(proc.stdout)["total_params"] == 62_378_344
+    elif fmt == "csv":  # raw per-layer numbers, no totals row (sums stay right)
+        assert "Conv:1,Conv,11x11,4,3,96x55x55,290400,34944," in proc.stdout
+    else:
+        assert "62,378,344" in proc.stdout and "781,736" in proc.stdout
+
+
+def test_html_and_notebook_reprs(alexnet):
+    ET.fromstring(f"<div>{tables.render_html(alexnet)}</div>")  # well-formed
+    svg = alexnet._repr_svg_()
+    assert ET.fromstring(svg.encode()).tag.endswith("svg")
+    html = alexnet._repr_html_()
+    assert "<svg" in html and "<table>" in html and "781,736" in html
+    assert alexnet._repr_markdown_().startswith("### AlexNet")
+
+
+def test_notebook_without_graphviz_still_shows_the_table(alexnet, monkeypatch):
+    def no_dot(source, fmt):
+        raise BackendError("no dot")
+
+    monkeypatch.setattr(figures, "run_dot", no_dot)
+    assert alexnet._repr_svg_() is None
+    html = alexnet._repr_html_()
+    assert "<svg" not in html and "<table>" in html
+
+
+def test_model_render_api(alexnet, tmp_path):
+    assert alexnet.render(format="dot").startswith(b'digraph "AlexNet"')
+    alexnet.render(tmp_path / "a.pdf", view="layers", theme="print")
+    assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF-")
+    with pytest.raises(ValueError, match="unknown theme"):
+        alexnet.render(format="svg", theme="neon")
