@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from archdsl.ops.base import (
     RF, Functional, Op, Params, PositiveInt, Probability, Shape, ShapeError, TorchModule,
-    fmt_shape, kwargs_without_defaults, prod,
+    fmt_shape, is_default, kwargs_without_defaults, prod,
 )
 from archdsl.ops.conv import conv_out
 from archdsl.ops.registry import register
@@ -73,7 +73,7 @@ class Dropout(Op):
     example = "Dropout(0.5)"
 
     def torch(self, p, ins, out):
-        return TorchModule("nn.Dropout", (p.p,) if p.p != 0.5 else ())
+        return TorchModule("nn.Dropout", () if is_default(p.p, 0.5) else (p.p,))
 
     def label(self, p, ins, out):
         return f"Dropout {p.p:g}"
@@ -92,7 +92,7 @@ class Add(Op):
 
     fresh_output = True
     name = "Add"
-    aliases = ("Sum", "Residual")
+    aliases = ("Sum",)
     family = "merge"
     arity = None
     module = False
