@@ -225,3 +225,11 @@ def test_layout_caps_only_for_big_graphs():
 
 def test_golden_files_exist():
     assert {p.name for p in Path(GOLDEN).glob("*.dot")} >= {"lenet5.dot", "alexnet.dot"}
+
+
+def test_golden_featuremaps_svg():
+    """The feature-map figure is SVG written by archdsl itself: the same bytes everywhere."""
+    svg = render_figure(load("specs/alexnet.arch"), "svg",
+                        FigureOptions(style="featuremaps")).decode()
+    check_golden(ROOT / "tests" / "golden" / "svg" / "alexnet_featuremaps.svg", svg)
+    assert "96×55×55" in svg and "Conv 11x11, 96, /4" in svg and "256×6×6" in svg

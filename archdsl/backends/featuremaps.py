@@ -25,6 +25,8 @@ from archdsl.ops.base import Shape
 FONT = "Helvetica, Arial, sans-serif"
 GAP = 34.0  # px between columns (the arrow)
 PAD = 24.0
+MAX_ROW = 1400.0  # px; a longer trunk wraps into rows
+ROW_GAP = 28.0
 CHAR = 0.56  # average advance, em
 
 
@@ -72,6 +74,11 @@ class _Svg:
         weight = ' font-weight="bold"' if bold else ""
         self.parts.append(f'<text x="{_f(x)}" y="{_f(y)}" font-size="{_f(size)}" '
                           f'fill="{colour}" text-anchor="{anchor}"{weight}>{escape(text)}</text>')
+
+    def path(self, points: list[tuple[float, float]], colour: str) -> None:
+        pts = " ".join(f"{_f(x)},{_f(y)}" for x, y in points)
+        self.parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" '
+                          'stroke-width="1.4" stroke-linejoin="round"/>')
 
     def arrow(self, x1: float, x2: float, y: float, colour: str) -> None:
         self.parts.append(f'<line x1="{_f(x1)}" y1="{_f(y)}" x2="{_f(x2 - 6)}" y2="{_f(y)}" '
@@ -132,6 +139,22 @@ def columns(model, options: Options) -> tuple[list[tuple[Box, Shape]], Diagram]:
     return out, diagram
 
 
+def _rows(widths: list[float]) -> list[list[int]]:
+    """Columns in rows of at most MAX_ROW px (a long trunk wraps like text), as even as can be."""
+    total = sum(widths) + GAP * (len(widths) - 1)
+    n_rows = max(1, math.ceil(total / MAX_ROW))
+    target = total / n_rows
+    rows: list[list[int]] = [[]]
+    used = 0.0
+    for i, w in enumerate(widths):
+        if rows[-1] and used + GAP + w > target * 1.08 and len(rows) < n_rows:
+            rows.append([])
+            used = 0.0
+        used += (GAP if rows[-1] else 0) + w
+        rows[-1].append(i)
+    return rows
+
+
 def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
     """The feature-map figure of `model` as SVG text (see the module docstring)."""
     options = options or Options()
@@ -148,14 +171,15 @@ def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
         widths.append(max(w, text_w))
         ups.append(up)
         downs.append(down)
+    rows = _rows(widths)
     title = diagram.name if look.title is None else look.title
     title_h = (theme.title_size * 1.6 + small * 1.8) if title else 0
     families = [f for f in LEGEND if f in {b.family for b, _ in cols if not b.io}]
     legend_h = small * 2.2 if (look.legend and families) else 0
     label_h = 2 * size * 1.25 + 8
-    cy = PAD + title_h + legend_h + label_h + max(ups)
-    width = PAD * 2 + sum(widths) + GAP * (len(cols) - 1)
-    height = cy + max(downs) + small * 1.4 + 10 + PAD
+    row_h = label_h + max(ups) + max(downs) + small * 1.4 + 10
+    width = PAD * 2 + max(sum(widths[i] for i in row) + GAP * (len(row) - 1) for row in rows)
+    height = PAD * 2 + title_h + legend_h + row_h * len(rows) + ROW_GAP * (len(rows) - 1)
     legend_w = sum(30 + _text_width(LEGEND[f], small) for f in families[:LEGEND_PER_ROW])
     width = max(width, legend_w + 2 * PAD, _text_width(title or "", theme.title_size) + 2 * PAD)
 
@@ -176,23 +200,36 @@ def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
                      col.border)
             svg.text(x + 24, y + 12, LEGEND[fam], small, theme.text, anchor="start")
             x += 30 + _text_width(LEGEND[fam], small)
-    x = PAD
-    for i, ((box, shape), head) in enumerate(zip(cols, heads, strict=True)):
-        col = theme.family(box.family)
-        w, _, _ = _extent(shape)
-        left = x + (widths[i] - w) / 2
-        _cuboid(svg, left, cy, shape, col.fill, col.border, theme)
-        mid = x + widths[i] / 2
-        top = cy - max(ups) - 8
-        for j, line in enumerate(head):
-            svg.text(mid, top - (len(head) - 1 - j) * size * 1.25, line, size, theme.text,
-                     bold=j == 0 and (box.scope or box.io))
-        svg.text(mid, cy + downs[i] + small + 6, _size_text(shape), small, theme.muted)
-        if i + 1 < len(cols):
-            nxt_w, _, _ = _extent(cols[i + 1][1])
-            nxt_left = x + widths[i] + GAP + (widths[i + 1] - nxt_w) / 2
-            svg.arrow(left + w + 4, nxt_left - 4, cy, theme.edge)
-        x += widths[i] + GAP
+        y += legend_h
+    left_of: dict[int, float] = {}
+    centre: dict[int, float] = {}
+    for r, row in enumerate(rows):
+        cy = y + r * (row_h + ROW_GAP) + label_h + max(ups)
+        x = PAD
+        for i in row:
+            box, shape = cols[i]
+            col = theme.family(box.family)
+            w, _, _ = _extent(shape)
+            left_of[i] = x + (widths[i] - w) / 2
+            centre[i] = cy
+            _cuboid(svg, left_of[i], cy, shape, col.fill, col.border, theme)
+            mid = x + widths[i] / 2
+            top = cy - max(ups) - 8
+            for j, line in enumerate(heads[i]):
+                svg.text(mid, top - (len(heads[i]) - 1 - j) * size * 1.25, line, size,
+                         theme.text, bold=j == 0 and (box.scope or box.io))
+            svg.text(mid, cy + downs[i] + small + 6, _size_text(shape), small, theme.muted)
+            x += widths[i] + GAP
+    for i in range(len(cols) - 1):
+        w, _, _ = _extent(cols[i][1])
+        start, end = left_of[i] + w + 4, left_of[i + 1] - 4
+        if centre[i] == centre[i + 1]:
+            svg.arrow(start, end, centre[i], theme.edge)
+        else:  # to the start of the next row: down, back left, down, in
+            below = centre[i] + max(downs) + small * 1.4 + 10 + ROW_GAP / 2
+            svg.path([(start, centre[i]), (start + GAP / 2, centre[i]), (start + GAP / 2, below),
+                      (PAD / 2, below), (PAD / 2, centre[i + 1])], theme.edge)
+            svg.arrow(PAD / 2, end, centre[i + 1], theme.edge)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" '
             f'height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
             f'font-family="{FONT}">')

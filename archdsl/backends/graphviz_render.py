@@ -100,10 +100,11 @@ def box_attrs(box: Box, theme: Theme, show_params: bool) -> dict[str, object]:
     if show_params and box.params:
         box = dataclasses.replace(box, lines=[*box.lines, f"{human(box.params)} params"])
     style = ",".join(s for s in ("rounded", "filled", col.style) if s)
+    bold = col.style == "bold" or box.scope
     return {"label": box_label(box, theme), "style": style, "fillcolor": col.fill,
             "color": col.border, "fontcolor": col.text,
             "peripheries": col.peripheries if col.peripheries != 1 else None,
-            "penwidth": 1.6 if box.scope else None}
+            "penwidth": (2.4 if col.style == "bold" else 1.6) if bold else None}
 
 
 def graph_label(diagram: Diagram, look: Look) -> str | None:
@@ -123,15 +124,25 @@ def graph_label(diagram: Diagram, look: Look) -> str | None:
             cells = []
             for fam in ordered[start:start + LEGEND_PER_ROW]:
                 col = theme.family(fam)
-                cells.append(f'<TD BGCOLOR="{col.fill}" COLOR="{col.border}" BORDER="1" '
-                             f'WIDTH="18" HEIGHT="12" FIXEDSIZE="TRUE"></TD>')
+                cells.append(f'<TD BGCOLOR="{col.fill}" COLOR="{col.border}" {_swatch(col)}'
+                             'WIDTH="18" HEIGHT="12" FIXEDSIZE="TRUE"></TD>')
                 cells.append(f'<TD ALIGN="LEFT"><FONT POINT-SIZE="{theme.small_size:g}" COLOR='
-                             f'"{theme.text}">{_h(LEGEND.get(fam, fam))}</FONT></TD>')
+                             f'"{theme.text}">{_h(LEGEND.get(fam, fam))}&#160;&#160;</FONT></TD>')
             rows.append("<TR>" + "".join(cells) + "</TR>")
     if not rows:
         return None
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="1">'
             + "".join(rows) + "</TABLE>>")
+
+
+def _swatch(col) -> str:
+    """A legend swatch's border, as the boxes have it (the print theme tells families apart by
+    border style too)."""
+    if col.style in ("dashed", "dotted"):
+        return f'BORDER="1" STYLE="{col.style}" '
+    if col.style == "bold":
+        return 'BORDER="3" '
+    return 'BORDER="2" ' if col.peripheries > 1 else 'BORDER="1" '
 
 
 def layout_caps(n_boxes: int, n_edges: int) -> dict[str, object]:

@@ -37,8 +37,8 @@ class Look:
     fill: str
     border: str
     text: str
-    style: str = ""  # extra Graphviz style: dashed, dotted, bold
-    peripheries: int = 1
+    style: str = ""  # border: dashed, dotted, bold (or solid)
+    peripheries: int = 1  # 2: a double border
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ _PRINT = Theme(
         "fc": Look("#9a9a9a", "black", "black"),
         "merge": Look("white", "black", "black"),
         "dropout": Look("#ececec", "black", "black", "dotted"),
-        "output": Look("white", "black", "black", "", 2),
+        "output": Look("#ececec", "black", "black", "bold"),
         "shape": Look("white", "black", "black", "dashed"),
         "block": Look("#dcdcdc", "black", "black", "", 2),
         "io": Look("white", "black", "black"),
