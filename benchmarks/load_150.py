@@ -1,0 +1,48 @@
+"""Parse + check + count of a 150-layer spec: milliseconds (issue 2's target).
+
+    python benchmarks/load_150.py [--runs 50]
+
+Prints the median time of `archdsl.load` (parse, elaborate, shape inference, counting) for a
+150-layer chain and for the zoo's ResNet-152: with archdsl's cache of parsed files cleared
+before each call (what one command pays), and with it warm (a program that reloads a spec).
+The Lark grammar itself is built once per process (and cached on disk).
+"""
+
+import argparse
+import statistics
+import time
+
+import archdsl
+from archdsl import loader
+
+CHAIN = "-".join(["Conv(32, 3, p=1)-ReLU"] * 75)  # 150 layers
+
+
+def median_ms(fn, runs: int, cold: bool) -> float:
+    fn()
+    times = []
+    for _ in range(runs):
+        if cold:
+            loader._parse_cached.cache_clear()
+            loader._parse_file_cached.cache_clear()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    n152 = len(archdsl.load("resnet152").layers())
+    for cold in (True, False):
+        kind = "parse included" if cold else "parsed text cached"
+        chain = median_ms(lambda: archdsl.load(CHAIN, input="3x32x32"), args.runs, cold)
+        r152 = median_ms(lambda: archdsl.load("resnet152"), max(5, args.runs // 5), cold)
+        print(f"{kind:20}  150-layer chain {chain:6.2f} ms ({chain / 150 * 1e3:3.0f} us/layer)"
+              f"   resnet152 ({n152} layers) {r152:6.2f} ms ({r152 / n152 * 1e3:3.0f} us/layer)")
+
+
+if __name__ == "__main__":
+    main()
