@@ -242,10 +242,14 @@ class _Builder:
         return Cluster(f"cluster_{scope.name.replace('.', '_')}", title, self.items(scope, level))
 
     # --- edges ---------------------------------------------------------------------------------
-    def resolve(self, node: Node) -> str:
+    def drawn(self, node: Node) -> Node:
+        """The node itself, or for a pass-through the drawn node whose value it hands on."""
         while node.key not in self.unit:
-            node = self.graph.inputs(node.key)[0]  # a pass-through: its input stands for it
-        return self.unit[node.key]
+            node = self.graph.inputs(node.key)[0]
+        return node
+
+    def resolve(self, node: Node) -> str:
+        return self.unit[self.drawn(node).key]
 
     def edges(self) -> list[Edge]:
         out: list[Edge] = []
@@ -259,19 +263,21 @@ class _Builder:
                 if src == dst or (src, dst) in seen:
                     continue
                 seen.add((src, dst))
-                out.append(Edge(src, dst, self.shape_label(src_node)))
+                out.append(Edge(src, dst, self.shape_label(self.drawn(src_node))))
         return out
 
     def shape_label(self, node: Node, always: bool = False) -> str:
-        """The shape an edge carries, written where it changes (after a convolution, a pooling,
-        a Concat; not after each ReLU or BN, which hand on the shape they got)."""
+        """The shape an edge carries, written where it changes: after a box whose layers change
+        the shape they got (a convolution, a pooling, a Concat, with whatever folded into it;
+        a collapsed block or stage), not after each ReLU or BN box."""
         shape = node.ann.out_shape
         if not self.options.shapes or shape is None:
             return ""
-        ins = node.ann.in_shapes
-        if not always and ins and all(tuple(s) == tuple(shape) for s in ins) \
-                and node.op.family != "io":
-            return ""
+        box = self.boxes.get(self.unit.get(node.key, ""))
+        if not always and box is not None and not box.scope and not box.io:
+            head = self.graph.node(box.keys[0])
+            if all(tuple(s) == tuple(shape) for s in head.ann.in_shapes):
+                return ""
         return fmt_shape(shape)
 
     def outputs(self) -> tuple[list[Box], list[Edge]]:

@@ -22,7 +22,8 @@ views (--view):
   blocks   one box per block instance, e.g. "Bottleneck(128, stride=2)"; a BN or
            activation right after a layer is written in that layer's box
   stages   one box per stage with a count badge ("layer2: Bottleneck x4")
-  auto     layers for models of at most 60 layers, else stages (the default)
+  auto     the finest of these that draws at most 45 boxes (the default): LeNet-5
+           and VGG-16 layers, ResNet-50 and GoogLeNet blocks, ResNet-152 stages
 --expand NAME draws a stage or block as a cluster of its parts (glob patterns,
 e.g. --expand layer2 --expand "layer3.*"). A chain is wrapped into rows that
 read left to right and fit a 16:9 slide; --rankdir TB|LR lays it out in one
