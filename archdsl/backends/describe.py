@@ -118,6 +118,8 @@ def is_side(scope: Scope) -> bool:
 
 
 def scope_title(scope: Scope) -> str:
-    """A scope's name as a box title: its local name, or its full name when that is only a
-    position (`layer2.0`)."""
-    return scope.name if scope.local.isdigit() else scope.local
+    """A scope's name as a box title: its local name, or with its parent's when that is only a
+    position (`layer2.0`, `branch3.0`)."""
+    if scope.local.isdigit() and scope.parent is not None and scope.parent.local:
+        return f"{scope.parent.local}.{scope.local}"
+    return scope.local
