@@ -1,7 +1,8 @@
-"""The IR: a networkx DiGraph of layers plus the tree of scopes that names them.
+"""The IR: a directed graph of layers plus the tree of scopes that names them.
 
-Contract: `Graph` wraps one `networkx.DiGraph`; nobody outside this module touches the networkx
-object or reads node dicts by key. A `Node` is one layer: its op (from the catalog), its validated
+Contract: `Graph` holds the layers and their edges (adjacency dicts shaped like a networkx
+DiGraph's; `to_networkx()` gives a networkx copy, and only it imports networkx, which would cost
+`archdsl check` a third of its start-up); nobody outside this module reads its storage. A `Node` is one layer: its op (from the catalog), its validated
 parameters, its source span and the chain of block calls that produced it (`trace`). Edges go
 from producer to consumer and carry the consumer's input slots (the order of Concat inputs).
 Passes write their results into `node.ann` (typed annotations), never into the structure.
@@ -14,16 +15,16 @@ unique in its parent; `name` is the dotted path used as the module name (`layer1
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-import networkx as nx
 
 from archdsl.source import Span
 
 if TYPE_CHECKING:
     from archdsl.ops.base import Op, Params, Shape
+    from archdsl.passes.receptive import Field
     from archdsl.syntax import ast
 
 
@@ -39,7 +40,7 @@ class Ann:
     macs: int = 0
     activations: int = 0
     frozen: bool = False
-    rf: tuple[int, int, float] | None = None  # receptive field: size, jump, start
+    rf: Field | None = None  # receptive field: size, jump, start (archdsl.passes.receptive)
     failed: bool = False  # this node (or one feeding it) has a shape error
 
 
@@ -147,10 +148,14 @@ class Scope:
 
 
 class Graph:
-    """The layers and the tensors between them."""
+    """The layers and the tensors between them: a directed graph kept in adjacency dicts (the
+    shape of a networkx DiGraph's), so loading a spec never imports networkx; `to_networkx()`
+    gives a networkx copy."""
 
     def __init__(self) -> None:
-        self._g = nx.DiGraph()
+        self._by_key: dict[int, Node] = {}
+        self._preds: dict[int, dict[int, tuple[int, ...]]] = {}  # dst -> {src: input slots}
+        self._succs: dict[int, dict[int, None]] = {}  # src -> {dst}
         self._nodes: list[Node] = []
         self._order: list[Node] | None = None
         self._targets: dict[int, int] = {}  # shortcut key -> merge key
@@ -158,36 +163,48 @@ class Graph:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    def _vertex(self, key: int) -> None:
+        self._preds.setdefault(key, {})
+        self._succs.setdefault(key, {})
+
+    def _connect(self, src: int, dst: int, slots: tuple[int, ...]) -> None:
+        self._vertex(src)
+        self._vertex(dst)
+        self._preds[dst][src] = self._preds[dst].get(src, ()) + slots
+        self._succs[src][dst] = None
+
+    def _disconnect(self, src: int, dst: int) -> tuple[int, ...]:
+        del self._succs[src][dst]
+        return self._preds[dst].pop(src)
+
     def add(self, node: Node, inputs: list[int]) -> Node:
-        self._g.add_node(node.key, node=node)
+        self._by_key[node.key] = node
+        self._vertex(node.key)
         for slot, src in enumerate(inputs):
-            if self._g.has_edge(src, node.key):
-                self._g.edges[src, node.key]["slots"] += (slot,)
-            else:
-                self._g.add_edge(src, node.key, slots=(slot,))
+            self._connect(src, node.key, (slot,))
         self._nodes.append(node)
         self._order = None
         return node
 
     def rewire(self, old: int, new: int) -> None:
         """Feed every consumer of `old` from `new` instead, keeping input slots."""
-        for dst in list(self._g.successors(old)):
-            slots = self._g.edges[old, dst]["slots"]
-            self._g.remove_edge(old, dst)
-            if self._g.has_edge(new, dst):
-                self._g.edges[new, dst]["slots"] += slots
-            else:
-                self._g.add_edge(new, dst, slots=slots)
+        for dst in list(self._succs.get(old, ())):
+            self._connect(new, dst, self._disconnect(old, dst))
         self._order = None
 
     def remove(self, key: int) -> None:
-        self._g.remove_node(key)
+        for dst in list(self._succs[key]):
+            self._disconnect(key, dst)
+        for src in list(self._preds[key]):
+            self._disconnect(src, key)
+        del self._succs[key], self._preds[key]
+        self._by_key.pop(key, None)
         self._nodes = [n for n in self._nodes if n.key != key]
         self._targets = {s: m for s, m in self._targets.items() if s != key and m != key}
         self._order = None
 
     def node(self, key: int) -> Node:
-        return self._g.nodes[key]["node"]
+        return self._by_key[key]
 
     @property
     def nodes(self) -> list[Node]:
@@ -196,18 +213,17 @@ class Graph:
 
     def inputs(self, key: int) -> list[Node]:
         """The nodes feeding `key`, in input-slot order (a node may appear twice)."""
-        slots = []
-        for src in self._g.predecessors(key):
-            for slot in self._g.edges[src, key]["slots"]:
-                slots.append((slot, src))
+        slots = [(slot, src) for src, taken in self._preds[key].items() for slot in taken]
         return [self.node(src) for _, src in sorted(slots)]
 
     def consumers(self, key: int) -> list[Node]:
-        return [self.node(dst) for dst in sorted(self._g.successors(key))]
+        return [self.node(dst) for dst in sorted(self._succs[key])]
 
     def edges(self) -> Iterator[tuple[Node, Node, tuple[int, ...]]]:
-        for src, dst, data in sorted(self._g.edges(data=True), key=lambda e: (e[1], e[0])):
-            yield self.node(src), self.node(dst), data["slots"]
+        found = [(dst, src, slots) for dst, preds in self._preds.items()
+                 for src, slots in preds.items()]
+        for dst, src, slots in sorted(found, key=lambda e: (e[0], e[1])):
+            yield self.node(src), self.node(dst), slots
 
     def set_target(self, shortcut: int, merge: int) -> None:
         """A Shortcut's shape follows the other inputs of `merge`: order them first."""
@@ -218,25 +234,33 @@ class Graph:
         return self._targets.get(shortcut)
 
     def order(self) -> list[Node]:
-        """A topological order; source order breaks ties; a Shortcut comes after the other
-        branches of its Add, so its shape rule can see them."""
+        """A topological order; source order (the smaller key) breaks ties; a Shortcut comes
+        after the other branches of its Add, so its shape rule can see them."""
         if self._order is None:
-            g = self._g
-            if self._targets:
-                g = nx.DiGraph(self._g)
-                for short, merge in self._targets.items():
-                    for src in self._g.predecessors(merge):
-                        if src != short and not nx.has_path(self._g, short, src):
-                            g.add_edge(src, short)
-            keys = nx.lexicographical_topological_sort(g)
-            self._order = [self.node(k) for k in keys]
+            succs = {key: list(dsts) for key, dsts in self._succs.items()}
+            for short, merge in self._targets.items():
+                below = self.descendants(short)
+                for src in self._preds[merge]:
+                    if src != short and src not in below and short not in succs[src]:
+                        succs[src].append(short)
+            self._order = [self.node(k) for k in _lexicographic_topological_sort(succs)]
         return self._order
 
     def descendants(self, key: int) -> set[int]:
-        return nx.descendants(self._g, key)
+        seen: set[int] = set()
+        stack = list(self._succs[key])
+        while stack:
+            k = stack.pop()
+            if k not in seen:
+                seen.add(k)
+                stack.extend(self._succs[k])
+        return seen
 
-    def to_networkx(self) -> nx.DiGraph:
-        """A copy for users who want networkx algorithms: node attributes are plain data."""
+    def to_networkx(self):
+        """A networkx DiGraph copy for users who want its algorithms: node attributes are
+        plain data."""
+        import networkx as nx
+
         out = nx.DiGraph()
         for node in self.order():
             out.add_node(node.name or node.op.name, op=node.op.name, shape=node.ann.out_shape,
@@ -245,6 +269,28 @@ class Graph:
             out.add_edge(src.name or src.op.name, dst.name or dst.op.name, slots=slots,
                          shape=src.ann.out_shape)
         return out
+
+
+def _lexicographic_topological_sort(succs: dict[int, list[int]]) -> list[int]:
+    """Kahn's algorithm taking the smallest ready key first (networkx's
+    `lexicographical_topological_sort` on integer nodes)."""
+    indegree = dict.fromkeys(succs, 0)
+    for dsts in succs.values():
+        for dst in dsts:
+            indegree[dst] += 1
+    ready = [key for key, d in indegree.items() if d == 0]
+    heapq.heapify(ready)
+    out: list[int] = []
+    while ready:
+        key = heapq.heappop(ready)
+        out.append(key)
+        for dst in succs[key]:
+            indegree[dst] -= 1
+            if indegree[dst] == 0:
+                heapq.heappush(ready, dst)
+    if len(out) != len(succs):
+        raise ValueError("the layer graph has a cycle")
+    return out
 
 
 @dataclass(eq=False)

@@ -5,7 +5,10 @@ else: spec text is never executed) as a real module: registered in `sys.modules`
 name derived from its hash and in `linecache`, so `inspect.getsource`, `torch.jit.script`,
 pickling in the same process (`torch.save(model)`), `copy.deepcopy` and DDP work. Weights are
 initialised under `seed` (the spec's `seed:`, default 0) in a forked RNG, so two builds agree
-and the caller's random state is left alone.
+and the caller's random state is left alone. Then, in this order: `weights` (a `.pt` or
+`.safetensors` state_dict) are loaded strictly (`checkpoint.load_weights`), and `optimize`
+("inference") folds and drops layers (`optimize.optimize_module`); `channels_last` converts
+the module to that memory format.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ def load_source(source: str, model_name: str) -> types.ModuleType:
     return module
 
 
-def build_module(model, seed: int | None = None, all_outputs: bool = False, device=None):
+def build_module(model, seed: int | None = None, all_outputs: bool = False, device=None,
+                 weights=None, optimize: str | None = None, channels_last: bool = False):
     import torch
 
     from archdsl.backends.pysource import class_name_of, generate
@@ -61,4 +65,14 @@ def build_module(model, seed: int | None = None, all_outputs: bool = False, devi
             net = cls()
     if all_outputs and hasattr(net, "all_outputs"):
         net.all_outputs = True
+    if weights is not None:
+        from archdsl.backends.checkpoint import load_weights
+
+        load_weights(net, weights)
+    if optimize is not None:
+        from archdsl.backends.optimize import optimize_module
+
+        optimize_module(net, model, optimize, channels_last)
+    elif channels_last:
+        net.to(memory_format=torch.channels_last)
     return net

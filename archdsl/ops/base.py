@@ -14,7 +14,9 @@ An op is a subclass of `Op`, registered with `@register`. It declares:
   generated source and the in-memory module come, so they cannot drift apart;
 - `label()` and `cells()`: the diagram label and the table's kernel/stride/padding cells;
   `glyph` (a merge drawn as a small symbol, Add's `+`) and `passes_through()` (an identity the
-  diagram draws as a plain edge) say the rest of what a diagram needs.
+  diagram draws as a plain edge) say the rest of what a diagram needs;
+- `eval_identity`, `absorbs_affine`, `eval_affine()` and `inner_folds()`: what inference
+  optimisation (`--optimize inference`) may drop or fold (Dropout; Conv/FC take in a BatchNorm).
 
 Rules are written with plain arithmetic so they also run on `Sym` integers, which is how block
 classes in generated code get symbolic constructor arguments.
@@ -145,6 +147,10 @@ class Op:
     module_prefix: ClassVar[str] = ""  # auto names: conv1, relu1 ... (default: name lowercased)
     fresh_output: ClassVar[bool] = False  # always writes a new tensor (an in-place op may follow)
     glyph: ClassVar[str | None] = None  # diagrams draw a small circle with this symbol instead
+    eval_identity: ClassVar[bool] = False  # the identity in eval mode (Dropout): inference drops it
+    # output channel c is weight[c] . x + bias[c], weight's first dimension the output channel
+    # (Conv, FC): a per-channel affine right after it (an `eval_affine` layer) folds into it
+    absorbs_affine: ClassVar[bool] = False
 
     @property
     def positional(self) -> tuple[str, ...]:
@@ -193,6 +199,16 @@ class Op:
     def cells(self, p) -> tuple[str, str, str]:
         """Kernel, stride and padding as the notes' table shows them ('' when not applicable)."""
         return "", "", ""
+
+    def eval_affine(self, module) -> tuple[Any, Any] | None:
+        """`(scale, shift)` tensors when this layer's built module computes, in eval mode,
+        `x * scale[c] + shift[c]` for each channel c (BatchNorm); None otherwise."""
+        return None
+
+    def inner_folds(self, p, ins: list[Shape], out: Shape) -> tuple[tuple[str, str, Op], ...]:
+        """Folds inside this layer's own module: (absorbing child, affine child, the affine
+        child's op), e.g. the projection shortcut's conv and BatchNorm, `("0", "1", BN)`."""
+        return ()
 
 
 def is_default(value: Any, default: Any) -> bool:

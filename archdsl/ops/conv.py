@@ -113,6 +113,7 @@ class Conv(Op):
     bare = {"kernel": 3, "padding": "same"}
     summary = "2-D convolution"
     example = "Conv(64, 3, s=2, p=1)"
+    absorbs_affine = True
 
     def check_params(self, p) -> None:
         resolve_padding(p)

@@ -35,6 +35,7 @@ class FC(Op):
                 "n": "out_features"}
     summary = "fully connected layer (flattens its input)"
     example = "FC(4096)"
+    absorbs_affine = True
 
     def resolve(self, p, ins, ctx):
         if p.out_features == "auto":

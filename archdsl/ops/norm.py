@@ -45,6 +45,18 @@ class BN(_Norm):
     def buffer_count(self, p, ins, out):
         return 2 * ins[0][0] + 1  # running mean, running var, num_batches_tracked
 
+    def eval_affine(self, module):
+        import torch
+
+        if module.running_var is None:  # no running statistics: batch statistics even in eval
+            return None
+        scale = torch.rsqrt(module.running_var.double() + module.eps)
+        shift = -module.running_mean.double() * scale
+        if module.affine:
+            scale, shift = scale * module.weight.double(), shift * module.weight.double() + \
+                module.bias.double()
+        return scale, shift
+
     def torch(self, p, ins, out):
         cls = "nn.BatchNorm2d" if len(ins[0]) == 3 else "nn.BatchNorm1d"
         return TorchModule(cls, (ins[0][0],), kwargs_without_defaults([

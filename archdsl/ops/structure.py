@@ -71,6 +71,7 @@ class Dropout(Op):
     elementwise = True
     summary = "dropout"
     example = "Dropout(0.5)"
+    eval_identity = True
 
     def torch(self, p, ins, out):
         return TorchModule("nn.Dropout", () if is_default(p.p, 0.5) else (p.p,))
@@ -252,6 +253,11 @@ class Shortcut(Op):
 
     def passes_through(self, p, ins, out):
         return not self.projects(ins, out)
+
+    def inner_folds(self, p, ins, out):
+        from archdsl.ops.norm import BN
+
+        return (("0", "1", BN()),) if self.projects(ins, out) else ()
 
     def torch(self, p, ins, out):
         if not self.projects(ins, out):
