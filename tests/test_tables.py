@@ -30,9 +30,21 @@ def alexnet():
     return archdsl.load("specs/alexnet.arch")
 
 
+NOTES_COLUMNS = ("Layer", "Kind", "Kernel", "Stride", "Pad", "Output", "Activations", "Params",
+                 "MACs")
+ALIGN = "|" + "|".join("---:" if c.numeric else "---" for c in tables.COLUMN_SPECS) + "|"
+SPEC = "".join("r" if c.numeric else "l" for c in tables.COLUMN_SPECS)
+
+
 def test_columns_are_the_notes_columns():
-    assert tables.COLUMNS == ("Layer", "Kind", "Kernel", "Stride", "Pad", "Output",
-                              "Activations", "Params", "MACs")
+    # the notes' columns, in order (more may follow: they are one entry in COLUMN_SPECS)
+    assert tables.COLUMNS[:len(NOTES_COLUMNS)] == NOTES_COLUMNS
+    assert [c.header for c in tables.COLUMN_SPECS if c.numeric][:3] == ["Activations", "Params",
+                                                                         "MACs"]
+
+
+def cell(line: str, header: str) -> str:
+    return line.strip("|").split(" | ")[tables.COLUMNS.index(header)].strip()
 
 
 def test_markdown_table_renders(alexnet):
@@ -40,16 +52,20 @@ def test_markdown_table_renders(alexnet):
     lines = text.splitlines()
     assert lines[0] == "### AlexNet"
     table = [line for line in lines if line.startswith("|")]
-    assert table[1] == "|---|---|---|---|---|---|---:|---:|---:|"
+    assert table[1] == ALIGN
+    assert ALIGN.startswith("|---|---|---|---|---|---|---:|---:|---:|")
     width = len(tables.COLUMNS)
     for line in table:  # every row has exactly the header's cells (no stray `|`)
         cells = line.replace("\\|", "").strip("|").split("|")
         assert len(cells) == width, line
     conv1 = next(line for line in table if line.startswith("| Conv:1 "))
-    assert conv1 == ("| Conv:1 | Conv | 11x11 | 4 | 3 | 96x55x55 | 290,400 | 34,944 | "
-                     "105,415,200 |")
-    assert table[-1] == ("| **Total** |  |  |  |  | **1000** | **781,736** | **62,378,344** | "
-                         "**1,135,256,096** |")
+    expected = {"Kind": "Conv", "Kernel": "11x11", "Stride": "4", "Pad": "3",
+                "Output": "96x55x55", "Activations": "290,400", "Params": "34,944",
+                "MACs": "105,415,200"}
+    assert {h: cell(conv1, h) for h in expected} == expected
+    total = table[-1]
+    assert total.startswith("| **Total** |  |  |  |  | **1000** | **781,736** | **62,378,344** | "
+                            "**1,135,256,096** |")
     assert "- **Parameters:** 62,378,344" in text
 
 
@@ -68,7 +84,7 @@ def test_latex_uses_booktabs_and_escapes():
     assert r"stage\_a.conv\_a" in text
     for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
         assert rule in text
-    assert r"\begin{tabular}{llllllrrr}" in text
+    assert r"\begin{tabular}{" + SPEC + "}" in text and SPEC.startswith("llllllrrr")
     body = [line for line in text.splitlines() if line.endswith(r"\\")]
     assert all(line.count("&") == len(tables.COLUMNS) - 1 for line in body)
     assert body[-1].startswith("Total & ")
@@ -77,7 +93,7 @@ def test_latex_uses_booktabs_and_escapes():
 
 def test_long_latex_tables_break_across_pages():
     text = tables.render_latex(archdsl.load("resnet50"))
-    assert r"\begin{longtable}{llllllrrr}" in text and r"\endhead" in text
+    assert r"\begin{longtable}{" + SPEC + "}" in text and r"\endhead" in text
     assert text.rstrip().endswith(r"\end{longtable}")
 
 
