@@ -33,15 +33,18 @@ def load(spec, *, input=None, classes=None, model=None, freeze=None, head=None, 
                       outputs=outputs)
 
 
-def build(spec, *, seed=None, all_outputs=False, device=None, **settings):
+def build(spec, *, seed=None, all_outputs=False, device=None, weights=None, optimize=None,
+          channels_last=False, **settings):
     """A `torch.nn.Module` for a spec (same arguments as `load`). The same spec and seed give
-    the same weights; the default seed is fixed."""
+    the same weights; the default seed is fixed. `weights="model.pt"` (or `.safetensors`) loads
+    a state_dict strictly; `optimize="inference"` folds BatchNorm into the convolution before it
+    and drops dropout (eval mode, for inference only); `channels_last=True` converts the memory
+    format."""
     from archdsl.model import Model
 
-    if isinstance(spec, Model):
-        return spec.build(seed=seed, all_outputs=all_outputs, device=device)
-    return load(spec, seed=seed, **settings).build(seed=seed, all_outputs=all_outputs,
-                                                    device=device)
+    model = spec if isinstance(spec, Model) else load(spec, seed=seed, **settings)
+    return model.build(seed=seed, all_outputs=all_outputs, device=device, weights=weights,
+                       optimize=optimize, channels_last=channels_last)
 
 
 def compile(spec, **settings) -> str:  # noqa: A001  (the verb users know from the CLI)

@@ -93,11 +93,25 @@ class Model:
 
         return generate(self)
 
-    def build(self, seed: int | None = None, all_outputs: bool = False, device=None):
-        """A `torch.nn.Module`, built from the generated source; deterministic per seed."""
+    def build(self, seed: int | None = None, all_outputs: bool = False, device=None, *,
+              weights=None, optimize: str | None = None, channels_last: bool = False):
+        """A `torch.nn.Module`, built from the generated source; deterministic per seed.
+
+        `weights`: a `.pt`/`.safetensors` state_dict loaded strictly; `optimize="inference"`:
+        BatchNorm folded into the conv before it, dropout dropped, eval mode (docs/exports.md);
+        `channels_last`: that memory format."""
         from archdsl.backends.torch_build import build_module
 
-        return build_module(self, seed=seed, all_outputs=all_outputs, device=device)
+        return build_module(self, seed=seed, all_outputs=all_outputs, device=device,
+                            weights=weights, optimize=optimize, channels_last=channels_last)
+
+    def export(self, path, format: str | None = None, **options):  # noqa: A002
+        """Write the model as `format` ("py", "torchscript", "onnx" or "export"; default:
+        from the file suffix) to `path`; options as `archdsl.backends.export.export`.
+        Returns an `ExportReport`."""
+        from archdsl.backends.export import export
+
+        return export(self, path, format, **options)
 
     def render(self, path: str | os.PathLike | None = None, *, format: str | None = None,
                **options) -> bytes | None:

@@ -1,19 +1,37 @@
-"""`archdsl compile SPEC`: standalone PyTorch source for a spec."""
+"""`archdsl compile SPEC`: standalone PyTorch source, TorchScript, ONNX or a torch.export program.
+
+Python source is written without importing torch; the other formats build the module, export it
+and check the file against the module (`backends/export.py`; docs/exports.md).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
-from archdsl.cli.common import OK, add_spec_arguments, load_from_args, write_output
+from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, write_output
 
-HELP = "compile a spec to standalone PyTorch source (imports torch only)"
+FORMATS = ("py", "torchscript", "onnx", "export")
+HELP = "compile a spec to PyTorch source, TorchScript, ONNX or a torch.export program"
 DESCRIPTION = """\
-Write readable PyTorch source for a spec: one nn.Module class named after the
-model (constructible with no arguments), a class per block, straight-line
-forward methods with the output shape of each line as a comment.
+Write a spec as readable standalone PyTorch source (the default: imports torch
+only, one nn.Module class named after the model, a class per block, a shape
+comment on each forward line), or export the built module:
+
+  --format torchscript   torch.jit.script of the module (.pt / .ts)
+  --format onnx          ONNX, dynamic batch axis, every output (.onnx)
+  --format export        a torch.export program, dynamic batch (.pt2)
+
+Without --format, the suffix of -o chooses (.onnx, .pt2, .ts; else Python).
+Exports carry the weights of --seed (the same as archdsl.build) or of
+--weights FILE, a state_dict saved with torch.save or safetensors, and are
+checked against the PyTorch module after writing (ONNX with onnxruntime).
 
 examples:
   archdsl compile specs/lenet5.arch -o lenet5.py
+  archdsl compile resnet18 --format onnx --weights resnet18.pt -o resnet18.onnx
+  archdsl compile googlenet -o googlenet.pt2 --optimize inference
   archdsl compile resnet50 --head "FC(2)" --freeze conv1,bn1,layer1 -o resnet50_ft.py
 """
 
@@ -22,7 +40,22 @@ def register(sub) -> None:
     p = sub.add_parser("compile", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_spec_arguments(p, json_flag=False)
-    p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout, "
+                   "Python source only)")
+    p.add_argument("--format", choices=FORMATS, help="what to write (default: from the -o "
+                   "suffix, else py)")
+    p.add_argument("--weights", metavar="FILE", help="load this state_dict (.pt, .pth or "
+                   ".safetensors) before exporting")
+    p.add_argument("--optimize", choices=("inference",), help="inference: fold BatchNorm into "
+                   "the convolution before it and drop dropout")
+    p.add_argument("--channels-last", action="store_true", help="export with weights in the "
+                   "channels_last memory format (a CPU/GPU speed-up for convolutions)")
+    p.add_argument("--outputs", choices=("all", "main"), default="all", help="models with "
+                   "side outputs (Aux): export every output (default) or the main one")
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the "
+                   "exporter's)")
+    p.add_argument("--no-check", action="store_true", help="skip running the exported file "
+                   "against the PyTorch module")
     p.add_argument("--emit", choices=("ast", "ir", "shapes", "python"),
                    help="print a pipeline stage instead (python is the default output)")
     p.set_defaults(run=run)
@@ -31,9 +64,47 @@ def register(sub) -> None:
 def run(args) -> int:
     from archdsl.cli.check import emit_stage
 
+    exporting = args.format not in (None, "py") or args.weights or args.optimize or \
+        args.channels_last
+    if args.emit and exporting:
+        raise UsageError("--emit prints a pipeline stage; it does not combine with --format, "
+                         "--weights or --optimize")
     done = emit_stage(args)
     if done is not None:
         return done
+    fmt = _format(args)
+    if fmt == "py":
+        if args.weights or args.optimize or args.channels_last:
+            raise UsageError("Python source carries no weights: --weights, --optimize and "
+                             "--channels-last need --format torchscript, onnx or export")
+        model = load_from_args(args)
+        write_output(args.output, model.source())
+        return OK
+    if not args.output or args.output == "-":
+        raise UsageError(f"--format {fmt} writes a binary file: give it a name with -o FILE")
+    if fmt == "export" and not args.output.endswith(".pt2"):
+        raise UsageError("torch.export programs are .pt2 files: name the output FILE.pt2")
+    if args.opset is not None and (fmt != "onnx" or args.opset < 7):
+        raise UsageError("--opset applies to --format onnx and must be at least 7")
+    if args.weights and not os.path.isfile(args.weights):
+        raise UsageError(f"--weights: no weights file {args.weights}")
     model = load_from_args(args)
-    write_output(args.output, model.source())
+    from archdsl.backends.checkpoint import WeightsError
+    from archdsl.backends.export import export
+
+    try:
+        report = export(model, args.output, fmt, weights=args.weights, optimize=args.optimize,
+                        channels_last=args.channels_last, outputs=args.outputs,
+                        verify=not args.no_check, opset=args.opset)
+    except WeightsError as err:
+        raise UsageError(f"--weights: {err}") from None
+    except OSError as err:
+        raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
+    sys.stderr.write(report.describe() + "\n")
     return OK
+
+
+def _format(args) -> str:
+    from archdsl.backends.export import format_for
+
+    return format_for(args.output if args.output != "-" else None, args.format)
