@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archdsl.ops.base import Op
+
 MODES = ("inference",)
 
 
@@ -62,7 +64,7 @@ def plan(model) -> tuple[list[Fold], list[str]]:
             drops.append(node.name)
             continue
         inputs = graph.inputs(node.key)
-        if len(inputs) != 1:
+        if len(inputs) != 1 or type(node.op).eval_affine is Op.eval_affine:  # not declared
             continue
         src = inputs[0]
         if src.op.absorbs_affine and src.op.module and src.key not in outputs and \
