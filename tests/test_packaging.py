@@ -2,8 +2,9 @@
 
 import subprocess
 import sys
-import tomllib
 import zipfile
+
+import tomllib
 
 from conftest import ROOT
 

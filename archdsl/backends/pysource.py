@@ -562,9 +562,9 @@ def _functional(call: Functional, in_vars: list[str], attrs: set[str]) -> str | 
 def _fill(template: str, in_vars: list[str], values: dict[str, str]) -> str:
     out = template
     for i, var in enumerate(in_vars):
-        out = out.replace("{%d}" % i, var)
+        out = out.replace(f"{{{i}}}", var)
     for key, text in values.items():
-        out = out.replace("{%s}" % key, text)
+        out = out.replace(f"{{{key}}}", text)
     return out
 
 

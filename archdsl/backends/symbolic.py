@@ -155,7 +155,7 @@ class SymbolicClass:
 
 def _matches(sym: Any, value: Any) -> bool:
     if isinstance(sym, tuple) and isinstance(value, tuple):
-        return len(sym) == len(value) and all(_matches(a, b) for a, b in zip(sym, value))
+        return len(sym) == len(value) and all(_matches(a, b) for a, b in zip(sym, value, strict=True))
     if _is_int(sym) and _is_int(value):
         return int(sym) == int(value)
     if isinstance(sym, SymFloat) and isinstance(value, float):

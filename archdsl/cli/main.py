@@ -9,8 +9,15 @@ import traceback
 
 from archdsl import __version__
 from archdsl.cli import check, compile, ops, summary
-from archdsl.cli.common import ENVIRONMENT, INTERNAL, INVALID, USAGE, UsageError, print_json, \
-    use_color
+from archdsl.cli.common import (
+    ENVIRONMENT,
+    INTERNAL,
+    INVALID,
+    USAGE,
+    UsageError,
+    print_json,
+    use_color,
+)
 
 # Each command is a module with `register(subparsers)`; its parser sets `run`.
 COMMANDS = [check, summary, compile, ops]
