@@ -21,7 +21,6 @@ from archdsl.limits import DEFAULT_LIMITS, Limits
 from archdsl.source import SourceFile
 from archdsl.syntax import ast
 from archdsl.syntax.parser import parse_text
-from archdsl.syntax.yaml_spec import parse_yaml
 
 SPEC_SUFFIXES = (".arch", ".yaml", ".yml")
 
@@ -147,6 +146,9 @@ def _parse_cached(name: str, text: str, suffix: str, limits: Limits) -> ast.Prog
                                     SourceFile(name, text).span(text.index("\x00"),
                                                                 text.index("\x00") + 1))])
     if suffix in (".yaml", ".yml"):
+        # imported here: PyYAML and the YAML schema's pydantic models cost an .arch spec ~40 ms
+        from archdsl.syntax.yaml_spec import parse_yaml
+
         return parse_yaml(text, name, limits)
     return parse_text(text, name)
 

@@ -206,6 +206,11 @@ def _flat(out) -> tuple:
 # --- helpers -----------------------------------------------------------------------------------
 def _require(fmt: str) -> None:
     """Fail early, with what to install, when an exporter's packages are missing."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as err:
+        raise BackendError(f"exporting to {FORMAT_NAMES[fmt]} builds the model with PyTorch, "
+                           f"which cannot be imported ({err}): pip install torch") from None
     needed = {"onnx": ("onnx", "onnxscript")}.get(fmt, ())
     for package in needed:
         try:

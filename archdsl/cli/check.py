@@ -33,11 +33,11 @@ def register(sub) -> None:
 
 def emit_stage(args) -> int | None:
     """Handle --emit for check and compile; None when no stage was asked for."""
+    if not args.emit:
+        return None
     from archdsl.backends import dump
     from archdsl.cli.common import limits_from, roots_from, settings_from, write_output
 
-    if not args.emit:
-        return None
     if args.emit == "ast":
         from archdsl.loader import read_spec
 
