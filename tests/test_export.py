@@ -133,6 +133,33 @@ def test_outputs_main_exports_only_the_main_output(fmt, tmp_path):
     torch.testing.assert_close(got[0], expected, atol=1e-4, rtol=1e-4)
 
 
+ALL_OPS = """
+model AllOps {
+  input: 3x32x32
+  classes: 10
+  Conv(16, 3, p=1) - BN - ReLU - DWConv(3, p=1) - BN - ELU - PWConv(24) - LeakyReLU(0.1)
+  Add[ Conv(24, 3, p=1) - BN, Shortcut ] - GELU
+  Add[ Conv(32, 3, s=2, p=1) - BN, Shortcut ] - Sigmoid
+  Aux:aux1[ GAP - FC(10) ]
+  Concat[ Id, Conv(16, 1) - IN(affine=true) ] - GN(4) - LRN(5) - Tanh
+  Concat[ Slice(0, 16), Slice(16) ] - MPool(2) - APool(2, s=1) - SPool(2) - LN
+  AdaptiveAPool(3) - Flatten - FC(64) - BN - ReLU - Dropout(0.5) - FC(classes) - SM
+}
+"""
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_layer_kind_exports(fmt, tmp_path):
+    from archdsl.ops import all_ops
+
+    model = archdsl.load(ALL_OPS)
+    used = {n.op.name for n in model.layers()}
+    # a new layer kind must join this spec (Id becomes an edge; Input is not a layer)
+    assert used == {op.name for op in all_ops()} - {"Input", "Id"}
+    report = export(model, tmp_path / f"all{SUFFIX[fmt]}", fmt)  # written, reloaded, compared
+    assert report.outputs == ["main", "aux1"] and report.max_diff < 1e-4
+
+
 class Unexportable(nn.Module):
     """Wraps a layer with what TorchScript (`*rest`) and torch.export (a branch on a tensor's
     value) both refuse, leaving its result unchanged."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -121,7 +122,9 @@ def export(model, path, format: str | None = None, *, weights=None, seed: int | 
     except Exception as err:  # noqa: BLE001  (any exporter failure gets a layer and a reason)
         from archdsl.backends.export_blame import failure_message
 
-        raise BackendError(failure_message(net, model, example, fmt, err)) from err
+        with _quiet():
+            message = failure_message(net, model, example, fmt, err)
+        raise BackendError(message) from err
     if verify:
         with torch.no_grad(), _quiet():
             _verify(net, model, path, fmt, report, channels_last)
@@ -245,7 +248,14 @@ def _tuple_outputs(net) -> None:
 
 @contextlib.contextmanager
 def _quiet():
-    """Keep the exporters' progress lines and warnings off the user's terminal."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
+    """Keep the exporters' progress lines, warnings and logged graph dumps off the user's
+    terminal (the failure message says what matters)."""
+    disabled = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)  # torch logs through handlers made before any redirect
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(disabled)

@@ -17,6 +17,7 @@ import time
 import traceback
 
 BUDGET_S = 60.0
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 GENERATED = re.compile(r'(<archdsl-generated [^>]+>)"?, line (\d+)')
 
 
@@ -98,10 +99,7 @@ def _program(module, args) -> None:
 def _onnx(module, args) -> None:
     import torch
 
-    from archdsl.backends.export import _quiet
-
-    with _quiet():
-        torch.onnx.export(module, args, None, dynamo=True, verbose=False)
+    torch.onnx.export(module, args, None, dynamo=True, verbose=False)
 
 
 _ATTEMPTS = {"torchscript": _script, "export": _program, "onnx": _onnx}
@@ -127,7 +125,7 @@ def _reason(err: BaseException) -> str:
 
 
 def _first_line(err: BaseException) -> str:
-    for line in str(err).splitlines():
+    for line in ANSI.sub("", str(err)).splitlines():
         line = line.strip()
         if line and not GENERATED.search(line):
             return f"{type(err).__name__}: {line}" if len(line) < 30 else line
