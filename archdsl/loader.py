@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from archdsl.diagnostics import ArchError, Diagnostic, Note
+from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
+from archdsl.identifiers import check_block_def
 from archdsl.limits import DEFAULT_LIMITS, Limits
 from archdsl.source import SourceFile
 from archdsl.syntax import ast
+from archdsl.syntax.budget import check_tokens
 from archdsl.syntax.parser import parse_text
 
 SPEC_SUFFIXES = (".arch", ".yaml", ".yml")
@@ -70,9 +72,11 @@ def classify(spec: str | os.PathLike) -> tuple[str, Path | None]:
             try:
                 if candidate.is_file():
                     return "file", candidate
-            except OSError:
+                if candidate.exists():
+                    return "not-a-file", candidate
+            except (OSError, ValueError):
                 pass
-            if candidate.suffix in SPEC_SUFFIXES:
+            if candidate.suffix in SPEC_SUFFIXES or _looks_like_path(text):
                 return "missing", candidate
         if text.isidentifier():
             zoo = zoo_path(text)
@@ -81,14 +85,28 @@ def classify(spec: str | os.PathLike) -> tuple[str, Path | None]:
     return "text", None
 
 
+def _looks_like_path(text: str) -> bool:
+    """`specs/alexnet.ach`: a path with a typo, not a layer string (which has no '/' or '.')."""
+    return bool(text) and not any(ch in text for ch in " \t-[]()") and \
+        (text.startswith((".", "/", "~")) or "." in Path(text).name)
+
+
 def read_spec(spec: str | os.PathLike, limits: Limits = DEFAULT_LIMITS,
               roots: list[Path] | None = None) -> LoadedSpec:
     kind, path = classify(spec)
     if kind == "missing":
-        raise ArchError([Diagnostic("no-such-file", f"no spec file '{spec}'", None,
-                                    f"check the path; zoo names are: {', '.join(zoo_names())}")])
+        suffix = "" if path.suffix in SPEC_SUFFIXES else \
+            "; spec files end in .arch, .yaml or .yml"
+        raise ArchError([Diagnostic("no-such-file", f"no spec file '{spec}'{suffix}", None,
+                                    _file_hint(path))])
+    if kind == "not-a-file":
+        raise ArchError([Diagnostic("no-such-file", f"'{spec}' is not a spec file (it is a "
+                                    f"{'directory' if path.is_dir() else 'special file'})",
+                                    None, "give a .arch or .yaml file, a zoo name or a layer "
+                                    "string")])
     if kind == "text":
         text = str(spec)
+        _zoo_typo(text)
         if len(text.encode("utf-8", "replace")) > limits.max_file_bytes:
             raise ArchError([Diagnostic("limit-exceeded", f"the spec is larger than "
                                         f"{limits.max_file_bytes} bytes", None,
@@ -104,12 +122,44 @@ def read_spec(spec: str | os.PathLike, limits: Limits = DEFAULT_LIMITS,
     return loaded
 
 
+def _file_hint(path: Path) -> str:
+    try:
+        parent = path.parent if str(path.parent) else Path(".")
+        names = [p.name for p in parent.iterdir() if p.suffix in SPEC_SUFFIXES]
+    except OSError:
+        names = []
+    guess = suggest(path.name, names)
+    if guess is not None:
+        return f"did you mean '{path.parent / guess}'?"
+    return f"check the path; zoo names are: {', '.join(zoo_names())}"
+
+
+def _zoo_typo(text: str) -> None:
+    """A lone word that is no layer or block but a directory or close to a zoo name."""
+    from archdsl.ops import lookup, vgg_token
+
+    if not text.isidentifier() or lookup(text) is not None or vgg_token(text) is not None or \
+            text in prelude_blocks() or any(b.lower() == text.lower() for b in prelude_blocks()):
+        return
+    if Path(text).is_dir():
+        raise ArchError([Diagnostic("no-such-file", f"'{text}' is a directory, not a spec",
+                                    None, "give a .arch or .yaml file, a zoo name or a layer "
+                                    "string")])
+    guess = suggest(text, zoo_names())
+    if guess is not None:
+        raise ArchError([Diagnostic("no-such-file", f"'{text}' is neither a zoo spec nor a "
+                                    "layer", None, f"did you mean the zoo spec '{guess}'?")])
+
+
 def _load_file(path: Path, limits: Limits) -> ast.Program:
     try:
         stat = path.stat()
     except OSError as err:
         raise ArchError([Diagnostic("no-such-file", f"cannot read '{path}': "
                                     f"{err.strerror or err}", None)]) from None
+    if not path.is_file():
+        raise ArchError([Diagnostic("no-such-file", f"'{path}' is not a regular file", None,
+                                    "give a .arch or .yaml file")])
     if stat.st_size > limits.max_file_bytes:
         raise ArchError([Diagnostic("limit-exceeded", f"'{path}' is {stat.st_size} bytes, more "
                                     f"than the limit of {limits.max_file_bytes}", None,
@@ -120,7 +170,12 @@ def _load_file(path: Path, limits: Limits) -> ast.Program:
 @functools.lru_cache(maxsize=256)
 def _parse_file_cached(path: str, size: int, mtime: int, limits: Limits) -> ast.Program:
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as fh:  # bounded: the file may have grown since stat()
+            raw = fh.read(limits.max_file_bytes + 1)
+        if len(raw) > limits.max_file_bytes:
+            raise ArchError([Diagnostic("limit-exceeded", f"'{path}' is more than "
+                                        f"{limits.max_file_bytes} bytes", None,
+                                        "raise the limit max_file_bytes if this is intended")])
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ArchError([Diagnostic("bad-encoding", f"'{path}' is not UTF-8 text (byte "
@@ -150,6 +205,7 @@ def _parse_cached(name: str, text: str, suffix: str, limits: Limits) -> ast.Prog
         from archdsl.syntax.yaml_spec import parse_yaml
 
         return parse_yaml(text, name, limits)
+    check_tokens(SourceFile(name, text), limits.max_tokens)
     return parse_text(text, name)
 
 
@@ -198,6 +254,9 @@ def _inside(path: Path, root: Path) -> bool:
 def _add_block(loaded: LoadedSpec, block: ast.BlockDef) -> None:
     from archdsl.ops import lookup
 
+    problems = check_block_def(block)
+    if problems:
+        raise ArchError(problems)
     if lookup(block.name) is not None:
         raise ArchError([Diagnostic("block-shadows-layer", f"block {block.name} has the name of "
                                     "a layer kind", block.name_span, "choose another name")])

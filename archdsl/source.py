@@ -32,16 +32,20 @@ class SourceFile:
     name: str
     text: str
     origin: Origin | None = None
-    _line_starts: list[int] = field(default_factory=list, repr=False)
+    _starts: list[int] | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        starts = [0]
-        text = self.text
-        i = text.find("\n")
-        while i != -1:
-            starts.append(i + 1)
-            i = text.find("\n", i + 1)
-        self._line_starts = starts
+    @property
+    def _line_starts(self) -> list[int]:
+        """Offsets where lines start, built on first use (most sources never need it)."""
+        if self._starts is None:
+            starts = [0]
+            text = self.text
+            i = text.find("\n")
+            while i != -1:
+                starts.append(i + 1)
+                i = text.find("\n", i + 1)
+            self._starts = starts
+        return self._starts
 
     def __repr__(self) -> str:
         return f"SourceFile({self.name!r})"

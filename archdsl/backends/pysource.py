@@ -74,7 +74,17 @@ def _location(span) -> str:
     if span is None:
         return ""
     file, line, col, _ = span.located()
-    return f"{file.name}:{line}:{col}"
+    return _comment(f"{file.name}:{line}:{col}")
+
+
+def _comment(text: str) -> str:
+    """Text from a spec or a file name, safe in a `#` comment: one line, control chars escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _doc(text: str) -> str:
+    """Text safe inside a triple-quoted docstring: it cannot end the string or escape."""
+    return _comment(text.replace("\\", "\\\\")).replace('"""', '\\"\\"\\"')
 
 
 @dataclass
@@ -114,7 +124,8 @@ class _Generator:
         spec = self.model.loaded
         origin = (str(spec.path) if spec.kind == "file" else
                   f"the zoo spec {spec.path.stem}" if spec.kind == "zoo" else "a layer string")
-        lines = [f'"""{self.model.name}, compiled by archdsl {__version__} from {origin}.',
+        lines = [f'"""{_doc(self.model.name)}, compiled by archdsl {__version__} from '
+                 f'{_doc(origin)}.',
                  "",
                  "Generated code: regenerate it with `archdsl compile` rather than editing it.",
                  '"""', ""]
@@ -212,7 +223,7 @@ class _Generator:
         body.init[:0] = late
         params_text = ", ".join(p.name + (f"={expr_text(p.default)}" if p.default is not None
                                           else "") for p in defn.params)
-        doc = f'    """Block {defn.name}({params_text}), {_location(defn.name_span)}."""'
+        doc = f'    """Block {_doc(f"{defn.name}({params_text}), {_location(defn.name_span)}")}."""'
         text = self.class_text("{NAME}", doc, sig, body, "x")
         if text in self.class_texts:
             return self.class_texts[text]
@@ -455,7 +466,7 @@ class _Generator:
         frozen = _frozen_modules(ir)
         if frozen:
             body.init.append(f"        for name in {frozen!r}:  # freeze: "
-                             f"{', '.join(settings.freeze)}")
+                             f"{_comment(', '.join(settings.freeze))}")
             body.init.append("            self.get_submodule(name).requires_grad_(False)")
         if settings.transform_input:
             body.methods.append(_TRANSFORM_INPUT)
@@ -470,7 +481,7 @@ class _Generator:
                 f"            return {self.model_class}Outputs({', '.join(names)})\n"
                 f"        return {names[0]}  # type: ignore[return-value]")
         totals = self.model.totals
-        doc = (f'    """{self.model.name}: {fmt_shape(self.model.input_shape)} -> '
+        doc = (f'    """{_doc(self.model.name)}: {fmt_shape(self.model.input_shape)} -> '
                f'{fmt_shape(self.model.output_shape)}, {totals.params:,} parameters, '
                f'{totals.macs:,} MACs."""')
         text = self.class_text(self.model_class, doc, ["self"], body, "x")
@@ -478,7 +489,8 @@ class _Generator:
             fields = "\n".join(f"    {name}: {'torch.Tensor' if i == 0 else 'torch.Tensor | None'}"
                                for i, (name, _) in enumerate(ir.outputs))
             text = (f"class {self.model_class}Outputs(NamedTuple):\n"
-                    f'    """The outputs of {self.model.name}, main first."""\n\n{fields}\n\n\n'
+                    f'    """The outputs of {_doc(self.model.name)}, main first."""'
+                    f'\n\n{fields}\n\n\n'
                     + text)
         return text
 

@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for command in [*COMMANDS, *_extra_commands()]:
         command.register(sub)
+    for command_parser in sub.choices.values():  # `archdsl check X --color never` works too
+        if "--color" not in command_parser._option_string_actions:
+            command_parser.add_argument("--color", choices=("auto", "always", "never"),
+                                        default=argparse.SUPPRESS, help="colour diagnostics "
+                                        "(default: on a terminal, unless NO_COLOR is set)")
     return parser
 
 

@@ -25,6 +25,11 @@ from archdsl.syntax import ast
 
 def pick_model(loaded: LoadedSpec, name: str | None) -> ast.ModelDef:
     models = loaded.program.models
+    program = loaded.program
+    if not models and not program.blocks and not program.uses:
+        raise ArchError([Diagnostic("empty-spec", "the spec is empty", None,
+                                    "write layers such as \"Conv-ReLU-Pool-FC\", or a "
+                                    "`model Name { ... }`")])
     if not models:
         blocks = ", ".join(b.name for b in loaded.program.blocks) or "none"
         raise ArchError([Diagnostic("no-model", "this spec defines no model", None,

@@ -89,10 +89,17 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
         spans[field] = arg.span
     if diags:
         raise ArchError(diags)
+    # pydantic's lax mode would turn true into 1 and "0.5" into 0.5: refuse those first
+    bad = {f: d for f in spans if (d := _type_mismatch(op, f, values[f], exprs[f], spans[f],
+                                                        env)) is not None}
     try:
-        params = op.Params(**values)
+        params = op.Params(**{k: v for k, v in values.items() if k not in bad})
     except ValidationError as err:
-        raise ArchError(_validation_diagnostics(op, err, spans, layer.span, values)) from None
+        raise ArchError(list(bad.values()) + [
+            d for f, d in _validation_diagnostics(op, err, spans, layer.span, values)
+            if f not in bad]) from None
+    if bad:
+        raise ArchError(list(bad.values()))
     try:
         op.check_params(params)
     except ShapeError as err:
@@ -102,8 +109,78 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
     return params, exprs, spans
 
 
+def _accepted(annotation: Any) -> tuple[set[type], set[str]]:
+    """The Python types and the literal words a parameter annotation accepts."""
+    kinds: set[type] = set()
+    words: set[str] = set()
+    stack = [annotation]
+    while stack:
+        a = stack.pop()
+        origin = typing.get_origin(a)
+        if origin is typing.Union or origin is types.UnionType:
+            stack.extend(typing.get_args(a))
+        elif origin is typing.Annotated:
+            stack.append(typing.get_args(a)[0])
+        elif origin is typing.Literal:
+            for v in typing.get_args(a):
+                if isinstance(v, str):
+                    words.add(v)
+                else:
+                    kinds.add(type(v))
+        elif origin is tuple:
+            kinds.add(tuple)
+        elif isinstance(a, type):
+            kinds.add(a)
+    return kinds, words
+
+
+def _type_mismatch(op: Op, field: str, value: Any, expr: ast.Expr, span: Span,
+                   env: Mapping[str, Any]) -> Diagnostic | None:
+    """A word or true/false where the parameter takes neither (lax pydantic would coerce)."""
+    info = op.Params.model_fields.get(field)
+    if info is None:
+        return None
+    kinds, words = _accepted(info.annotation)
+    if isinstance(value, bool):
+        if bool in kinds:
+            return None
+        hint = "true and false are not numbers"
+    elif isinstance(value, str):
+        if str in kinds or value in words:
+            return None
+        hint = _word_hint(op, field, value, expr, words, env)
+    else:
+        return None
+    return Diagnostic("bad-argument", f"{op.name}: {field} must be {describe_field(info)}, "
+                      f"got {_value_text(value)}", span, hint)
+
+
+def _word_hint(op: Op, field: str, word: str, expr: ast.Expr, words: set[str],
+               env: Mapping[str, Any]) -> str | None:
+    guess = suggest(word, words) if words else None
+    if guess is not None:
+        return f"did you mean '{guess}'?"
+    for other, info in op.Params.model_fields.items():
+        if other != field and word in _accepted(info.annotation)[1]:
+            short = next((k for k, f in op.keywords.items() if f == other), other)
+            return f"did you mean `{short}={word}`? ({field} is given by position here)"
+    if not isinstance(expr, ast.Name):
+        try:
+            float(word)
+            return "remove the quotes: numbers are written without them"
+        except ValueError:
+            return None
+    names = [k for k in env if isinstance(k, str)]
+    guess = suggest(word, names) if names else None
+    if guess is not None:
+        return f"'{word}' is not defined here; did you mean '{guess}'?"
+    if not words and any(n != "classes" for n in names):  # inside a block: probably a misspelt parameter
+        return f"'{word}' is not a parameter here (parameters: {', '.join(sorted(names))})"
+    return None
+
+
 def _validation_diagnostics(op: Op, err: ValidationError, spans: dict[str, Span], where: Span,
-                            values: dict) -> list[Diagnostic]:
+                            values: dict) -> list[tuple[str, Diagnostic]]:
     seen: list[str] = []
     for e in err.errors():
         field = str(e["loc"][0]) if e["loc"] else ""
@@ -114,8 +191,9 @@ def _validation_diagnostics(op: Op, err: ValidationError, spans: dict[str, Span]
         info = op.Params.model_fields.get(field)
         expected = describe_field(info) if info is not None else "valid"
         got = _value_text(values.get(field))
-        diags.append(Diagnostic("bad-argument", f"{op.name}: {field} must be {expected}, "
-                                f"got {got}", spans.get(field, where), _range_hint(field, values)))
+        diags.append((field, Diagnostic("bad-argument", f"{op.name}: {field} must be "
+                                        f"{expected}, got {got}", spans.get(field, where),
+                                        _range_hint(field, values))))
     return diags
 
 

@@ -18,7 +18,9 @@ from typing import Any
 from archdsl import ops
 from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
 from archdsl.elaborate.binding import bind_block, bind_op
+from archdsl.elaborate.sizes import Sizer
 from archdsl.expr import evaluate
+from archdsl.identifiers import check_output_name
 from archdsl.ir import BlockInfo, Graph, Node, RepeatInfo, Scope
 from archdsl.limits import Limits
 from archdsl.source import Span
@@ -66,15 +68,24 @@ class Walker:
         self._groups = itertools.count()
         self.side_outputs: list[tuple[Scope, int]] = []
         self._stack: list[ast.BlockDef] = []
+        self._sizer = Sizer(self._block_of, 10**12, self.limits.max_depth)
+
+    def _block_of(self, layer: ast.Layer) -> ast.BlockDef | None:
+        """The block a layer name calls, or None (an op, or unknown: reported later)."""
+        try:
+            kind, what, _ = self.resolve_name(layer)
+        except ArchError:
+            return None
+        return what if kind == "block" else None
 
     # --- nodes -----------------------------------------------------------------------------------
     def add_node(self, op: ops.Op, params, where: Where, span: Span, inputs: list[int], *,
                  written: str = "", label: str | None = None, name: str | None = None,
                  exprs: dict | None = None, bare: bool = False, pending: Pending | None = None
                  ) -> int:
-        if len(self.graph) >= self.limits.max_layers:
+        if len(self.graph) - 1 >= self.limits.max_layers:  # the input node is no layer
             raise ArchError([Diagnostic("limit-exceeded", f"the model unrolls to more than "
-                                        f"{self.limits.max_layers} layers", span,
+                                        f"{self.limits.max_layers:,} layers", span,
                                         "lower the repeat counts, or raise the limit max_layers")])
         pending = pending or Pending()
         node = Node(next(self._keys), op, params, where.scope, span, where.trace, written or
@@ -109,6 +120,10 @@ class Walker:
         if isinstance(st, ast.Chain):
             return self.chain(st, cur, where, pending)
         if isinstance(st, ast.Stage):
+            try:
+                check_identifier(st.label, st.label_span)
+            except ArchError as err:
+                self.reporter.extend(err.diagnostics)
             scope = self._child_scope("group", where, st.span, st.label, pending)
             scope.entry = cur
             out = self.chain(st.chain, cur, Where(scope, where.env, where.trace))
@@ -147,11 +162,12 @@ class Walker:
         count = self._count(el.repeat, where)
         if count is None:
             return cur
-        size = _static_size(el.unit)
-        if len(self.graph) + count * size > self.limits.max_layers:
-            self.reporter.error("limit-exceeded", f"this repeat unrolls to at least {count * size}"
-                                f" layers, more than the limit of {self.limits.max_layers}",
-                                el.repeat.span, "lower the count, or raise the limit max_layers")
+        size = self._sizer.unit(el.unit, where.env)
+        if len(self.graph) - 1 + count * size > self.limits.max_layers:
+            self.reporter.error("limit-exceeded", f"this repeat unrolls to {_at_least(count * size)}"
+                                f" layers; the model would have more than the limit of "
+                                f"{self.limits.max_layers:,}", el.repeat.span,
+                                "lower the count, or raise the limit max_layers")
             raise ArchError(self.reporter.diagnostics)
         group = next(self._groups)
         for i in range(count):
@@ -204,9 +220,24 @@ class Walker:
                                             label.span)])
             out.append(text[pos:start])
             inner = text[start + 1:end].strip()
-            program = parse_text(f"_({inner})", "<template>")
-            layer = program.models[0].body[0].elements[0].unit
-            value = evaluate(layer.args[0].value, env)
+            bad = ArchError([Diagnostic("bad-label", f"'{{{inner}}}' in a name template is not "
+                                        "an expression", label.span, "write an expression of "
+                                        "the block's parameters and `i`, e.g. \"layer{i+1}\"")])
+            try:
+                program = parse_text(f"_({inner})", "<template>")
+            except ArchError:
+                raise bad from None
+            body = program.models[0].body if len(program.models) == 1 else ()
+            layer = body[0].elements[0].unit if len(body) == 1 and isinstance(
+                body[0], ast.Chain) and len(body[0].elements) == 1 else None
+            if not isinstance(layer, ast.Layer) or layer.args is None or len(layer.args) != 1 \
+                    or layer.args[0].key is not None or body[0].elements[0].repeat is not None:
+                raise bad
+            try:
+                value = evaluate(layer.args[0].value, env)
+            except ArchError as err:
+                raise ArchError([Diagnostic(d.code, d.message, label.span, d.hint)
+                                 for d in err.diagnostics]) from None
             out.append(str(value))
             pos = end + 1
         name = "".join(out)
@@ -317,7 +348,7 @@ class Walker:
             if ops.vgg_token(layer.name) is not None:
                 stem = prefix
             stem = stem.rstrip("0123456789") or prefix
-            return f"{stem}{int(lab.text)}", f"{layer.name}:{lab.text}"
+            return f"{stem}{lab.text.lstrip('0') or '0'}", f"{layer.name}:{lab.text}"
         if lab.template:
             return self._template(lab, where.env), None
         check_identifier(lab.text, lab.span)
@@ -336,6 +367,13 @@ class Walker:
                                         f"{self.limits.max_depth} deep", layer.span,
                                         "raise the limit max_depth if this is intended")])
         values, call_exprs = bind_block(defn, layer, where.env)
+        size = self._sizer.statements(defn.body, values, len(self._stack))
+        if len(self.graph) - 1 + size > self.limits.max_layers:
+            raise ArchError([Diagnostic("limit-exceeded", f"block {defn.name} expands to "
+                                        f"{_at_least(size)} layers; the model would have more "
+                                        f"than the limit of {self.limits.max_layers:,}",
+                                        layer.span, "lower its sizes or repeat counts, or "
+                                        "raise the limit max_layers")])
         name, _ = self._label(layer, where, defn.name.lower())
         pending = self._pending_with_label(pending, layer)
         scope = self._child_scope("block", where, layer.span, name, pending,
@@ -408,6 +446,8 @@ class Walker:
         if head.args:
             raise ArchError([Diagnostic("unknown-argument", "Aux takes no arguments", head.span)])
         name, _ = self._label(head, where, "aux")
+        if name is not None:
+            check_output_name(name, head.label.span)
         single = _single_layer(group.branches[0])
         if single is not None and single.label is None and \
                 self.resolve_name(single)[0] == "block":
@@ -487,6 +527,11 @@ class Walker:
         return self.chain(node.chain, sources[0], where, pending)
 
 
+def _at_least(size: int) -> str:
+    """A lower bound in words; sizes are capped, so a huge one reads as "over 10,000"."""
+    return f"at least {size:,}" if size <= 10**9 else "over a billion"
+
+
 def _single_layer(branch: ast.Branch) -> ast.Layer | None:
     if len(branch.statements) == 1 and isinstance(branch.statements[0], ast.Chain):
         elements = branch.statements[0].elements
@@ -494,31 +539,6 @@ def _single_layer(branch: ast.Branch) -> ast.Layer | None:
                 isinstance(elements[0].unit, ast.Layer):
             return elements[0].unit
     return None
-
-
-def _static_size(unit) -> int:
-    """A lower bound on the layers one copy of a unit makes (blocks count as one)."""
-    if isinstance(unit, ast.Layer):
-        return 1
-    if isinstance(unit, ast.Optional_):
-        return sum(_element_size(e) for e in unit.chain.elements)
-    if isinstance(unit, ast.Group):
-        total = 1 if unit.head is not None else 0
-        for branch in unit.branches:
-            for st in branch.statements:
-                chain = st.chain if isinstance(st, ast.Stage) else st
-                if isinstance(chain, ast.Chain):
-                    total += sum(_element_size(e) for e in chain.elements)
-        return max(total, 1)
-    return 1
-
-
-def _element_size(el: ast.Element) -> int:
-    size = _static_size(el.unit)
-    if el.repeat is not None and isinstance(el.repeat.count, ast.Num) and \
-            isinstance(el.repeat.count.value, int):
-        size *= max(el.repeat.count.value, 1)
-    return size
 
 
 # Attributes of torch.nn.Module (and names generated code uses); a label equal to one of these

@@ -12,17 +12,25 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-import unicodedata
 from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedInput, VisitError
 
 from archdsl.diagnostics import ArchError, Diagnostic, Note
 from archdsl.source import SourceFile, Span
 from archdsl.syntax import ast
+from archdsl.syntax.errors import (
+    check_depth,
+    check_number,
+    syntax_diagnostic,
+    syntax_errors,
+    too_deep,
+)
 from archdsl.syntax.lexer import LineBreaks
+
+__all__ = ["grammar_text", "parse_source", "parse_text", "syntax_diagnostic"]
 
 GRAMMAR_FILE = "archdsl.lark"
 
@@ -55,14 +63,24 @@ def parse_text(text: str, name: str = "<string>", origin=None) -> ast.Program:
 
 
 def parse_source(source: SourceFile) -> ast.Program:
+    parser = _lark()
     try:
-        tree = _lark().parse(source.text)
+        tree = parser.parse(source.text)
     except UnexpectedInput as exc:
-        raise ArchError([syntax_diagnostic(source, exc)]) from None
+        raise ArchError(syntax_errors(source, exc, parser.parse)) from None
     except RecursionError:
-        raise ArchError([Diagnostic("too-deep", "the spec nests too deeply to parse",
-                                    source.span(0, 1), "flatten the nested brackets")]) from None
-    return _Builder(source).build(tree)
+        raise ArchError([too_deep(source.span(0, 1))]) from None
+    check_depth(tree, source)
+    try:
+        return _Builder(source).build(tree)
+    except VisitError as err:  # a rule method raised: unwrap Lark's wrapper
+        if isinstance(err.orig_exc, ArchError):
+            raise err.orig_exc from None
+        if isinstance(err.orig_exc, RecursionError):
+            raise ArchError([too_deep(source.span(0, 1))]) from None
+        raise
+    except RecursionError:
+        raise ArchError([too_deep(source.span(0, 1))]) from None
 
 
 # --- building the AST --------------------------------------------------------------------------
@@ -90,9 +108,11 @@ class _ToAst(Transformer):
 
     # expressions
     def int(self, meta, c):
+        check_number(c[0], self.src)
         return ast.Num(int(c[0]), self._tok(c[0]))
 
     def float(self, meta, c):
+        check_number(c[0], self.src)
         return ast.Num(float(c[0]), self._tok(c[0]))
 
     def string(self, meta, c):
@@ -115,13 +135,18 @@ class _ToAst(Transformer):
 
     def signed_number(self, meta, c):
         tok = c[-1]
+        check_number(tok, self.src)
         value = float(tok) if tok.type == "FLOAT" else int(tok)
         negative = self.src.text[meta.start_pos] == "-"
         return ast.Num(-value if negative else value, self._span(meta))
 
     def shape_value(self, meta, c):
         text = str(c[0]).replace("×", "x")
-        dims = tuple(int(p) for p in text.replace(" ", "").replace("\t", "").split("x"))
+        parts = text.replace(" ", "").replace("\t", "").split("x")
+        for part in parts:
+            if len(part) > 60:
+                check_number(c[0], self.src)
+        dims = tuple(int(p) for p in parts)
         return ast.Shape(dims, self._tok(c[0]))
 
     # layers and chains
@@ -129,6 +154,8 @@ class _ToAst(Transformer):
         tok = c[0]
         if tok.type == "STRING":
             return ast.Label(_unquote(tok), False, True, self._tok(tok))
+        if tok.type == "INT":
+            check_number(tok, self.src)
         return ast.Label(str(tok), tok.type == "INT", False, self._tok(tok))
 
     def args(self, meta, c):
@@ -173,6 +200,8 @@ class _ToAst(Transformer):
             count, rest = rest[1], rest[2:]
         else:
             tok = rest[0]
+            if tok.type == "INT":
+                check_number(tok, self.src)
             count = (ast.Num(int(tok), self._tok(tok)) if tok.type == "INT"
                      else ast.Name(str(tok), self._tok(tok)))
             rest = rest[1:]
@@ -264,162 +293,3 @@ def _implicit_name(source_name: str) -> str:
     if not cleaned or not cleaned[0].isalpha():
         cleaned = "Net" + cleaned
     return cleaned
-
-
-# --- syntax errors -----------------------------------------------------------------------------
-
-_TERMINALS = {
-    "NAME": "a layer name", "VGG_TOKEN": "a layer name", "INT": "a number", "FLOAT": "a number",
-    "STRING": "a string", "SHAPE": "a shape such as 3x224x224", "MINUS": "'-'", "COMMA": "','",
-    "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "LPAR_ARGS": "'('", "RPAR": "')'",
-    "LBRACE": "'{'", "RBRACE": "'}'", "COLON": "':'", "EQUAL": "'='", "STAGE": "a stage label",
-    "SETTING_KEY": "a setting", "REPEAT_X": "'x'", "_NL": "a line break", "$END": "the end",
-    "ADD_OP": "an operator", "MUL_OP": "an operator", "PLUS": "'+'", "AS": "'as'",
-    "MODEL": "'model'", "BLOCK": "'block'", "USE": "'use'",
-}
-_ORDER = ["NAME", "INT", "LSQB", "LPAR", "RPAR", "RSQB", "MINUS", "COMMA", "REPEAT_X", "RBRACE",
-          "STRING", "EQUAL", "_NL", "$END"]
-
-# Characters that look like ones the language uses; users paste them from slides and PDFs.
-_LOOKALIKES = {
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
-    "\uff0d": "-", "\ufe63": "-", "\u00d7": "x", "\uff08": "(", "\uff09": ")", "\uff3b": "[",
-    "\uff3d": "]", "\uff0c": ",", "\uff1a": ":", "\u201c": '"', "\u201d": '"', "\u2018": "'",
-    "\u2019": "'", "\uff1d": "=", "\u00a0": " ", "\u3000": " ", "\uff5b": "{", "\uff5d": "}",
-}
-
-
-def _describe_token(tok: Token) -> str:
-    if tok.type in ("_NL",):
-        return "line break"
-    if tok.type == "$END":
-        return "end of input"
-    return f"'{tok.value}'" if tok.value else _TERMINALS.get(tok.type, tok.type)
-
-
-def _describe_expected(expected) -> str:
-    names = []
-    for term in sorted(expected, key=lambda t: (_ORDER.index(t) if t in _ORDER else 99, t)):
-        desc = _TERMINALS.get(term, f"'{term.lower()}'" if term.isupper() else term)
-        if desc not in names:
-            names.append(desc)
-    if not names:
-        return ""
-    if len(names) > 5:
-        names = names[:5] + ["..."]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
-def syntax_diagnostic(src: SourceFile, exc: UnexpectedInput) -> Diagnostic:
-    """Turn a Lark error into a diagnostic a student can act on."""
-    text = src.text
-    pos = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
-    if isinstance(exc, UnexpectedCharacters):
-        ch = text[pos] if pos < len(text) else ""
-        if ch in "\"'":
-            return Diagnostic("unterminated-string", "this string is never closed",
-                              src.span(pos, len(text.split("\n", 1)[0]) if "\n" not in text[pos:]
-                                       else text.index("\n", pos)),
-                              f"add the closing {ch} on the same line")
-        span = src.span(pos, pos + 1)
-        if ch in _LOOKALIKES:
-            name = unicodedata.name(ch, "unknown")
-            good = _LOOKALIKES[ch]
-            return Diagnostic("lookalike-character",
-                              f"'{ch}' ({name}, U+{ord(ch):04X}) looks like '{good}' but is not",
-                              span, f"type a plain ASCII '{good}'")
-        printable = ch if ch.isprintable() else repr(ch)
-        return Diagnostic("unexpected-character", f"unexpected character '{printable}'", span,
-                          _hint_for_char(ch))
-    if isinstance(exc, UnexpectedToken):
-        tok = exc.token
-        if tok.type == "$END":
-            return _unexpected_end(src, exc)
-        start = tok.start_pos if tok.start_pos is not None else pos
-        end = tok.end_pos if tok.end_pos is not None else start + 1
-        if tok.type == "_NL":
-            start, end = start, start + 1
-        span = src.span(start, max(end, start + 1))
-        expected = _describe_expected(exc.expected)
-        message = f"unexpected {_describe_token(tok)}" + (f"; expected {expected}" if expected
-                                                           else "")
-        return Diagnostic("syntax-error", message, span, _hint_for_token(src, tok, exc))
-    if isinstance(exc, UnexpectedEOF):
-        return _unexpected_end(src, exc)
-    return Diagnostic("syntax-error", str(exc).splitlines()[0], src.span(pos, pos + 1))
-
-
-def _unexpected_end(src: SourceFile, exc: UnexpectedInput) -> Diagnostic:
-    text = src.text
-    opener = _unclosed_bracket(text)
-    end = len(text.rstrip())
-    span = src.span(max(0, end - 1), max(1, end))
-    expected = _describe_expected(getattr(exc, "expected", ()) or ())
-    if opener is not None:
-        pos, ch = opener
-        close = {"[": "]", "(": ")", "{": "}"}[ch]
-        return Diagnostic("unclosed-bracket", f"'{ch}' is never closed", src.span(pos, pos + 1),
-                          f"add '{close}' where the group ends")
-    return Diagnostic("syntax-error", "unexpected end of input" +
-                      (f"; expected {expected}" if expected else ""), span,
-                      "a chain cannot end with '-'" if text.rstrip().endswith("-") else None)
-
-
-def _unclosed_bracket(text: str) -> tuple[int, str] | None:
-    stack: list[tuple[int, str]] = []
-    pairs = {")": "(", "]": "[", "}": "{"}
-    in_comment = False
-    quote = None
-    for i, ch in enumerate(text):
-        if in_comment:
-            in_comment = ch != "\n"
-            continue
-        if quote:
-            if ch == quote or ch == "\n":
-                quote = None
-            continue
-        if ch == "#":
-            in_comment = True
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            stack.append((i, ch))
-        elif ch in ")]}":
-            if stack and stack[-1][1] == pairs[ch]:
-                stack.pop()
-    return stack[-1] if stack else None
-
-
-def _hint_for_char(ch: str) -> str | None:
-    if ch == "\t":
-        return None
-    if ch in ";|":
-        return "separate layers with '-'"
-    if ch in "@$!?`~^&":
-        return "names use letters, digits and '_'"
-    return None
-
-
-def _hint_for_token(src: SourceFile, tok: Token, exc: UnexpectedToken) -> str | None:
-    text = src.text
-    start = tok.start_pos or 0
-    before = text[:start].rstrip(" \t")
-    expected = set(exc.expected)
-    if tok.type == "MINUS" and before.endswith("-"):
-        return "two '-' in a row: remove one, or put a layer between them"
-    if tok.type in ("RSQB", "RPAR", "COMMA") and before.endswith("-"):
-        return "a chain cannot end with '-'"
-    if before.endswith("(") and len(before) >= 2 and text[len(before) - 2] in " \t":
-        # `Conv (64, 3)`: the space makes `(` an optional layer, not the argument list.
-        return "write the arguments right after the name, without a space: `Name(...)`"
-    if tok.type == "INT" and before.endswith(":"):
-        return "a layer label has no space after the colon: `Conv:1`"
-    if tok.type in ("NAME", "LSQB", "VGG_TOKEN") and "MINUS" in expected:
-        return "separate layers with '-' (or put them on separate lines)"
-    if tok.type == "RSQB" and _unclosed_bracket(text[:start]) is None:
-        return "this ']' has no matching '['"
-    if tok.type == "RPAR":
-        return "this ')' has no matching '('" if _unclosed_bracket(text[:start]) is None else None
-    if tok.type == "RBRACE" and "{" not in text[:start]:
-        return "this '}' has no matching '{'"
-    return None

@@ -34,10 +34,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from archdsl.diagnostics import ArchError, Diagnostic
+from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
+from archdsl.identifiers import check_model_name
 from archdsl.limits import DEFAULT_LIMITS, Limits
 from archdsl.source import Origin, SourceFile, Span
 from archdsl.syntax import ast
+from archdsl.syntax.budget import check_tokens
 from archdsl.syntax.parser import parse_source
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -89,6 +91,7 @@ class _Composer:
     def __init__(self, src: SourceFile, limits: Limits):
         self.src, self.limits = src, limits
         self.count = 0
+        self.tokens = 0  # tokens of every string, aliases expanded (Limits.max_tokens)
         self.marks = _Marks()
         self._scalar = yaml.SafeLoader("")
 
@@ -120,14 +123,27 @@ class _Composer:
                     raise ArchError([Diagnostic(
                         "duplicate-key", f"the key '{key}' appears twice",
                         self.span(key_node), "remove one of them",
-                        ())])
+                        (Note("first given here", self.span(first[key])),))])
                 first[key] = key_node
                 self.marks.key_nodes[(*path, key)] = key_node
                 out[key] = self.build(value_node, (*path, key), depth + 1)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self._scalar.construct_object(node)
+        value = self._scalar.construct_object(node)
+        if isinstance(value, str):
+            self.tokens = check_tokens(SourceFile(self.src.name, value, _node_origin(
+                self.src, node)), self.limits.max_tokens, self.tokens)
+        return value
+
+
+def _node_origin(src: SourceFile, node: yaml.Node) -> Origin | None:
+    """Where a scalar's first line sits in the file (for the token-limit diagnostic)."""
+    mark = node.start_mark
+    if mark is None:
+        return None
+    quote = 1 if node.style in ('"', "'") else 0
+    return Origin(src, ((mark.line + 1, mark.column + quote),))
 
 
 def _node_span(src: SourceFile, node: yaml.Node) -> Span:
@@ -170,29 +186,60 @@ def parse_yaml(text: str, name: str = "<yaml>", limits: Limits = DEFAULT_LIMITS)
 
 def _pydantic_diagnostics(err: ValidationError, composer: _Composer, src: SourceFile):
     diags, seen = [], set()
+    groups: dict[tuple, list[tuple[tuple, dict]]] = {}
     for e in err.errors():
         loc = tuple("from" if p == "from_" else p for p in e["loc"])
         # drop pydantic's union-member tags (e.g. 'str', 'list[str]') from the path
         path = tuple(p for p in loc if isinstance(p, int) or p in _known_keys(loc) or
                      not _is_type_tag(p))
         key = path[:2] if path and path[0] == "blocks" else path[:1]
-        if (key, e["type"] == "extra_forbidden") in seen:
+        if e["type"] != "extra_forbidden":
+            groups.setdefault(key, []).append((path, e))
             continue
-        seen.add((key, e["type"] == "extra_forbidden"))
-        where = "/".join(str(p) for p in path)
-        if e["type"] == "extra_forbidden":
-            node = composer.marks.key_nodes.get(path) or composer.marks.nodes.get(path)
-            allowed = _allowed_keys(path)
-            diags.append(Diagnostic("unknown-key", f"unknown key '{path[-1]}'"
-                                    + (f" in {'/'.join(map(str, path[:-1]))}" if path[:-1]
-                                       else ""), _node_span(src, node) if node else
-                                    src.span(0, 1), f"known keys: {', '.join(allowed)}"))
-        else:
-            node = _deepest(composer.marks.nodes, path)
-            diags.append(Diagnostic("bad-value", f"{where or 'the document'}: "
-                                    f"{_plain_message(e)}", _node_span(src, node) if node
-                                    else src.span(0, 1)))
+        if (key, True) in seen:
+            continue
+        seen.add((key, True))
+        node = composer.marks.key_nodes.get(path) or composer.marks.nodes.get(path)
+        allowed = _allowed_keys(path)
+        guess = suggest(str(path[-1]), allowed)
+        diags.append(Diagnostic("unknown-key", f"unknown key '{path[-1]}'"
+                                + (f" in {'/'.join(map(str, path[:-1]))}" if path[:-1]
+                                   else ""), _node_span(src, node) if node else
+                                src.span(0, 1), f"did you mean '{guess}'?" if guess else
+                                f"known keys: {', '.join(allowed)}"))
+    for errors in groups.values():
+        # a union reports one error per member: the deepest path is where the value went wrong
+        depth = max(len(path) for path, _ in errors)
+        deepest = [(path, e) for path, e in errors if len(path) == depth]
+        path, first = deepest[0]
+        node = _deepest(composer.marks.nodes, path)
+        where = "/".join(str(p) for p in path) or "the document"
+        message = _plain_message(first) if len(deepest) == 1 else \
+            _union_message([e for _, e in deepest])
+        diags.append(Diagnostic("bad-value", f"{where}: {message}", _node_span(src, node)
+                                if node else src.span(0, 1)))
     return diags
+
+
+_EXPECTED_WORDS = {"int_type": "a number", "int_parsing": "a number", "float_type": "a number",
+                   "float_parsing": "a number", "string_type": "text", "bool_type": "true/false",
+                   "bool_parsing": "true/false", "list_type": "a list", "dict_type": "a mapping",
+                   "none_type": "null"}
+
+
+def _union_message(errors: list[dict]) -> str:
+    words: list[str] = []
+    for e in errors:
+        word = _EXPECTED_WORDS.get(e["type"], e["type"])
+        if word not in words:
+            words.append(word)
+    said = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"expected {said}, got {_shown(errors[0].get('input'))}"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _known_keys(loc) -> set:
@@ -230,7 +277,7 @@ def _plain_message(e: dict) -> str:
     if kind in ("dict_type", "model_type"):
         return "expected a mapping of keys"
     if kind == "bool_type" or kind == "bool_parsing":
-        return "expected true or false"
+        return f"expected true or false, got {e.get('input')!r}"
     if kind == "missing":
         return f"'{e['loc'][-1]}' is required"
     return e["msg"]
@@ -326,7 +373,9 @@ class _Lower:
         out = []
         if isinstance(spec.params, dict):
             for key, default in spec.params.items():
-                span = self.span("blocks", name, "params", key)
+                key_node = self.marks.key_nodes.get(("blocks", name, "params", key))
+                span = _node_span(self.src, key_node) if key_node else \
+                    self.span("blocks", name, "params", key)
                 out.append(ast.Param(key, None if default is None else
                                      (ast.Name(default, span) if isinstance(default, str)
                                       else ast.Literal(default, span)), span))
@@ -387,6 +436,8 @@ class _Lower:
                                             self.span("nodes"))])
             body = self.lines(spec.layers, "layers") if spec.layers is not None else \
                 (self.dag(spec.nodes, "nodes"),)
+            if spec.name is not None:
+                check_model_name(spec.name, self.span("name"))
             models.append(ast.ModelDef(spec.name or _stem(self.src.name), self.settings(spec),
                                        body, self.src.whole(), self.span("name")))
         elif spec.name is not None:
