@@ -213,8 +213,14 @@ def _parse_chain(text: str, name: str):
 def load_model(spec: str | os.PathLike, *, model: str | None = None,
                limits: Limits | None = None, roots=None, **overrides) -> Model:
     limits = limits or DEFAULT_LIMITS
-    loaded = read_spec(spec, limits, roots)
-    ir = elaborate(loaded, model, _overrides(**overrides), limits)
+    try:
+        loaded = read_spec(spec, limits, roots)
+        ir = elaborate(loaded, model, _overrides(**overrides), limits)
+    except RecursionError:  # the limits keep specs shallow; this is the last line of defence
+        raise ArchError([Diagnostic("too-deep", "the spec nests too deeply to process (blocks "
+                                    "within blocks within brackets)", None,
+                                    "flatten the nesting, or lower the limit max_depth")]) \
+            from None
     diags = infer_shapes(ir, limits)
     if diags:
         raise ArchError(diags)

@@ -76,8 +76,8 @@ def spatial_out(p, shape: Shape, name: str, ceil: bool = False) -> tuple[int, in
             f"{name} leaves {max(oh, 0)}x{max(ow, 0)}: input {h}x{w}, kernel "
             f"{fmt_pair(p.kernel)}" + (f" (dilated to {eff_h}x{eff_w})" if (dh, dw) != (1, 1)
                                        else "") + f", stride {fmt_pair(p.stride)}, padding "
-            f"{fmt_pair((ph, pw))}", code="size-collapse",
-            hint="lower the kernel or stride, add padding, or remove a pooling layer before it")
+            f"{fmt_pair((ph, pw))}", code="size-collapse", arg="kernel",
+            hint="use a smaller kernel or add padding, or remove a pooling layer before it")
     if 2 * ph > kh * dh or 2 * pw > kw * dw:
         pass  # allowed by PyTorch for convolutions; pooling checks its own limit
     return oh, ow

@@ -55,7 +55,8 @@ class _Pool(Op):
             raise ShapeError(
                 f"{self.name} leaves {max(oh, 0)}x{max(ow, 0)}: input {h}x{w}, kernel "
                 f"{fmt_pair(p.kernel)}, stride {fmt_pair(_stride(p))}", code="size-collapse",
-                hint="lower the stride or add padding, or pool less often before it")
+                arg="kernel",
+                hint="use a smaller kernel or add padding, or pool less often before it")
         return (c, oh, ow)
 
     def rf(self, p):
@@ -175,7 +176,7 @@ class SPool(_Pool):
         oh, ow = (h - k) // s + 1, (w - k) // s + 1
         if oh < 1 or ow < 1:
             raise ShapeError(f"{self.name} leaves {max(oh, 0)}x{max(ow, 0)}: input {h}x{w}, "
-                             f"kernel {k}x{k}, stride {s}", code="size-collapse",
+                             f"kernel {k}x{k}, stride {s}", code="size-collapse", arg="kernel",
                              hint="lower the kernel or pool less often before it")
         return (c, oh, ow)
 
