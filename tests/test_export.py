@@ -46,7 +46,8 @@ def run_file(fmt: str, path, x: torch.Tensor) -> list[torch.Tensor]:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return [torch.from_numpy(v) for v in session.run(None, {"input": x.numpy()})]
     if fmt == "torchscript":
-        out = torch.jit.load(str(path))(x)
+        with torch.jit.optimized_execution(False):  # skip the profiling runs' optimisation
+            out = torch.jit.load(str(path))(x)
     else:
         out = torch.export.load(str(path)).module()(x)
     out = (out,) if isinstance(out, torch.Tensor) else out
