@@ -238,13 +238,30 @@ class Graph:
         after the other branches of its Add, so its shape rule can see them."""
         if self._order is None:
             succs = {key: list(dsts) for key, dsts in self._succs.items()}
-            for short, merge in self._targets.items():
-                below = self.descendants(short)
-                for src in self._preds[merge]:
-                    if src != short and src not in below and short not in succs[src]:
-                        succs[src].append(short)
+            if self._targets:
+                pos = {k: i for i, k in enumerate(_lexicographic_topological_sort(succs))}
+                for short, merge in self._targets.items():
+                    for src in self._preds[merge]:
+                        if src != short and short not in succs[src] and \
+                                not self._reaches(short, src, pos):
+                            succs[src].append(short)
             self._order = [self.node(k) for k in _lexicographic_topological_sort(succs)]
         return self._order
+
+    def _reaches(self, start: int, goal: int, pos: dict[int, int]) -> bool:
+        """Whether a path leads from `start` to `goal`; only nodes up to `goal` in the
+        topological order `pos` can lie on one, so the search stays near the two."""
+        limit = pos[goal]
+        seen, stack = {start}, [start]
+        while stack:
+            key = stack.pop()
+            if key == goal:
+                return True
+            for dst in self._succs[key]:
+                if dst not in seen and pos[dst] <= limit:
+                    seen.add(dst)
+                    stack.append(dst)
+        return False
 
     def descendants(self, key: int) -> set[int]:
         seen: set[int] = set()
