@@ -19,7 +19,7 @@ Write a spec as readable standalone PyTorch source (the default: imports torch
 only, one nn.Module class named after the model, a class per block, a shape
 comment on each forward line), or export the built module:
 
-  --format torchscript   torch.jit.script of the module (.pt / .ts)
+  --format torchscript   torch.jit.script of the module (.ts)
   --format onnx          ONNX, dynamic batch axis, every output (.onnx)
   --format export        a torch.export program, dynamic batch (.pt2)
 
