@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from archdsl.diagnostics import ArchError, Diagnostic
+from archdsl.diagnostics import ArchError, Diagnostic, suggest
 from archdsl.syntax import ast
 
 Value = object
@@ -43,7 +43,7 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value]) -> Value:
     if kind is ast.TupleExpr:
         return tuple(evaluate(item, env) for item in expr.items)
     if kind is ast.BinOp:
-        return _binop(expr, evaluate(expr.left, env), evaluate(expr.right, env))
+        return _binop(expr, evaluate(expr.left, env), evaluate(expr.right, env), env)
     raise TypeError(f"not an expression: {expr!r}")
 
 
@@ -51,13 +51,13 @@ def _is_number(value: Value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _binop(expr: ast.BinOp, left: Value, right: Value) -> Value:
+def _binop(expr: ast.BinOp, left: Value, right: Value, env: Mapping[str, Value]) -> Value:
     op = expr.op
     if not (_is_number(left) and _is_number(right)):
         bad = expr.left if not _is_number(left) else expr.right
         value = left if not _is_number(left) else right
         raise _error(bad, f"'{op}' needs numbers, got {_describe(value)}",
-                     _unknown_name_hint(bad, value))
+                     _unknown_name_hint(bad, value, env))
     if op in ("/", "//", "%") and right == 0:
         raise _error(expr.right, "division by zero")
     if op == "+":
@@ -89,8 +89,12 @@ def _describe(value: Value) -> str:
     return repr(value)
 
 
-def _unknown_name_hint(node: ast.Expr, value: Value) -> str | None:
+def _unknown_name_hint(node: ast.Expr, value: Value, env: Mapping[str, Value]
+                       ) -> str | None:
     if isinstance(node, ast.Name) and isinstance(value, str):
+        guess = suggest(value, [k for k in env if isinstance(k, str)])
+        if guess is not None:
+            return f"'{value}' is not defined here; did you mean '{guess}'?"
         return f"'{value}' is not a parameter or setting in scope here"
     return None
 

@@ -29,7 +29,7 @@ class Limits:
     max_params: int = 10**12  # parameters of the whole model
     max_file_bytes: int = 2**19  # one spec file or string (512 KiB)
     max_tokens: int = 50_000  # names, numbers and symbols of one spec (YAML: all its strings)
-    max_yaml_nodes: int = 100_000  # YAML nodes after alias expansion
+    max_yaml_nodes: int = 20_000  # YAML values after alias expansion
 
     def replace(self, **changes) -> Limits:
         return dataclasses.replace(self, **changes)

@@ -221,8 +221,9 @@ def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[P
                                         use.span, "`use` imports .arch and .yaml files only")])
         if roots is not None and not any(_inside(target, r) for r in roots):
             raise ArchError([Diagnostic("import-escape", f"'{use.path}' is outside the allowed "
-                                        "directories", use.span, "allowed: " + ", ".join(
-                                            str(r) for r in roots))])
+                                        "directories", use.span, "--no-escape allows only "
+                                        "files under " + ", ".join(
+                                            _display_path(str(r)) for r in roots))])
         if target in stack:
             chain = " -> ".join(p.name for p in stack[stack.index(target):]) + f" -> {target.name}"
             raise ArchError([Diagnostic("import-cycle", f"import cycle: {chain}", use.span,
@@ -235,7 +236,7 @@ def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[P
             continue
         if not target.is_file():
             raise ArchError([Diagnostic("missing-import", f"cannot find '{use.path}'", use.span,
-                                        f"looked for {target}")])
+                                        f"looked for {_display_path(str(target))}")])
         sub = _load_file(target, limits)
         seen[target] = sub
         if sub.models:

@@ -112,15 +112,18 @@ def _read(setting: ast.Setting) -> Any:
         else:
             raise _fail(setting, "input must be a shape such as 3x224x224 (or a vector size)")
         if any(d <= 0 for d in dims) or len(dims) not in (1, 3):
-            raise _fail(setting, "input must be CxHxW with positive sizes (or a vector size F)",
-                        "e.g. `input: 3x224x224`")
+            raise _fail(setting, "input must be CxHxW with positive sizes (or a vector size F)"
+                        f", got {'x'.join(map(str, dims))}", "e.g. `input: 3x224x224`")
         return tuple(dims)
     if key in ("classes", "seed"):
         number = value.value if isinstance(value, (ast.Num, ast.Literal)) else None
         if not isinstance(number, int) or isinstance(number, bool) or \
                 (key == "classes" and number <= 0) or (key == "seed" and number < 0):
-            raise _fail(setting, f"{key} must be a {'positive' if key == 'classes' else 'non-negative'} "
-                        f"whole number", f"e.g. `{key}: 10`")
+            kind = "positive" if key == "classes" else "non-negative"
+            got = number if isinstance(number, (int, float)) and not isinstance(number, bool) \
+                else None
+            raise _fail(setting, f"{key} must be a {kind} whole number"
+                        + (f", got {got}" if got is not None else ""), f"e.g. `{key}: 10`")
         return number
     if key == "transform_input":
         layer = _single_layer(setting)

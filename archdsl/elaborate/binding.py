@@ -57,7 +57,8 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
                 diags.append(Diagnostic(
                     "too-many-arguments", f"{op.name} takes at most {len(fields)} positional "
                     f"argument{'s' if len(fields) != 1 else ''}"
-                    + (f" ({', '.join(fields)})" if fields else ""), arg.span,
+                    + (f" ({', '.join(fields)})" if fields else "") if fields else
+                    f"{op.name} takes no arguments", arg.span,
                     f"remove it, or name it (e.g. `{fields[-1]}=...`)" if fields else
                     f"write {op.name} without arguments"))
                 continue
@@ -174,7 +175,7 @@ def _word_hint(op: Op, field: str, word: str, expr: ast.Expr, words: set[str],
     guess = suggest(word, names) if names else None
     if guess is not None:
         return f"'{word}' is not defined here; did you mean '{guess}'?"
-    if not words and any(n != "classes" for n in names):  # inside a block: probably a misspelt parameter
+    if not words and any(n != "classes" for n in names):  # in a block: a misspelt parameter?
         return f"'{word}' is not a parameter here (parameters: {', '.join(sorted(names))})"
     return None
 
@@ -198,8 +199,11 @@ def _validation_diagnostics(op: Op, err: ValidationError, spans: dict[str, Span]
 
 
 def _range_hint(field: str, values: dict) -> str | None:
-    if field == "p" and isinstance(values.get(field), (int, float)):
+    value = values.get(field)
+    if field == "p" and isinstance(value, (int, float)):
         return "a drop probability is at least 0 and below 1, e.g. Dropout(0.5)"
+    if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+        return "sizes and counts start at 1"
     return None
 
 

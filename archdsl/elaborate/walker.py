@@ -164,9 +164,10 @@ class Walker:
             return cur
         size = self._sizer.unit(el.unit, where.env)
         if len(self.graph) - 1 + count * size > self.limits.max_layers:
-            self.reporter.error("limit-exceeded", f"this repeat unrolls to {_at_least(count * size)}"
-                                f" layers; the model would have more than the limit of "
-                                f"{self.limits.max_layers:,}", el.repeat.span,
+            self.reporter.error("limit-exceeded", "this repeat unrolls to "
+                                f"{_at_least(count * size)} layers; the model would have "
+                                f"more than the limit of {self.limits.max_layers:,}",
+                                el.repeat.span,
                                 "lower the count, or raise the limit max_layers")
             raise ArchError(self.reporter.diagnostics)
         group = next(self._groups)
@@ -358,7 +359,9 @@ class Walker:
     def block_call(self, defn: ast.BlockDef, layer: ast.Layer, cur: int, where: Where,
                    pending: Pending | None) -> int:
         if defn in self._stack:
-            raise ArchError([Diagnostic("recursive-block", f"block {defn.name} calls itself",
+            path = [d.name for d in self._stack[self._stack.index(defn):]] + [defn.name]
+            how = "" if len(path) == 2 else " through " + " -> ".join(path)
+            raise ArchError([Diagnostic("recursive-block", f"block {defn.name} calls itself{how}",
                                         layer.span, "a block cannot contain itself, directly or "
                                         "through other blocks",
                                         (Note(f"{defn.name} is defined here", defn.name_span),))])
@@ -485,6 +488,7 @@ class Walker:
                     self.reporter.error("unknown-node", f"no node '{src}' before this one",
                                         span, f"did you mean '{guess}'?" if guess else
                                         "`from` names earlier nodes or `input`")
+                    values[node.id] = prev  # known, so later nodes do not repeat the error
                     break
                 sources.append(values[src])
             else:

@@ -31,13 +31,13 @@ def count_tokens(text: str, stop: int | None = None) -> tuple[int, int]:
     return n, len(text)
 
 
-def check_tokens(src: SourceFile, limit: int, used: int = 0) -> int:
+def check_tokens(src: SourceFile, limit: int, used: int = 0, what: str = "the spec") -> int:
     """`used` plus the tokens of `src`; raises when that is over `limit`."""
     n, pos = count_tokens(src.text, stop=max(limit - used, 0))
     if n + used <= limit:
         return used + n
     raise ArchError([Diagnostic(
-        "limit-exceeded", f"the spec has more than {limit:,} tokens (names, numbers and "
+        "limit-exceeded", f"{what} has more than {limit:,} tokens (names, numbers and "
         "symbols), the limit max_tokens", src.span(pos, pos + 1),
         "use repeats (`x N`) and blocks instead of writing layers out, or raise the limit "
         "max_tokens")])

@@ -133,10 +133,7 @@ def check_depth(tree: Tree, src: SourceFile, limit: int = MAX_TREE_DEPTH) -> Non
         if depth > limit:
             meta = node.meta
             start = getattr(meta, "start_pos", 0) if not getattr(meta, "empty", True) else 0
-            end = getattr(meta, "end_pos", start + 1) if not getattr(meta, "empty", True) \
-                else start + 1
-            end = min(end, src.text.find("\n", start) if "\n" in src.text[start:] else end)
-            raise ArchError([too_deep(src.span(start, max(end, start + 1)))])
+            raise ArchError([too_deep(src.span(start, start + 1))])
         stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
 
 

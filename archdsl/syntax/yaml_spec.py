@@ -102,7 +102,7 @@ class _Composer:
         self.count += 1
         if self.count > self.limits.max_yaml_nodes or depth > 100:
             raise ArchError([Diagnostic(
-                "limit-exceeded", f"the YAML expands to more than {self.limits.max_yaml_nodes} "
+                "limit-exceeded", f"the YAML expands to more than {self.limits.max_yaml_nodes:,} "
                 "values (aliases are expanded)" if depth <= 100 else "the YAML nests too deeply",
                 self.span(node), "remove the anchors and aliases that repeat each other "
                 "(limit max_yaml_nodes)")])
@@ -133,7 +133,8 @@ class _Composer:
         value = self._scalar.construct_object(node)
         if isinstance(value, str):
             self.tokens = check_tokens(SourceFile(self.src.name, value, _node_origin(
-                self.src, node)), self.limits.max_tokens, self.tokens)
+                self.src, node)), self.limits.max_tokens, self.tokens,
+                "the YAML's text (every string, aliases expanded)")
         return value
 
 
