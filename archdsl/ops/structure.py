@@ -168,6 +168,10 @@ class Slice(Op):
     def infer(self, p, ins, ctx):
         c = ins[0][0]
         end = c if p.end is None else p.end
+        if 0 <= p.start and end <= c and end <= p.start:
+            raise ShapeError(f"Slice({p.start}, {end}) is empty: it ends before it starts",
+                             arg="end", code="bad-slice",
+                             hint=f"the end comes after the start, e.g. Slice({p.start}, {c})")
         if not 0 <= p.start < end <= c:
             raise ShapeError(f"Slice({p.start}, {end}) is outside the {c} input channels",
                              arg="end" if end > c else "start", code="bad-slice",
@@ -178,10 +182,6 @@ class Slice(Op):
         start = "" if p.start == 0 and not getattr(p.start, "symbolic", False) else "{start}"
         end = "" if p.end is None else "{end}"
         return Functional("{0}[:, %s:%s]" % (start, end), (("start", p.start), ("end", p.end)))
-        if 0 <= p.start and end <= c and end <= p.start:
-            raise ShapeError(f"Slice({p.start}, {end}) is empty: it ends before it starts",
-                             arg="end", code="bad-slice",
-                             hint=f"the end comes after the start, e.g. Slice({p.start}, {c})")
 
     def label(self, p, ins, out):
         return f"Slice {p.start}:{'' if p.end is None else p.end}"
