@@ -159,6 +159,7 @@ class Graph:
         self._nodes: list[Node] = []
         self._order: list[Node] | None = None
         self._targets: dict[int, int] = {}  # shortcut key -> merge key
+        self._inputs: dict[int, list[Node]] = {}  # ordered inputs, kept until the graph changes
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -188,11 +189,13 @@ class Graph:
 
     def rewire(self, old: int, new: int) -> None:
         """Feed every consumer of `old` from `new` instead, keeping input slots."""
+        self._inputs.clear()
         for dst in list(self._succs.get(old, ())):
             self._connect(new, dst, self._disconnect(old, dst))
         self._order = None
 
     def remove(self, key: int) -> None:
+        self._inputs.clear()
         for dst in list(self._succs[key]):
             self._disconnect(key, dst)
         for src in list(self._preds[key]):
@@ -213,8 +216,11 @@ class Graph:
 
     def inputs(self, key: int) -> list[Node]:
         """The nodes feeding `key`, in input-slot order (a node may appear twice)."""
-        slots = [(slot, src) for src, taken in self._preds[key].items() for slot in taken]
-        return [self.node(src) for _, src in sorted(slots)]
+        found = self._inputs.get(key)
+        if found is None:
+            slots = [(slot, src) for src, taken in self._preds[key].items() for slot in taken]
+            found = self._inputs[key] = [self._by_key[src] for _, src in sorted(slots)]
+        return list(found)
 
     def consumers(self, key: int) -> list[Node]:
         return [self.node(dst) for dst in sorted(self._succs[key])]

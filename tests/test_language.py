@@ -244,3 +244,15 @@ def test_zoo_names_work_everywhere(cli):
     assert archdsl.load("resnet50").totals.params == 25_557_032
     proc = cli("summary", "resnet50", "--json")
     assert proc.returncode == 0 and '"total_params": 25557032' in proc.stdout
+
+
+def test_a_block_bound_with_true_and_with_1_gets_each_value():
+    # bindings are memoised per argument values; true == 1 must not share an entry
+    text = ("block B(x) { Conv(4, 1, bias=x) }\nblock C(x) { Dropout(x) }\n"
+            "model M { input: 3x4x4\n B(true) - B(false) }")
+    biases = [n.ann.params.bias for n in archdsl.load(text).layers()]
+    assert biases == [True, False]
+    text = "block D(k) { Conv(4, k) }\nmodel M { input: 3x8x8\n D(1) - D(3) - D(1) }"
+    assert [n.ann.out_shape for n in archdsl.load(text).layers()] == [(4, 8, 8), (4, 6, 6),
+                                                                      (4, 6, 6)]
+    assert error("block B(x) { Conv(4, 1, bias=x) }\nmodel M { input: 3x4x4\n B(1) }")

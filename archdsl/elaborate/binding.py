@@ -8,6 +8,8 @@ does the same for a block call, evaluating defaults in the block's own scope.
 
 from __future__ import annotations
 
+import functools
+
 import types
 import typing
 from collections.abc import Mapping
@@ -33,10 +35,19 @@ def _value_text(value: Any) -> str:
     return repr(value)
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(params_cls) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """A schema's field names in positional order and their infos (read once per op: pydantic's
+    `model_fields` is a descriptor that costs on every access)."""
+    infos = dict(params_cls.model_fields)
+    return tuple(infos), infos
+
+
 def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str, Any]
             ) -> tuple[Any, dict[str, ast.Expr], dict[str, Span]]:
     """Params for `op` from the layer's arguments; also each field's expression and span."""
-    fields = list(op.Params.model_fields)
+    names, infos = _fields(op.Params)
+    fields = list(names)
     values: dict[str, Any] = dict(implied)
     exprs: dict[str, ast.Expr] = {}
     spans: dict[str, Span] = {}
@@ -67,7 +78,7 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
         else:
             positional_done = True
             field = op.keywords.get(arg.key, arg.key)
-            if field not in op.Params.model_fields:
+            if field not in infos:
                 choices = fields + list(op.keywords)
                 guess = suggest(arg.key, choices)
                 hint = f"did you mean '{guess}'?" if guess else (
@@ -110,6 +121,7 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
     return params, exprs, spans
 
 
+@functools.lru_cache(maxsize=None)
 def _accepted(annotation: Any) -> tuple[set[type], set[str]]:
     """The Python types and the literal words a parameter annotation accepts."""
     kinds: set[type] = set()
@@ -138,11 +150,17 @@ def _accepted(annotation: Any) -> tuple[set[type], set[str]]:
 def _type_mismatch(op: Op, field: str, value: Any, expr: ast.Expr, span: Span,
                    env: Mapping[str, Any]) -> Diagnostic | None:
     """A word or true/false where the parameter takes neither (lax pydantic would coerce)."""
-    info = op.Params.model_fields.get(field)
+    if not isinstance(value, (bool, str, int, float)):
+        return None
+    info = _fields(op.Params)[1].get(field)
     if info is None:
         return None
     kinds, words = _accepted(info.annotation)
-    if isinstance(value, bool):
+    if not isinstance(value, (bool, str)):  # a number where only true/false is meant
+        if bool not in kinds or int in kinds or float in kinds:
+            return None
+        hint = "write true or false"
+    elif isinstance(value, bool):
         if bool in kinds:
             return None
         hint = "true and false are not numbers"

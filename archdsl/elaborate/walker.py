@@ -69,6 +69,11 @@ class Walker:
         self.side_outputs: list[tuple[Scope, int]] = []
         self._stack: list[ast.BlockDef] = []
         self._sizer = Sizer(self._block_of, 10**12, self.limits.max_depth)
+        # A block called many times binds the same layer with the same arguments again and
+        # again (ResNet-152: 50 Bottlenecks, 8 argument sets): bind each combination once.
+        self._bound: dict[tuple, tuple] = {}
+        self._env_keys: dict[int, tuple] = {}  # id(env) -> its values with their types
+        self._resolved: dict[str, tuple[str, Any, dict]] = {}
 
     def _block_of(self, layer: ast.Layer) -> ast.BlockDef | None:
         """The block a layer name calls, or None (an op, or unknown: reported later)."""
@@ -276,6 +281,12 @@ class Walker:
 
     def resolve_name(self, layer: ast.Layer) -> tuple[str, Any, dict]:
         """('op', Op, implied args) or ('block', BlockDef, {}) for a layer name."""
+        found = self._resolved.get(layer.name)
+        if found is None:
+            found = self._resolved[layer.name] = self._resolve_name(layer)
+        return found
+
+    def _resolve_name(self, layer: ast.Layer) -> tuple[str, Any, dict]:
         name = layer.name
         vgg = ops.vgg_token(name)
         if vgg is not None:
@@ -326,11 +337,28 @@ class Walker:
 
     def op_node(self, op: ops.Op, layer: ast.Layer, implied: dict, inputs: list[int],
                 where: Where, pending: Pending | None) -> int:
-        params, exprs, _ = bind_op(op, layer, where.env, implied)
+        params, exprs = self._bind(op, layer, where.env, implied)
         name, label = self._label(layer, where, op.prefix())
         return self.add_node(op, params, where, layer.span, inputs, written=layer.name,
                              label=label, name=name, exprs=exprs, bare=layer.args is None,
                              pending=self._pending_with_label(pending, layer))
+
+    def _bind(self, op: ops.Op, layer: ast.Layer, env: dict, implied: dict) -> tuple:
+        """`bind_op`, memoised on the layer and the values it can see (errors are not kept)."""
+        env_key = self._env_keys.get(id(env))
+        if env_key is None or env_key[0] is not env:
+            # with the types: true, 1 and 1.0 are equal keys but bind differently
+            env_key = (env, tuple((k, type(v), v) for k, v in env.items()))
+            self._env_keys[id(env)] = env_key
+        key = (id(layer), id(op), env_key[1])  # implied arguments follow from the layer name
+        try:
+            hash(key)
+        except TypeError:  # an unhashable value in scope: bind without the memo
+            return bind_op(op, layer, env, implied)[:2]
+        found = self._bound.get(key)
+        if found is None:
+            found = self._bound[key] = bind_op(op, layer, env, implied)[:2]
+        return found
 
     def _pending_with_label(self, pending: Pending | None, layer: ast.Layer) -> Pending | None:
         if pending and pending.name and layer.label is not None:
