@@ -256,3 +256,14 @@ def test_a_block_bound_with_true_and_with_1_gets_each_value():
     assert [n.ann.out_shape for n in archdsl.load(text).layers()] == [(4, 8, 8), (4, 6, 6),
                                                                       (4, 6, 6)]
     assert error("block B(x) { Conv(4, 1, bias=x) }\nmodel M { input: 3x4x4\n B(1) }")
+
+
+def test_the_graph_as_networkx():
+    import networkx as nx
+
+    model = archdsl.load("resnet18")
+    g = model.graph.to_networkx()
+    assert isinstance(g, nx.DiGraph) and nx.is_directed_acyclic_graph(g)
+    assert g.number_of_nodes() == len(model.layers()) + 1  # and the input
+    assert g.nodes["conv1"] == {"op": "Conv", "shape": (64, 112, 112), "params": 9408}
+    assert g.has_edge("layer1.0.relu2", "layer1.1.conv1")
