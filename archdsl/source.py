@@ -67,7 +67,10 @@ class SourceFile:
         return len(self._line_starts)
 
     def span(self, start: int, end: int) -> Span:
-        return Span(self, start, end)
+        """A span, clamped to the text (an error "at the end" still points inside it)."""
+        size = len(self.text)
+        start = max(0, min(start, size))
+        return Span(self, start, max(start, min(end, size)))
 
     def whole(self) -> Span:
         return Span(self, 0, len(self.text))

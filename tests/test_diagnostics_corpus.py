@@ -17,10 +17,10 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, check_golden
 
 import archdsl
 from archdsl.diagnostics import render_text
+from conftest import ROOT, check_golden
 
 CORPUS = Path(__file__).parent / "diagnostics"
 SUFFIXES = (".arch", ".yaml", ".txt")

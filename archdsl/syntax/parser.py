@@ -270,6 +270,14 @@ class _Builder:
         uses = tuple(x for x in items if isinstance(x, ast.Use))
         blocks = tuple(x for x in items if isinstance(x, ast.BlockDef))
         models = [x for x in items if isinstance(x, ast.ModelDef)]
+        seen: dict[str, ast.ModelDef] = {}
+        for m in models:
+            if m.name in seen:
+                raise ArchError([Diagnostic("duplicate-model", f"model {m.name} is defined twice",
+                                            m.name_span, "rename one of them (`--model NAME` "
+                                            "picks a model by name)",
+                                            (Note("first defined here", seen[m.name].name_span),))])
+            seen[m.name] = m
         loose = [x for x in items if not isinstance(x, (ast.Use, ast.BlockDef, ast.ModelDef))]
         if loose:
             if models:
