@@ -384,8 +384,8 @@ def expr_text(expr: ast.Expr, context: int = 0) -> str:
     if kind is ast.Literal:
         return render_value(expr.value) if not isinstance(expr.value, bool) else \
             str(expr.value).lower()
-    if kind is ast.Name:
-        return expr.id
+    if kind is ast.Name:  # a name is written as itself only when it is one (never as code)
+        return expr.id if expr.id.isascii() and expr.id.isidentifier() else repr(expr.id)
     if kind is ast.Str:
         return repr(expr.value)
     if kind is ast.Neg:

@@ -178,8 +178,13 @@ def _parse_file_cached(path: str, size: int, mtime: int, limits: Limits) -> ast.
                                         "raise the limit max_file_bytes if this is intended")])
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ArchError([Diagnostic("bad-encoding", f"'{path}' is not UTF-8 text (byte "
-                                    f"{err.start})", None, "save the file as UTF-8")]) from None
+        text = raw.decode("utf-8", "replace")
+        at = len(raw[:err.start].decode("utf-8", "replace"))
+        source = SourceFile(_display_path(path), text)
+        raise ArchError([Diagnostic("bad-encoding", f"the file is not UTF-8 text: byte "
+                                    f"0x{raw[err.start]:02X} cannot be decoded",
+                                    source.span(at, at + 1), "save the file as UTF-8")]) \
+            from None
     except OSError as err:
         raise ArchError([Diagnostic("no-such-file", f"cannot read '{path}': {err}", None)]) \
             from None

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from archdsl.diagnostics import ArchError, Diagnostic, Reporter, suggest
+from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
 from archdsl.expr import evaluate
 from archdsl.syntax import ast
 
@@ -69,7 +69,8 @@ def read_settings(model: ast.ModelDef, overrides: dict[str, Any] | None = None) 
     seen: dict[str, ast.Setting] = {}
     for setting in model.settings:
         if setting.key in seen:
-            rep.error("duplicate-setting", f"'{setting.key}' is set twice", setting.key_span)
+            rep.error("duplicate-setting", f"'{setting.key}' is set twice", setting.key_span,
+                      "remove one of them", (Note("first set here", seen[setting.key].key_span),))
             continue
         seen[setting.key] = setting
         try:

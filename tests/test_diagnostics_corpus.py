@@ -34,7 +34,7 @@ def cases() -> list[Path]:
 
 def command_of(case: Path) -> tuple[list[str], str]:
     """(the argv after `archdsl`, the command line as shown in the golden file)."""
-    text = case.read_text(encoding="utf-8")
+    text = case.read_text(encoding="utf-8", errors="replace")
     first, _, rest = text.partition("\n")
     words = shlex.split(first[len(DIRECTIVE):]) if first.startswith(DIRECTIVE) else ["check"]
     if case.suffix == ".txt":

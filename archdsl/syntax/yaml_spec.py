@@ -377,8 +377,12 @@ class _Lower:
                 key_node = self.marks.key_nodes.get(("blocks", name, "params", key))
                 span = _node_span(self.src, key_node) if key_node else \
                     self.span("blocks", name, "params", key)
+                # a word that is a name refers to a parameter (or is a bare word such as
+                # `same`); any other text is a string literal, never code
                 out.append(ast.Param(key, None if default is None else
-                                     (ast.Name(default, span) if isinstance(default, str)
+                                     (ast.Name(default, span) if isinstance(default, str) and
+                                      default.isascii() and default.isidentifier() else
+                                      ast.Str(default, span) if isinstance(default, str)
                                       else ast.Literal(default, span)), span))
             return tuple(out)
         for i, item in enumerate(spec.params):
