@@ -28,8 +28,11 @@ class UsageError(Exception):
     """Bad command-line arguments: exit code 2."""
 
 
-def add_spec_arguments(parser: argparse.ArgumentParser, json_flag: bool = True) -> None:
-    parser.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+def add_spec_arguments(parser: argparse.ArgumentParser, json_flag: bool = True,
+                       spec: bool = True) -> None:
+    """SPEC (unless `spec=False`: a command taking two adds its own) and the settings."""
+    if spec:
+        parser.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     group = parser.add_argument_group("settings (override or supply the spec's own)")
     group.add_argument("--input", metavar="CxHxW", help="input size per sample, e.g. 3x224x224")
     group.add_argument("--classes", type=int, metavar="N", help="number of classes: the size "
