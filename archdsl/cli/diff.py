@@ -29,10 +29,10 @@ Compare two specs layer by layer. Layers pair up by module name when both
 models name their modules alike (ResNet-50 and ResNeXt-50), else by aligning
 the two graph orders (VGG-16 and VGG-19: the extra convolutions are added
 rows). Each row shows the layer's kind, output size, parameters and MACs;
-a cell that differs reads "A -> B". Rows are marked
+a cell that differs reads "A → B". Rows are marked
   +  only in B (added)      -  only in A (removed)      ~  changed
 Layers that are the same (module names aside: they shift when a layer is
-inserted) are elided as "... N the same"; --all shows them. Under the table:
+inserted) are elided as "… N the same"; --all shows them. Under the table:
 the totals of both (parameters, MACs, activations, receptive field, memory)
 and their differences.
 
