@@ -1,0 +1,173 @@
+"""Section 3, runtime: the compiled module against torchvision's, forward and forward+backward.
+
+For each model and batch, on the CPU with the thread count `run.py` fixed: torchvision's model
+(random weights, BatchNorm statistics moved away from their defaults so folding has work to do)
+and archdsl's module with those weights loaded strictly (the zoo uses torchvision's names); the
+outputs must agree before anything is timed. One input tensor is shared by all contenders.
+- forward: eval mode under `torch.inference_mode()`, interleaved rounds of torchvision,
+  archdsl, and archdsl built with `optimize="inference"` (BatchNorm folded, same weights);
+- forward+backward: training mode, `cross_entropy(model(x), y).backward()`, gradients reset to
+  None outside the timed region, interleaved rounds of torchvision and archdsl.
+
+Target (issue 5): archdsl / torchvision <= 1.02 (no overhead from generated code), judged on
+the ratio of the medians; the median of the per-round ratios is shown beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from timing import Log, fmt_ms, interleaved, log_stderr, ratio, stats, table, yes
+from timing import torchvision as import_torchvision
+
+TARGET = 1.02
+# Largest |difference| of outputs, relative to the largest |output|: the same weights through
+# the same operations (the plain module), and through BatchNorm folded into the convolutions,
+# which rounds differently.
+MATCH = {"archdsl": 1e-5, "archdsl train loss": 1e-5, "archdsl optimized": 1e-3}
+FULL = {"models": ("resnet50", "densenet121"), "batches": (1, 16),
+        "rounds": {1: 15, 16: 5}, "warmup": 2, "size": 224}
+QUICK = {"models": ("resnet50",), "batches": (1,), "rounds": {1: 3}, "warmup": 1, "size": 224}
+
+
+def trained_looking(net) -> None:
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+
+
+def contenders(name: str, size: int) -> dict:
+    import torch
+
+    import archdsl
+
+    tv = getattr(import_torchvision().models, name)(weights=None)
+    trained_looking(tv)
+    state = tv.state_dict()
+    model = archdsl.load(name, input=f"3x{size}x{size}")
+    ours = model.build()
+    ours.load_state_dict(state, strict=True)
+    fd, path = tempfile.mkstemp(suffix=".pt")
+    os.close(fd)
+    try:
+        torch.save(state, path)
+        optimized = model.build(weights=path, optimize="inference")
+    finally:
+        Path(path).unlink(missing_ok=True)
+    return {"torchvision": tv, "archdsl": ours, "archdsl optimized": optimized}
+
+
+def rel_diff(a, b) -> float:
+    return float((a - b).abs().max() / b.abs().max())
+
+
+def bench(name: str, batch: int, rounds: int, warmup: int, size: int, log: Log) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    nets = contenders(name, size)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(batch, 3, size, size, generator=g)
+    y = torch.randint(0, 1000, (batch,), generator=g)
+    tv, ours, opt = nets["torchvision"], nets["archdsl"], nets["archdsl optimized"]
+    for net in nets.values():
+        net.eval()
+    with torch.inference_mode():
+        ref = tv(x)
+        check = {"archdsl": rel_diff(ours(x), ref), "archdsl optimized": rel_diff(opt(x), ref)}
+    tv.train()
+    ours.train()
+    losses = [F.cross_entropy(net(x), y) for net in (tv, ours)]
+    check["archdsl train loss"] = rel_diff(losses[1].detach(), losses[0].detach())
+    del losses  # and the activations their graphs hold
+    for net in nets.values():  # a training step moved the BatchNorm statistics: put them back
+        net.zero_grad(set_to_none=True)
+    ours.load_state_dict(tv.state_dict())
+
+    log(f"  runtime {name} batch {batch}: forward, {rounds} rounds")
+    for net in nets.values():
+        net.eval()
+    with torch.inference_mode():
+        fwd = interleaved({key: (lambda net=net: net(x)) for key, net in nets.items()},
+                          rounds, warmup)
+
+    log(f"  runtime {name} batch {batch}: forward+backward, {rounds} rounds")
+    tv.train()
+    ours.train()
+
+    def step(net):
+        F.cross_entropy(net(x), y).backward()
+
+    train = interleaved({"torchvision": lambda: step(tv), "archdsl": lambda: step(ours)},
+                        rounds, warmup,
+                        prepare={"torchvision": lambda: tv.zero_grad(set_to_none=True),
+                                 "archdsl": lambda: ours.zero_grad(set_to_none=True)})
+    matched = all(v <= MATCH[key] for key, v in check.items())
+    forward_ratio = ratio(fwd["archdsl"], fwd["torchvision"])
+    train_ratio = ratio(train["archdsl"], train["torchvision"])
+    return {
+        "relative_diff": check, "outputs_match": matched,
+        "forward": {key: stats(v) for key, v in fwd.items()},
+        "forward_backward": {key: stats(v) for key, v in train.items()},
+        "forward_ratio": forward_ratio,
+        "optimized_ratio": ratio(fwd["archdsl optimized"], fwd["torchvision"]),
+        "forward_backward_ratio": train_ratio,
+        "target_met": matched and forward_ratio["of_medians"] <= TARGET
+        and train_ratio["of_medians"] <= TARGET,
+    }
+
+
+def run(models=FULL["models"], batches=FULL["batches"], rounds=FULL["rounds"],
+        warmup: int = FULL["warmup"], size: int = FULL["size"], log: Log = log_stderr) -> dict:
+    import torch
+
+    results = {f"{name} batch {batch}": bench(name, batch, rounds[batch], warmup, size, log)
+               for name in models for batch in batches}
+    targets = [{"section": "runtime",
+                "target": f"{key}: archdsl / torchvision <= {TARGET} (forward and "
+                          "forward+backward), same outputs",
+                "measured": f"forward {r['forward_ratio']['of_medians']:.3f}, "
+                            f"forward+backward {r['forward_backward_ratio']['of_medians']:.3f}"
+                            f"{'' if r['outputs_match'] else ', OUTPUTS DIFFER'}",
+                "met": r["target_met"]} for key, r in results.items()]
+    return {"cases": results, "threads": torch.get_num_threads(), "warmup": warmup, "size": size,
+            "rounds": {str(b): rounds[b] for b in batches}, "targets": targets}
+
+
+def markdown(result: dict) -> str:
+    rows = []
+    for key, r in result["cases"].items():
+        f, t = r["forward"], r["forward_backward"]
+        rows.append([key, fmt_ms(f["torchvision"]["median_ms"]),
+                     fmt_ms(f["archdsl"]["median_ms"]),
+                     f"{r['forward_ratio']['of_medians']:.3f} "
+                     f"({r['forward_ratio']['paired']:.3f})",
+                     fmt_ms(t["torchvision"]["median_ms"]), fmt_ms(t["archdsl"]["median_ms"]),
+                     f"{r['forward_backward_ratio']['of_medians']:.3f} "
+                     f"({r['forward_backward_ratio']['paired']:.3f})",
+                     fmt_ms(f["archdsl optimized"]["median_ms"]),
+                     f"{r['optimized_ratio']['of_medians']:.3f}",
+                     f"{r['relative_diff']['archdsl']:.0e} / "
+                     f"{r['relative_diff']['archdsl optimized']:.0e}", yes(r["target_met"])])
+    rounds = ", ".join(f"batch {b}: {n}" for b, n in result["rounds"].items())
+    return (f"CPU, {result['threads']} torch thread(s), 3x{result['size']}x{result['size']} "
+            "input; medians of "
+            f"interleaved rounds ({rounds}) after {result['warmup']} warm-up rounds. Ratios are "
+            "archdsl over torchvision, the ratio of the medians with the median of the "
+            "per-round ratios in brackets; below 1 means archdsl is faster. \"optimized\" is "
+            "`optimize=\"inference\"` (BatchNorm folded into the convolution) against "
+            "torchvision's eager model. \"diff\" is the largest output difference from "
+            "torchvision's on the same weights and input, relative to its largest output, of "
+            "archdsl's module / of the optimized one (the check before timing requires "
+            f"{MATCH['archdsl']:.0e} and {MATCH['archdsl optimized']:.0e}, and the same training "
+            "loss).\n\n"
+            + table(["model", "forward tv ms", "forward archdsl ms", "ratio",
+                     "fwd+bwd tv ms", "fwd+bwd archdsl ms", "ratio", "optimized ms",
+                     "optimized / tv", "diff", f"<= {TARGET}"], rows) + "\n")

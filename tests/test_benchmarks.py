@@ -1,0 +1,89 @@
+"""The benchmark runner (benchmarks/run.py) works: each section on tiny inputs, and the report
+files of a run. No timing assertions: these check what was measured exists and agrees (same
+parameter counts, same outputs), never how fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import analysis_bench  # noqa: E402
+import build_bench  # noqa: E402
+import memory_bench  # noqa: E402
+import run  # noqa: E402
+import runtime_bench  # noqa: E402
+import scaling_bench  # noqa: E402
+
+
+def quiet(message: str) -> None:
+    pass
+
+
+def check_targets(result: dict, section: str) -> None:
+    assert result["targets"]
+    for target in result["targets"]:
+        assert target["section"] == section and isinstance(target["met"], bool)
+
+
+def test_analysis_counts_agree_with_torchinfo_and_fvcore():
+    result = analysis_bench.run(models=("resnet18",), rounds=1, archdsl_runs=1, log=quiet)
+    r = result["models"]["resnet18"]
+    assert r["params_identical"] and r["params"]["archdsl"] == 11_689_512
+    assert r["macs"]["torchinfo"] > 0 and r["macs"]["fvcore"] > 0
+    check_targets(result, "analysis")
+    assert "| resnet18 |" in analysis_bench.markdown(result)
+
+
+def test_scaling_series_and_growth():
+    result = scaling_bench.run(sizes=(10, 100), repeats=(1, 10), runs=1, log=quiet)
+    assert [p["layers"] for p in result["series"]["written out"]] == [10, 100]
+    assert [p["layers"] for p in result["series"]["repeated"]] == [2, 20]
+    assert all(p["peak_bytes"] > 0 for p in result["series"]["repeated"])
+    assert result["growth"]["written out"]["from_layers"] == 10
+    check_targets(result, "scaling")
+    assert "us / layer" in scaling_bench.markdown(result)
+
+
+def test_runtime_compares_the_same_weights():
+    result = runtime_bench.run(models=("resnet18",), batches=(1,), rounds={1: 1}, warmup=0,
+                               size=64, log=quiet)
+    case = result["cases"]["resnet18 batch 1"]
+    assert case["outputs_match"], case["relative_diff"]
+    assert set(case["forward"]) == {"torchvision", "archdsl", "archdsl optimized"}
+    check_targets(result, "runtime")
+    assert "resnet18 batch 1" in runtime_bench.markdown(result)
+
+
+def test_build_on_meta_allocates_no_weights():
+    result = build_bench.run(models=("resnet18",), rounds=1, log=quiet)
+    meta = result["meta"]
+    assert meta["params"] == meta["archdsl_params"] > 10**9
+    assert meta["all_on_meta"] and meta["default_limits_admit"]
+    check_targets(result, "build")
+    assert "resnet18" in build_bench.markdown(result)
+
+
+def test_memory_section_compares_estimate_and_autograd():
+    pytest.importorskip("archdsl.backends.autograd_saved")  # the estimate's reference
+    result = memory_bench.run(models=("lenet5",), batches=(1, 2), log=quiet)
+    assert [r["batch"] for r in result["cases"].values()] == [1, 2]
+    assert all(r["within"] for r in result["cases"].values())
+    check_targets(result, "memory")
+
+
+def test_run_writes_json_and_markdown(tmp_path):
+    report = run.main(["--quick", "--only", "scaling", "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "quick.json").read_text())
+    assert set(data["sections"]) == {"scaling"} and data["machine"]["cores"] >= 1
+    assert data["targets"] == report["targets"]
+    text = (tmp_path / "quick.md").read_text()
+    for part in ("## Targets", "| CPU |", "torch threads", "## 2. Scaling"):
+        assert part in text
