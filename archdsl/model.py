@@ -18,6 +18,8 @@ from archdsl.limits import DEFAULT_LIMITS, Limits
 from archdsl.loader import LoadedSpec, read_spec
 from archdsl.ops.base import fmt_shape
 from archdsl.passes.count import DTYPE_BYTES, Totals, count
+from archdsl.passes.memory import SavedTensors, TrainingMemory, saved_tensors, training_memory
+from archdsl.passes.receptive import largest_field, receptive_fields
 from archdsl.passes.shapes import infer_shapes
 from archdsl.settings import Init, parse_shape
 
@@ -59,9 +61,26 @@ class Model:
         """Every layer in graph order (the input excluded)."""
         return [n for n in self.ir.graph.order() if n.key != self.ir.input_key]
 
-    def summary(self, batch: int | None = None, dtype: str = "float32") -> dict[str, Any]:
+    def saved_tensors(self, dtype: str = "float32") -> SavedTensors:
+        """What autograd keeps for backward in training (an estimate; archdsl.passes.memory)."""
+        return saved_tensors(self.ir, dtype)
+
+    def training_memory(self, batch: int = 1, dtype: str = "float32",
+                        optimizer: str = "sgd") -> TrainingMemory:
+        """Weights + buffers + gradients + optimizer state (`sgd`, `momentum`, `adam`) + saved
+        tensors for a batch: an estimate (archdsl.passes.memory says what it leaves out)."""
+        return training_memory(self.ir, self.totals, batch, dtype, optimizer)
+
+    def receptive_field(self) -> Node | None:
+        """The layer with the largest receptive field made by local windows (its `ann.rf`);
+        None for a model whose input is a vector."""
+        return largest_field(self.layers())
+
+    def summary(self, batch: int | None = None, dtype: str = "float32",
+                optimizer: str = "sgd") -> dict[str, Any]:
         """The figures as one JSON-ready object (the schema of `archdsl summary --json`)."""
         t = self.totals
+        saved = self.saved_tensors(dtype)
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "name": self.name,
@@ -81,10 +100,18 @@ class Model:
             "param_bytes_by_dtype": {d: t.param_bytes(d) for d in DTYPE_BYTES},
             "activation_bytes": t.activation_bytes(dtype),
         }
+        out["saved_bytes"] = saved.bytes(1)
         if batch is not None:
             out["batch"] = batch
             out["batch_activation_bytes"] = t.activation_bytes(dtype, batch)
-        out["layers"] = [layer_record(n) for n in self.layers()]
+            out["batch_saved_bytes"] = saved.bytes(batch)
+        out["training_memory"] = training_memory(self.ir, t, batch or 1, dtype, optimizer,
+                                                 saved).to_json()
+        widest = self.receptive_field()
+        out["receptive_field"] = None if widest is None else \
+            {"layer": widest.name, **widest.ann.rf.to_json()}
+        out["layers"] = [{**layer_record(n), "saved_bytes": saved.layer_bytes(n.key, batch or 1)}
+                         for n in self.layers()]
         return out
 
     def source(self) -> str:
@@ -166,6 +193,7 @@ def layer_record(node: Node) -> dict[str, Any]:
         "stride": stride,
         "padding": padding,
         "frozen": node.frozen,
+        "receptive_field": node.ann.rf.to_json() if node.ann.rf is not None else None,
     }
 
 
@@ -227,4 +255,5 @@ def load_model(spec: str | os.PathLike, *, model: str | None = None,
     totals, diags = count(ir, limits)
     if diags:
         raise ArchError(diags)
+    receptive_fields(ir)
     return Model(ir, totals, loaded, limits)

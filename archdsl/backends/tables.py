@@ -1,8 +1,9 @@
 """The per-layer table and totals, as the notes' AlexNet table shows them.
 
 Contract: `rows(model)` gives one `Row` per layer (name, kind, kernel, stride, padding, output
-shape, activations, parameters, MACs) in graph order; `total_cells(model)` the totals row;
-`totals_lines(model, ...)` the figures under the table. `COLUMNS` is the one list of columns:
+shape, activations, parameters, MACs, receptive field) in graph order; `total_cells(model)` the
+totals row; `totals_lines(model, ...)` the figures under the table (incl. the largest receptive
+field and the training memory estimate for an optimizer). `COLUMNS` is the one list of columns:
 every renderer (a rich terminal table, Markdown, LaTeX with booktabs, CSV, HTML for notebooks)
 reads it, so a new column is one entry there. JSON is `Model.summary()`. Numbers are exact
 (thousands separated); a layer that adds nothing to a count shows an empty cell. Output is
@@ -32,7 +33,7 @@ COLUMN_SPECS = (
     Column("Layer", "layer"), Column("Kind", "kind"), Column("Kernel", "kernel"),
     Column("Stride", "stride"), Column("Pad", "padding"), Column("Output", "output"),
     Column("Activations", "activations", True), Column("Params", "params", True),
-    Column("MACs", "macs", True),
+    Column("MACs", "macs", True), Column("RF", "rf"),
 )
 COLUMNS = tuple(c.header for c in COLUMN_SPECS)
 LONG_TABLE = 40  # LaTeX rows beyond which the table is a longtable that breaks across pages
@@ -51,6 +52,7 @@ class Row:
     macs: int
     frozen: bool
     elementwise: bool
+    rf: str = ""  # receptive field, `7x7` (archdsl.passes.receptive); `global` after global pooling
 
     def cells(self) -> list[str]:
         out = []
@@ -71,7 +73,8 @@ def rows(model) -> list[Row]:
         kernel, stride, padding = node.op.cells(p) if p is not None else ("", "", "")
         out.append(Row(node.display, node.op.name, kernel, stride, padding,
                        fmt_shape(node.ann.out_shape), node.ann.activations,
-                       node.ann.param_count, node.ann.macs, node.frozen, node.op.elementwise))
+                       node.ann.param_count, node.ann.macs, node.frozen, node.op.elementwise,
+                       rf=node.ann.rf.cell() if node.ann.rf is not None else ""))
     return out
 
 
@@ -92,7 +95,8 @@ def human_bytes(n: float) -> str:
     return f"{n} B"
 
 
-def totals_lines(model, batch: int | None = None, dtype: str = "float32") -> list[tuple[str, str]]:
+def totals_lines(model, batch: int | None = None, dtype: str = "float32",
+                 optimizer: str = "sgd") -> list[tuple[str, str]]:
     t = model.totals
     size = DTYPE_BYTES[dtype]
     lines = [
@@ -109,6 +113,22 @@ def totals_lines(model, batch: int | None = None, dtype: str = "float32") -> lis
          + (f", {human_bytes(t.activations * size * batch)} per batch of {batch}"
             if batch else "")),
     ]
+    widest = model.receptive_field()
+    if widest is not None:
+        rf = widest.ann.rf
+        jump = rf.jump[0] if rf.jump[0] == rf.jump[1] else "x".join(map(str, rf.jump))
+        lines.insert(5, ("Receptive field", f"{rf.cell()}, jump {jump} (largest, at "
+                                            f"{widest.display})"))
+    train = model.training_memory(batch or 1, dtype, optimizer)
+    saved_1 = model.saved_tensors(dtype).bytes(1)
+    lines.append((f"Saved for backward ({dtype})", human_bytes(saved_1) + " at batch 1"
+                  + (f", {human_bytes(train.saved)} per batch of {batch}" if batch else "")
+                  + " (estimate)"))
+    lines.append((f"Training memory ({optimizer}, batch {train.batch})",
+                  f"{human_bytes(train.total)} = weights {human_bytes(train.weights)} + "
+                  f"gradients {human_bytes(train.gradients)} + optimizer "
+                  f"{human_bytes(train.optimizer_state)} + saved {human_bytes(train.saved)} + "
+                  f"buffers {human_bytes(train.buffers)} (estimate)"))
     return lines
 
 
@@ -120,7 +140,8 @@ def _frozen_cells(r: Row) -> list[str]:
     return cells
 
 
-def render_rich(model, batch: int | None = None, dtype: str = "float32", console=None) -> None:
+def render_rich(model, batch: int | None = None, dtype: str = "float32", console=None,
+                optimizer: str = "sgd") -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -139,7 +160,7 @@ def render_rich(model, batch: int | None = None, dtype: str = "float32", console
     table.add_section()
     table.add_row(*total_cells(model), style="bold")
     console.print(table)
-    for key, value in totals_lines(model, batch, dtype):
+    for key, value in totals_lines(model, batch, dtype, optimizer):
         console.print(f"[bold]{key}:[/bold] {value}", highlight=False)
     if model.totals.frozen:
         console.print("[dim]* frozen (not trained)[/dim]")
@@ -154,14 +175,16 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def render_markdown(model, batch: int | None = None, dtype: str = "float32") -> str:
+def render_markdown(model, batch: int | None = None, dtype: str = "float32",
+                    optimizer: str = "sgd") -> str:
     head = "| " + " | ".join(COLUMNS) + " |"
     rule = "|" + "|".join("---:" if c.numeric else "---" for c in COLUMN_SPECS) + "|"
     body = ["| " + " | ".join(md_escape(c) for c in _frozen_cells(r)) + " |"
             for r in rows(model)]
     body.append("| " + " | ".join(f"**{md_escape(c)}**" if c else "" for c in total_cells(model))
                 + " |")
-    notes = [f"- **{md_escape(k)}:** {md_escape(v)}" for k, v in totals_lines(model, batch, dtype)]
+    notes = [f"- **{md_escape(k)}:** {md_escape(v)}"
+             for k, v in totals_lines(model, batch, dtype, optimizer)]
     if model.totals.frozen:
         notes.append("- \\* frozen (not trained)")
     return "\n".join([f"### {md_escape(model.name)}", "", head, rule, *body, "", *notes]) + "\n"
@@ -218,7 +241,8 @@ def render_latex(model, batch: int | None = None, dtype: str = "float32") -> str
 
 
 # --- HTML (notebooks) --------------------------------------------------------------------------
-def render_html(model, batch: int | None = None, dtype: str = "float32") -> str:
+def render_html(model, batch: int | None = None, dtype: str = "float32",
+                optimizer: str = "sgd") -> str:
     """A plain HTML table with the totals under it (Jupyter's `_repr_html_`)."""
     right = ' style="text-align:right"'
     head = "".join(f"<th{right if c.numeric else ''}>{escape(c.header)}</th>"
@@ -230,6 +254,6 @@ def render_html(model, batch: int | None = None, dtype: str = "float32") -> str:
                     + "</tr>")
     body[-1] = body[-1].replace("<td", "<td style=\"font-weight:bold\"", 1)
     notes = "".join(f"<li><b>{escape(k)}:</b> {escape(v)}</li>"
-                    for k, v in totals_lines(model, batch, dtype))
+                    for k, v in totals_lines(model, batch, dtype, optimizer))
     return (f"<table><caption>{escape(model.name)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table><ul>{notes}</ul>")

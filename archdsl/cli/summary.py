@@ -6,8 +6,10 @@ import argparse
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, print_json
 from archdsl.passes.count import DTYPE_BYTES
+from archdsl.passes.memory import OPTIMIZER_STATE
 
-HELP = "per-layer table: kernel, stride, padding, output size, activations, params, MACs"
+HELP = ("per-layer table: kernel, stride, padding, output size, activations, params, MACs, "
+        "receptive field; memory for training")
 DESCRIPTION = """\
 Print the per-layer table of a spec with its totals: parameters (trainable and
 frozen), MACs, activations, and memory for weights and activations.
@@ -15,12 +17,16 @@ frozen), MACs, activations, and memory for weights and activations.
 Counting conventions: shapes are per sample; MACs are multiply-accumulates of
 convolutions and FC layers (FLOPs = 2 x MACs); activations are outputs of layers
 that make a new feature map (elementwise layers such as ReLU, BN, dropout and
-softmax add none), as the lecture notes count "nodes".
+softmax add none), as the lecture notes count "nodes". RF is the receptive field:
+the part of the input one output unit sees (three 3x3 convolutions see 7x7).
+Training memory is an estimate: weights + gradients + optimizer state + the
+tensors autograd keeps for backward (checked against torch within 10%).
 
 examples:
   archdsl summary specs/alexnet.arch
   archdsl summary resnet50 --format markdown > resnet50.md
   archdsl summary resnet50 --json --batch 32 --dtype float16
+  archdsl summary resnet50 --batch 8 --optimizer adam
 """
 FORMATS = ("table", "markdown", "latex", "csv", "json")
 
@@ -35,6 +41,9 @@ def register(sub) -> None:
                    "batch of N")
     p.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32",
                    help="element type for memory figures (default: float32)")
+    p.add_argument("--optimizer", choices=list(OPTIMIZER_STATE), default="sgd",
+                   help="optimizer whose state the training memory estimate includes: sgd "
+                   "(none), momentum (one tensor per parameter), adam (two); default: sgd")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(run=run)
 
@@ -48,7 +57,7 @@ def run(args) -> int:
     fmt = "json" if args.json else (args.format or "table")
     model = load_from_args(args)
     if fmt == "json":
-        summary = model.summary(batch=args.batch, dtype=args.dtype)
+        summary = model.summary(batch=args.batch, dtype=args.dtype, optimizer=args.optimizer)
         if args.output:
             import json
 
@@ -56,7 +65,8 @@ def run(args) -> int:
         else:
             print_json(summary)
     elif fmt == "markdown":
-        write_output(args.output, tables.render_markdown(model, args.batch, args.dtype))
+        write_output(args.output, tables.render_markdown(model, args.batch, args.dtype,
+                                                         args.optimizer))
     elif fmt == "latex":
         write_output(args.output, tables.render_latex(model, args.batch, args.dtype))
     elif fmt == "csv":
@@ -67,7 +77,8 @@ def run(args) -> int:
 
             with open(args.output, "w", encoding="utf-8") as fh:
                 tables.render_rich(model, args.batch, args.dtype,
-                                   Console(file=fh, width=160, color_system=None))
+                                   Console(file=fh, width=160, color_system=None),
+                                   optimizer=args.optimizer)
         else:
-            tables.render_rich(model, args.batch, args.dtype)
+            tables.render_rich(model, args.batch, args.dtype, optimizer=args.optimizer)
     return OK

@@ -6,7 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from archdsl.ops.base import Op, Params, TorchModule, kwargs_without_defaults
+from archdsl.ops.base import Op, Params, Saved, TorchModule, kwargs_without_defaults
+
+KEEPS_OUTPUT = Saved(output=True)  # backward reads the result (ReLU, tanh, sigmoid, softmax)
+KEEPS_INPUT = Saved(inputs=(0,))  # backward reads the input (GELU, ELU, leaky ReLU)
 from archdsl.ops.registry import register
 
 
@@ -18,6 +21,9 @@ class _Activation(Op):
     family = "act"
     elementwise = True
     torch_cls = ""
+
+    def saved(self, p, ins, out, trainable):
+        return KEEPS_OUTPUT if self.output_needed_for_backward else KEEPS_INPUT
 
     def torch(self, p, ins, out):
         return TorchModule(self.torch_cls)
@@ -31,6 +37,9 @@ class ReLU(_Activation):
     Params = InplaceParams
     summary = "rectified linear unit"
     example = "ReLU"
+
+    def saved(self, p, ins, out, trainable):
+        return KEEPS_OUTPUT  # in place, the output is the input's storage
 
     def torch(self, p, ins, out):
         return TorchModule("nn.ReLU", (), (("inplace", True),) if p.inplace is True else ())
@@ -49,6 +58,9 @@ class ELU(_Activation):
     output_needed_for_backward = True
     summary = "exponential linear unit"
     example = "ELU"
+
+    def saved(self, p, ins, out, trainable):
+        return KEEPS_INPUT  # elu_backward(is_result=False) reads the input
 
     def torch(self, p, ins, out):
         return TorchModule("nn.ELU", (), kwargs_without_defaults([("alpha", p.alpha, 1.0)]))

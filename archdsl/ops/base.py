@@ -9,7 +9,12 @@ An op is a subclass of `Op`, registered with `@register`. It declares:
 - `resolve()`: fill `auto` fields once the input shape is known (conv width, classifier size);
 - `infer()`: the shape rule, per sample (`(C, H, W)` or `(F,)`), raising `ShapeError`;
 - `param_count()`, `buffer_count()`, `macs()`, `activations()`: the counting conventions below;
-- `rf()`: the receptive-field effect (kernel, stride, padding, dilation) of spatial ops;
+- `rf()`: the receptive-field effect (kernel, stride, padding, dilation) of spatial ops; given
+  the input shapes it also covers windows sized by the input (global and adaptive pooling, an FC
+  over a feature map: `RF.whole`) and the projection shortcut's stride;
+- `saved()` and `is_view()`: what autograd keeps for the layer's backward (inputs, output,
+  tensors of its own) and whether its output shares its input's storage, for the memory
+  estimate (`archdsl.passes.memory`; the figures are torch's, measured on CPU);
 - `torch()`: the PyTorch constructor call (or functional expression) as data, from which both the
   generated source and the in-memory module come, so they cannot drift apart;
 - `label()` and `cells()`: the diagram label and the table's kernel/stride/padding cells;
@@ -89,12 +94,40 @@ class Functional:
 
 @dataclass(frozen=True)
 class RF:
-    """Receptive-field effect of a spatial op, per spatial dimension (H, W)."""
+    """Receptive-field effect of a spatial op, per spatial dimension (H, W). `whole`: the window
+    is the whole input map (global pooling, an FC over a feature map). Strides are fractions only
+    for adaptive pooling whose output size does not divide the input (the mean stride)."""
 
     kernel: tuple[int, int]
-    stride: tuple[int, int]
+    stride: tuple[float, float]
     padding: tuple[int, int]
     dilation: tuple[int, int] = (1, 1)
+    whole: bool = False
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A tensor of a layer's own that autograd keeps: pooling indices, a dropout mask,
+    normalisation statistics. `elements` per sample (or per batch when not `per_sample`);
+    `itemsize` bytes per element, None for the model's dtype."""
+
+    what: str
+    elements: int
+    itemsize: int | None = None
+    per_sample: bool = True
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What autograd keeps for a layer's backward besides parameters and buffers: some of its
+    inputs (by slot), its output, and tensors of its own."""
+
+    inputs: tuple[int, ...] = ()
+    output: bool = False
+    extra: tuple[Extra, ...] = ()
+
+
+NOTHING_SAVED = Saved()
 
 
 @dataclass
@@ -182,8 +215,20 @@ class Op:
     def activations(self, p, ins: list[Shape], out: Shape) -> int:
         return 0 if self.elementwise else prod(out)
 
-    def rf(self, p) -> RF | None:
+    def rf(self, p, ins: list[Shape] | None = None, out: Shape | None = None) -> RF | None:
+        """The window this layer slides over its input; None: it keeps the field (elementwise
+        and channel-wise layers, merges). Ops whose window depends on the input size need
+        `ins`/`out` and return None without them."""
         return None
+
+    def saved(self, p, ins: list[Shape], out: Shape, trainable: bool) -> Saved:
+        """What autograd keeps for backward when this layer is recorded (some input or one of
+        its parameters needs a gradient); `trainable`: its parameters do. Default: nothing."""
+        return NOTHING_SAVED
+
+    def is_view(self, p, ins: list[Shape], out: Shape) -> bool:
+        """Whether the output is a view of the first input (no storage of its own)."""
+        return False
 
     def torch(self, p, ins: list[Shape], out: Shape) -> TorchModule | Functional:
         raise NotImplementedError(self.name)

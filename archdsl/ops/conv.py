@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from archdsl.ops.base import (
-    RF, Ctx, NonNegPair, Op, Pair, Params, PositiveInt, Shape, ShapeError, TorchModule,
+    RF, Ctx, NonNegPair, Op, Pair, Params, PositiveInt, Saved, Shape, ShapeError, TorchModule,
     fmt_pair, kwargs_without_defaults, pair, prod, square,
 )
 from archdsl.ops.registry import register
@@ -149,8 +149,13 @@ class Conv(Op):
         kh, kw = pair(p.kernel)
         return prod(out) * (ins[0][0] // p.groups) * kh * kw
 
-    def rf(self, p):
+    def rf(self, p, ins=None, out=None):
         return RF(pair(p.kernel), pair(p.stride), resolve_padding(p), pair(p.dilation))
+
+    def saved(self, p, ins, out, trainable):
+        # convolution_backward reads the input (weight gradient) and the weight (input gradient);
+        # autograd keeps both whenever the layer is recorded, frozen or not
+        return Saved(inputs=(0,))
 
     def torch(self, p, ins, out):
         pad = resolve_padding(p)
@@ -210,7 +215,7 @@ class PWConv(Conv):
     def macs(self, p, ins, out):
         return Conv.macs(self, self._as_conv(p), ins, out)
 
-    def rf(self, p):
+    def rf(self, p, ins=None, out=None):
         return Conv.rf(self, self._as_conv(p))
 
     def torch(self, p, ins, out):
@@ -268,7 +273,7 @@ class DWConv(Conv):
     def macs(self, p, ins, out):
         return Conv.macs(self, self._as_conv(p, ins), ins, out)
 
-    def rf(self, p):
+    def rf(self, p, ins=None, out=None):
         return RF(pair(p.kernel), pair(p.stride), resolve_padding(p), pair(p.dilation))
 
     def torch(self, p, ins, out):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from archdsl.ops.base import (
-    Functional, Op, Params, PositiveInt, ShapeError, TorchModule, kwargs_without_defaults, prod,
+    NOTHING_SAVED, RF, Functional, Op, Params, PositiveInt, Saved, ShapeError, TorchModule,
+    kwargs_without_defaults, prod,
 )
 from archdsl.ops.registry import register
 
@@ -62,6 +63,13 @@ class FC(Op):
     def macs(self, p, ins, out):
         return self.in_features(ins) * out[0]
 
+    def rf(self, p, ins=None, out=None):
+        return _whole_map(ins)
+
+    def saved(self, p, ins, out, trainable):
+        # addmm/mm keep the input only for the weight's gradient (the weight is a parameter)
+        return Saved(inputs=(0,)) if trainable else NOTHING_SAVED
+
     def torch(self, p, ins, out):
         return TorchModule("nn.Linear", (self.in_features(ins), out[0]),
                            kwargs_without_defaults([("bias", p.bias, True)]),
@@ -87,8 +95,22 @@ class Flatten(Op):
     def infer(self, p, ins, ctx):
         return (prod(ins[0]),)
 
+    def rf(self, p, ins=None, out=None):
+        return _whole_map(ins)
+
+    def is_view(self, p, ins, out):
+        return True
+
     def torch(self, p, ins, out):
         return TorchModule("nn.Flatten")
+
+
+def _whole_map(ins) -> RF | None:
+    """A vector made from a feature map sees the whole map (its field is the union of every
+    position's)."""
+    if not ins or len(ins[0]) != 3:
+        return None
+    return RF(tuple(ins[0][1:]), tuple(ins[0][1:]), (0, 0), whole=True)
 
 
 def require_rank(ins, rank: int, name: str):

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from archdsl.ops.base import (
-    Op, Params, PositiveInt, ShapeError, TorchModule, kwargs_without_defaults, prod,
+    Extra, Op, Params, PositiveInt, Saved, ShapeError, TorchModule, kwargs_without_defaults, prod,
 )
 from archdsl.ops.registry import register
 
@@ -19,6 +19,11 @@ class BNParams(Params):
     eps: PositiveFloat = 1e-5
     momentum: UnitFloat = 0.1
     affine: bool = True
+
+
+def _stats(count: int, per_sample: bool = True) -> tuple[Extra, ...]:
+    """The mean and inverse deviation a normalisation keeps: `count` float32 values each."""
+    return (Extra("mean", count, 4, per_sample), Extra("inverse std", count, 4, per_sample))
 
 
 class _Norm(Op):
@@ -44,6 +49,9 @@ class BN(_Norm):
 
     def buffer_count(self, p, ins, out):
         return 2 * ins[0][0] + 1  # running mean, running var, num_batches_tracked
+
+    def saved(self, p, ins, out, trainable):
+        return Saved(inputs=(0,), extra=_stats(ins[0][0], per_sample=False))
 
     def eval_affine(self, module):
         import torch
@@ -83,6 +91,9 @@ class LN(_Norm):
     def param_count(self, p, ins, out):
         return 2 * prod(ins[0]) if p.affine else 0
 
+    def saved(self, p, ins, out, trainable):
+        return Saved(inputs=(0,), extra=_stats(1))
+
     def torch(self, p, ins, out):
         shape = list(int(d) for d in ins[0]) if len(ins[0]) > 1 else ins[0][0]
         return TorchModule("nn.LayerNorm", (shape,), kwargs_without_defaults([
@@ -112,6 +123,13 @@ class IN(_Norm):
 
     def param_count(self, p, ins, out):
         return 2 * ins[0][0] if p.affine else 0
+
+    def saved(self, p, ins, out, trainable):
+        # batch norm over a (1, N*C, H, W) view; affine weights are repeated per sample
+        extra = _stats(ins[0][0])
+        if p.affine:
+            extra += (Extra("repeated weight", ins[0][0], 4),)
+        return Saved(inputs=(0,), extra=extra)
 
     def torch(self, p, ins, out):
         return TorchModule("nn.InstanceNorm2d", (ins[0][0],), kwargs_without_defaults([
@@ -147,6 +165,9 @@ class GN(_Norm):
     def param_count(self, p, ins, out):
         return 2 * ins[0][0] if p.affine else 0
 
+    def saved(self, p, ins, out, trainable):
+        return Saved(inputs=(0,), extra=_stats(p.groups))
+
     def torch(self, p, ins, out):
         return TorchModule("nn.GroupNorm", (p.groups, ins[0][0]), kwargs_without_defaults([
             ("eps", p.eps, 1e-5), ("affine", p.affine, True)]))
@@ -179,6 +200,13 @@ class LRN(_Norm):
         if len(ins[0]) != 3:
             raise ShapeError("LRN needs a feature map", code="rank-mismatch")
         return ins[0]
+
+    def saved(self, p, ins, out, trainable):
+        # torch's F.local_response_norm is a chain of ops: it keeps its input, the squares
+        # padded by size-1 channels (for avg_pool3d), and two more maps of the input's size
+        c, h, w = ins[0]
+        return Saved(inputs=(0,), extra=(Extra("padded squares", (c + p.size - 1) * h * w),
+                                         Extra("scale and its power", 2 * c * h * w)))
 
     def torch(self, p, ins, out):
         return TorchModule("nn.LocalResponseNorm", (p.size,), kwargs_without_defaults([

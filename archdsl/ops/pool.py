@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from archdsl.ops.base import (
-    RF, NonNegPair, Op, Pair, Params, PositiveInt, ShapeError, TorchModule, fmt_pair,
-    kwargs_without_defaults, pair, square,
+    NOTHING_SAVED, RF, Extra, NonNegPair, Op, Pair, Params, PositiveInt, Saved, ShapeError,
+    TorchModule, fmt_pair, kwargs_without_defaults, pair, prod, square,
 )
 from archdsl.ops.conv import _spatial_input, conv_out
 from archdsl.ops.registry import register
@@ -59,9 +59,12 @@ class _Pool(Op):
                 hint="use a smaller kernel or add padding, or pool less often before it")
         return (c, oh, ow)
 
-    def rf(self, p):
+    def rf(self, p, ins=None, out=None):
         return RF(pair(p.kernel), pair(_stride(p)), pair(p.padding),
                   pair(getattr(p, "dilation", 1)))
+
+    def saved(self, p, ins, out, trainable):
+        return Saved(inputs=(0,))  # average pooling's backward reads its input (for the shape)
 
     def torch(self, p, ins, out):
         kwargs = [("stride", pair(_stride(p)), pair(p.kernel)), ("padding", pair(p.padding), 0)]
@@ -91,6 +94,10 @@ class MPool(_Pool):
     module_prefix = "pool"
     summary = "max pooling"
     example = "MPool(3, s=2)"
+
+    def saved(self, p, ins, out, trainable):
+        # max_pool2d_with_indices keeps its input and the argmax of each window (int64)
+        return Saved(inputs=(0,), extra=(Extra("indices", prod(out), 8),))
 
 
 class AvgPoolParams(PoolParams):
@@ -180,8 +187,15 @@ class SPool(_Pool):
                              hint="lower the kernel or pool less often before it")
         return (c, oh, ow)
 
-    def rf(self, p):
+    def rf(self, p, ins=None, out=None):
         return RF(pair(p.kernel), pair(_stride(p)), (0, 0))
+
+    def saved(self, p, ins, out, trainable):
+        # what the training branch of StochasticPool2d leaves to autograd (measured, torch 2.13):
+        # three copies of the unfolded windows, two window sums, a bool and an int64 per output
+        windows = prod(out) * p.kernel * p.kernel
+        return Saved(extra=(Extra("windows", 3 * windows), Extra("window sums", 2 * prod(out)),
+                            Extra("live windows", prod(out), 1), Extra("picks", prod(out), 8)))
 
     def torch(self, p, ins, out):
         return TorchModule("StochasticPool2d", (p.kernel, _stride(p)), helper="StochasticPool2d")
@@ -213,6 +227,23 @@ class AdaptiveAPool(Op):
         oh, ow = pair(p.output_size)
         return (c, oh, ow)
 
+    def rf(self, p, ins=None, out=None):
+        if not ins or len(ins[0]) != 3:
+            return None
+        kernels, strides = [], []
+        for size, target in zip(ins[0][1:], pair(p.output_size), strict=True):
+            # torch's window i spans floor(i*size/target) .. ceil((i+1)*size/target)
+            kernels.append(max(-(-(i + 1) * size // target) - i * size // target
+                               for i in range(target)))
+            strides.append(size // target if size % target == 0 else size / target)
+        return RF(tuple(kernels), tuple(strides), (0, 0),
+                  whole=tuple(pair(p.output_size)) == (1, 1))
+
+    def saved(self, p, ins, out, trainable):
+        if tuple(pair(p.output_size)) == (1, 1):
+            return NOTHING_SAVED  # torch computes a 1x1 adaptive pooling as a mean
+        return Saved(inputs=(0,))
+
     def torch(self, p, ins, out):
         size = pair(p.output_size)
         return TorchModule("nn.AdaptiveAvgPool2d", (size if size[0] != size[1] else size,))
@@ -239,6 +270,11 @@ class GAP(Op):
     def infer(self, p, ins, ctx):
         c, _, _ = _spatial_input(ins, self.name)
         return (c, 1, 1)
+
+    def rf(self, p, ins=None, out=None):
+        if not ins or len(ins[0]) != 3:
+            return None
+        return RF(tuple(ins[0][1:]), tuple(ins[0][1:]), (0, 0), whole=True)
 
     def torch(self, p, ins, out):
         return TorchModule("nn.AdaptiveAvgPool2d", ((1, 1),))

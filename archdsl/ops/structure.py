@@ -4,8 +4,8 @@ residual shortcut, and dropout."""
 from __future__ import annotations
 
 from archdsl.ops.base import (
-    RF, Functional, Op, Params, PositiveInt, Probability, Shape, ShapeError, TorchModule,
-    fmt_shape, is_default, kwargs_without_defaults, prod,
+    NOTHING_SAVED, RF, Extra, Functional, Op, Params, PositiveInt, Probability, Saved, Shape,
+    ShapeError, TorchModule, fmt_shape, is_default, kwargs_without_defaults, prod,
 )
 from archdsl.ops.conv import conv_out
 from archdsl.ops.registry import register
@@ -51,6 +51,9 @@ class Id(Op):
     def passes_through(self, p, ins, out):
         return True
 
+    def is_view(self, p, ins, out):
+        return True
+
     def torch(self, p, ins, out):
         return Functional("{0}")
 
@@ -72,6 +75,13 @@ class Dropout(Op):
     summary = "dropout"
     example = "Dropout(0.5)"
     eval_identity = True
+
+    def saved(self, p, ins, out, trainable):
+        # on CPU torch multiplies by a mask of the input's dtype (on CUDA: a bool mask)
+        return Saved(extra=(Extra("mask", prod(ins[0])),)) if p.p > 0 else NOTHING_SAVED
+
+    def is_view(self, p, ins, out):
+        return p.p == 0  # torch returns the input itself
 
     def torch(self, p, ins, out):
         return TorchModule("nn.Dropout", () if is_default(p.p, 0.5) else (p.p,))
@@ -178,6 +188,9 @@ class Slice(Op):
                              hint=f"slice within 0..{c}")
         return (end - p.start, *ins[0][1:])
 
+    def is_view(self, p, ins, out):
+        return True
+
     def torch(self, p, ins, out):
         start = "" if p.start == 0 and not getattr(p.start, "symbolic", False) else "{start}"
         end = "" if p.end is None else "{end}"
@@ -245,8 +258,22 @@ class Shortcut(Op):
     def activations(self, p, ins, out):
         return prod(out) if self.projects(ins, out) else 0
 
-    def rf(self, p):
-        return None  # the projection never widens the field: 1x1
+    def rf(self, p, ins=None, out=None):
+        if not ins or out is None or not self.projects(ins, out):
+            return None
+        stride = self.stride(ins, out) or 1
+        return RF((1, 1), (stride, stride), (0, 0))  # a strided 1x1 convolution
+
+    def saved(self, p, ins, out, trainable):
+        if not self.projects(ins, out):
+            return NOTHING_SAVED
+        # the 1x1 convolution keeps its input; the BatchNorm keeps the convolution's output
+        return Saved(inputs=(0,), extra=(Extra("projection", prod(out)),
+                                         Extra("mean", out[0], 4, False),
+                                         Extra("inverse std", out[0], 4, False)))
+
+    def is_view(self, p, ins, out):
+        return not self.projects(ins, out)
 
     def projection(self, p, in_channels, out_channels, stride) -> TorchModule:
         conv = TorchModule("nn.Conv2d", (in_channels, out_channels, 1), kwargs_without_defaults(

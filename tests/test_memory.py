@@ -1,0 +1,123 @@
+"""The training memory estimate: saved tensors against what autograd really keeps
+(`saved_tensors_hooks`, each storage once, parameters and buffers left out), and the training
+figure's parts (weights, gradients, optimizer state) in the API, the JSON and the table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import archdsl
+
+torch = pytest.importorskip("torch")
+
+from archdsl.backends.autograd_saved import measure_saved_bytes  # noqa: E402
+
+# One or two layer kinds each, so a rule that drifts from torch names itself. The catalog's rules
+# match torch 2.13 on CPU exactly; the issue asks for 10% on whole models.
+OP_SPECS = {
+    "conv-bn-relu-pools": "Conv(8, 3, p=1) - BN - ReLU - MPool - Conv(8, 3) - ReLU - APool - FC",
+    "no-bn-relu-fc": "Conv(8, 3) - ReLU - Conv(8, 3, s=2) - ReLU - FC(32) - ReLU - FC",
+    "dropout-softmax": "Conv(8, 3) - ReLU - FC(32) - ReLU - Dropout(0.5) - FC - SM",
+    "dropout-zero": "Conv(8, 3) - ReLU - Dropout(0) - FC",
+    "lrn": "Conv(8, 3) - ReLU - LRN - MPool(3, s=2) - FC",
+    "smooth-activations": "Conv(8, 3) - Tanh - Conv(8, 3) - Sigmoid - Conv(8, 3) - GELU - "
+                          "Conv(8, 3) - ELU - Conv(8, 3) - LeakyReLU(0.1) - FC",
+    "norms": "Conv(8, 3) - LN - Conv(8, 3) - GN(4) - Conv(8, 3) - IN - Conv(8, 3) - "
+             "IN(affine=true) - ReLU - FC",
+    "stochastic-pool": "Conv(8, 3) - ReLU - SPool(2) - Conv(8, 3) - ReLU - SPool(3, s=2) - FC",
+    "adaptive-and-global": "Conv(8, 3) - ReLU - AdaptiveAPool(5) - Conv(8, 1) - GAP - Flatten - "
+                           "FC",
+    "residual-dense-slices": "Conv(8, 3, p=1) - Add[Conv(16, 3, s=2, p=1) - BN, Shortcut] - "
+                             "ReLU - Concat[Id, Conv(8, 1) - ReLU] - Slice(4, 20) - ReLU - "
+                             "Add[Slice(0, 8), Slice(8)] - GAP - FC",
+    "depthwise-pointwise": "Conv(8, 3) - BN - ReLU - DWConv(3, s=2) - BN - ReLU - PWConv(16) - "
+                           "BN - ReLU - GAP - FC",
+    "relu-not-in-place": "Conv(8, 3) - BN - ReLU(inplace=false) - Conv(8, 3) - ReLU - FC",
+    "bn-on-vectors": "Conv(8, 3) - ReLU - FC(32) - BN - ReLU - FC",
+}
+
+
+def saved_pair(model, batch: int, **build) -> tuple[int, int]:
+    net = model.build(**build)
+    x = torch.randn(batch, *model.input_shape)
+    return model.saved_tensors().bytes(batch), measure_saved_bytes(net, x)
+
+
+@pytest.mark.parametrize("name", list(OP_SPECS))
+def test_each_layer_kind_keeps_what_the_catalog_says(name):
+    model = archdsl.load(OP_SPECS[name], input="3x20x20", classes=10)
+    for batch in (2, 3):  # BatchNorm on vectors needs two samples in training
+        estimate, real = saved_pair(model, batch)
+        assert estimate == real, (name, batch, estimate, real)
+
+
+def test_frozen_layers_at_the_start_keep_nothing():
+    spec = "Conv:a(8, 3) - BN:b - ReLU - Conv:c(8, 3) - BN - ReLU - FC:d(32) - ReLU - FC"
+    trained = archdsl.load(spec, input="3x20x20", classes=10)
+    frozen = archdsl.load(spec, input="3x20x20", classes=10, freeze=["a", "b", "d"])
+    for model in (trained, frozen):
+        estimate, real = saved_pair(model, 2)
+        assert estimate == real
+    assert frozen.saved_tensors().bytes(2) < trained.saved_tensors().bytes(2)
+
+
+def small_zoo() -> list[str]:
+    """Zoo models cheap enough for CI (the benchmark measures them all)."""
+    out = []
+    for name in archdsl.zoo():
+        totals = archdsl.load(name).totals
+        if totals.params < 14_000_000 and totals.macs < 2_000_000_000:
+            out.append(name)
+    return out
+
+
+@pytest.mark.parametrize("name", small_zoo())
+def test_zoo_model_estimate_within_ten_percent_of_autograd(name):
+    model = archdsl.load(name)
+    net = model.build()
+    for batch in (1, 8):
+        estimate = model.saved_tensors().bytes(batch)
+        real = measure_saved_bytes(net, torch.randn(batch, *model.input_shape))
+        assert abs(estimate - real) <= 0.10 * real, (name, batch, estimate, real)
+
+
+def test_saved_bytes_is_its_own_figure_beside_the_textbook_activations():
+    summary = archdsl.load("resnet50").summary(batch=8)
+    # measured on torch 2.13 CPU: 86,121,984 and 687,488,512 bytes (the issue's reference,
+    # 86.3 MB and 687.7 MB, is 212,480 bytes higher: two more float32 per BatchNorm channel)
+    assert summary["saved_bytes"] == 86_121_984
+    assert summary["batch_saved_bytes"] == 687_488_512
+    assert summary["activation_bytes"] != summary["saved_bytes"]
+    layers = summary["layers"]
+    input_bytes = 3 * 224 * 224 * 4 * 8  # conv1 keeps the input batch
+    assert sum(layer["saved_bytes"] for layer in layers) + input_bytes == 687_488_512
+
+
+@pytest.mark.parametrize("optimizer, states", [("sgd", 0), ("momentum", 1), ("adam", 2)])
+def test_training_memory_adds_weights_gradients_and_optimizer_state(optimizer, states):
+    model = archdsl.load("resnet18", freeze=["conv1", "bn1", "layer1"])
+    t = model.totals
+    mem = model.training_memory(batch=4, optimizer=optimizer)
+    assert mem.weights == 4 * t.params and mem.gradients == 4 * t.trainable
+    assert mem.optimizer_state == states * 4 * t.trainable
+    assert mem.buffers == 4 * t.buffers
+    assert mem.saved == model.saved_tensors().bytes(4)
+    assert mem.total == mem.weights + mem.gradients + mem.optimizer_state + mem.saved + \
+        mem.buffers
+    half = model.training_memory(batch=4, dtype="float16", optimizer=optimizer)
+    assert half.weights == mem.weights // 2
+
+
+def test_summary_cli_takes_an_optimizer(cli):
+    result = cli("summary", "lenet5", "--json", "--batch", "16", "--optimizer", "adam")
+    assert result.returncode == 0, result.stderr
+    mem = json.loads(result.stdout)["training_memory"]
+    assert mem["optimizer"] == "adam" and mem["batch"] == 16
+    assert mem["optimizer_bytes"] == 2 * mem["gradient_bytes"] > 0
+    table = cli("summary", "lenet5", "--batch", "16", "--optimizer", "momentum")
+    assert "Training memory (momentum, batch 16):" in table.stdout
+    assert "Saved for backward (float32):" in table.stdout
+    bad = cli("summary", "lenet5", "--optimizer", "lbfgs")
+    assert bad.returncode == 2 and "--optimizer" in bad.stderr
