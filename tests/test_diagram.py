@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, check_golden
 
 import archdsl
 from archdsl.backends import wrap
@@ -19,6 +18,7 @@ from archdsl.backends.diagram import AUTO_BOXES, Cluster, Options, build_diagram
 from archdsl.backends.figures import FigureOptions, render_figure, unknown_expansions
 from archdsl.backends.graphviz_render import Look, to_dot
 from archdsl.backends.themes import LEGEND, THEMES, theme
+from conftest import ROOT, check_golden
 
 GOLDEN = ROOT / "tests" / "golden" / "dot"
 

@@ -9,7 +9,6 @@ does the same for a block call, evaluating defaults in the block's own scope.
 from __future__ import annotations
 
 import functools
-
 import types
 import typing
 from collections.abc import Mapping
@@ -35,7 +34,7 @@ def _value_text(value: Any) -> str:
     return repr(value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fields(params_cls) -> tuple[tuple[str, ...], dict[str, Any]]:
     """A schema's field names in positional order and their infos (read once per op: pydantic's
     `model_fields` is a descriptor that costs on every access)."""
@@ -121,7 +120,7 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
     return params, exprs, spans
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _accepted(annotation: Any) -> tuple[set[type], set[str]]:
     """The Python types and the literal words a parameter annotation accepts."""
     kinds: set[type] = set()

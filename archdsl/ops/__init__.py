@@ -2,7 +2,15 @@
 
 from archdsl.ops import activation, conv, linear, norm, pool, structure  # noqa: F401  (register)
 from archdsl.ops.base import (
-    RF, Ctx, Functional, Op, Params, Shape, ShapeError, TorchModule, fmt_shape,
+    RF,
+    Ctx,
+    Functional,
+    Op,
+    Params,
+    Shape,
+    ShapeError,
+    TorchModule,
+    fmt_shape,
 )
 from archdsl.ops.registry import all_ops, ambiguous, lookup, names, vgg_token
 

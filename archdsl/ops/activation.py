@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from archdsl.ops.base import Op, Params, Saved, TorchModule, kwargs_without_defaults
+from archdsl.ops.registry import register
 
 KEEPS_OUTPUT = Saved(output=True)  # backward reads the result (ReLU, tanh, sigmoid, softmax)
 KEEPS_INPUT = Saved(inputs=(0,))  # backward reads the input (GELU, ELU, leaky ReLU)
-from archdsl.ops.registry import register
 
 
 class InplaceParams(Params):

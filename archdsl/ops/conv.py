@@ -5,8 +5,22 @@ from __future__ import annotations
 from typing import Literal
 
 from archdsl.ops.base import (
-    RF, Ctx, NonNegPair, Op, Pair, Params, PositiveInt, Saved, Shape, ShapeError, TorchModule,
-    fmt_pair, kwargs_without_defaults, pair, prod, square,
+    RF,
+    Ctx,
+    NonNegPair,
+    Op,
+    Pair,
+    Params,
+    PositiveInt,
+    Saved,
+    Shape,
+    ShapeError,
+    TorchModule,
+    fmt_pair,
+    kwargs_without_defaults,
+    pair,
+    prod,
+    square,
 )
 from archdsl.ops.registry import register
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Literal
 
 from archdsl.ops.base import (
-    NOTHING_SAVED, RF, Functional, Op, Params, PositiveInt, Saved, ShapeError, TorchModule,
-    kwargs_without_defaults, prod,
+    NOTHING_SAVED,
+    RF,
+    Functional,
+    Op,
+    Params,
+    PositiveInt,
+    Saved,
+    ShapeError,
+    TorchModule,
+    kwargs_without_defaults,
+    prod,
 )
 from archdsl.ops.registry import register
 

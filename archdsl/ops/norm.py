@@ -7,7 +7,15 @@ from typing import Annotated
 from pydantic import Field
 
 from archdsl.ops.base import (
-    Extra, Op, Params, PositiveInt, Saved, ShapeError, TorchModule, kwargs_without_defaults, prod,
+    Extra,
+    Op,
+    Params,
+    PositiveInt,
+    Saved,
+    ShapeError,
+    TorchModule,
+    kwargs_without_defaults,
+    prod,
 )
 from archdsl.ops.registry import register
 

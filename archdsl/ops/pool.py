@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from archdsl.ops.base import (
-    NOTHING_SAVED, RF, Extra, NonNegPair, Op, Pair, Params, PositiveInt, Saved, ShapeError,
-    TorchModule, fmt_pair, kwargs_without_defaults, pair, prod, square,
+    NOTHING_SAVED,
+    RF,
+    Extra,
+    NonNegPair,
+    Op,
+    Pair,
+    Params,
+    PositiveInt,
+    Saved,
+    ShapeError,
+    TorchModule,
+    fmt_pair,
+    kwargs_without_defaults,
+    pair,
+    prod,
+    square,
 )
 from archdsl.ops.conv import _spatial_input, conv_out
 from archdsl.ops.registry import register

@@ -4,8 +4,22 @@ residual shortcut, and dropout."""
 from __future__ import annotations
 
 from archdsl.ops.base import (
-    NOTHING_SAVED, RF, Extra, Functional, Op, Params, PositiveInt, Probability, Saved, Shape,
-    ShapeError, TorchModule, fmt_shape, is_default, kwargs_without_defaults, prod,
+    NOTHING_SAVED,
+    RF,
+    Extra,
+    Functional,
+    Op,
+    Params,
+    PositiveInt,
+    Probability,
+    Saved,
+    Shape,
+    ShapeError,
+    TorchModule,
+    fmt_shape,
+    is_default,
+    kwargs_without_defaults,
+    prod,
 )
 from archdsl.ops.conv import conv_out
 from archdsl.ops.registry import register
@@ -194,7 +208,7 @@ class Slice(Op):
     def torch(self, p, ins, out):
         start = "" if p.start == 0 and not getattr(p.start, "symbolic", False) else "{start}"
         end = "" if p.end is None else "{end}"
-        return Functional("{0}[:, %s:%s]" % (start, end), (("start", p.start), ("end", p.end)))
+        return Functional("{0}[:, " + start + ":" + end + "]", (("start", p.start), ("end", p.end)))
 
     def label(self, p, ins, out):
         return f"Slice {p.start}:{'' if p.end is None else p.end}"
@@ -298,7 +312,7 @@ class Shortcut(Op):
     def label(self, p, ins, out):
         if ins and out and self.projects(ins, out):
             stride = self.stride(ins, out)
-            return "Projection 1x1, %d%s" % (out[0], f", /{stride}" if stride != 1 else "")
+            return f"Projection 1x1, {out[0]}" + (f", /{stride}" if stride != 1 else "")
         return "Identity"
 
 
