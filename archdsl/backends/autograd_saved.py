@@ -26,7 +26,9 @@ def measure_saved_bytes(module: Any, x: Any) -> int:
         ptr = store.data_ptr()
         if ptr not in own:
             sizes[ptr] = store.nbytes()
-        return tensor
+        # detached: a saved output that kept its grad_fn would make a cycle through the graph
+        # (node -> saved tensor -> node) that nothing frees, leaking every activation
+        return tensor.detach()
 
     was_training = module.training
     module.train()
