@@ -7,8 +7,11 @@ call (so every load parses):
   series loads with `Limits(max_tokens=10**6, max_layers=10**6)` passed through the API;
 - repeated: `[Conv(8, 3, p=1)-ReLU] x N`, N from 1 to 1,000 (2 to 2,000 layers), default limits.
 Input 3x32x32 (the padding keeps the shape). Time is the median of several runs without
-tracing; peak memory is a separate run under `tracemalloc` (archdsl is pure Python, so that
-sees all of its allocations; tracing slows the run, which is why it is kept apart).
+tracing, with the part spent in Python's cyclic garbage collector measured beside it
+(`gc.callbacks`); peak memory is a separate run under `tracemalloc` (archdsl is pure Python, so
+that sees all of its allocations; tracing slows the run, which is why it is kept apart). The
+series run in a fresh process that never imports torch, as `archdsl check` does: in the
+runner's process, each full collection would also walk torch's few hundred thousand objects.
 
 Linear growth means a constant cost per layer. Per series, the per-layer cost at the largest
 size is compared with the cost at a tenth of it: a ratio of 1.0 is exactly linear, and the
@@ -19,8 +22,11 @@ memory) are at most 1.25 (exponent <= 1.1): a fixed threshold chosen before meas
 from __future__ import annotations
 
 import gc
+import json
 import math
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 
@@ -49,12 +55,26 @@ def measure(text: str, runs: int, limits) -> dict:
         return archdsl.load(text, input=INPUT, limits=limits)
 
     layers = len(load().layers())  # also the warm-up
-    times = []
-    for _ in range(runs):
-        gc.collect()
-        start = time.perf_counter()
-        load()
-        times.append(time.perf_counter() - start)
+    times, in_gc = [], []
+    spent = [0.0, 0.0]  # seconds in collections; start of the current one
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            spent[1] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - spent[1]
+
+    gc.callbacks.append(on_gc)
+    try:
+        for _ in range(runs):
+            gc.collect()
+            spent[0] = 0.0
+            start = time.perf_counter()
+            load()
+            times.append(time.perf_counter() - start)
+            in_gc.append(spent[0])
+    finally:
+        gc.callbacks.remove(on_gc)
     gc.collect()
     clear_parse_caches()
     tracemalloc.start()
@@ -65,7 +85,8 @@ def measure(text: str, runs: int, limits) -> dict:
         tracemalloc.stop()
     median = statistics.median(times)
     return {"layers": layers, "chars": len(text), "median_ms": median * 1e3,
-            "us_per_layer": median / layers * 1e6, "peak_bytes": peak,
+            "us_per_layer": median / layers * 1e6,
+            "gc_us_per_layer": statistics.median(in_gc) / layers * 1e6, "peak_bytes": peak,
             "peak_bytes_per_layer": peak / layers}
 
 
@@ -81,8 +102,7 @@ def growth(points: list[dict]) -> dict:
             "memory_exponent": 1 + math.log10(m) / steps, "linear": t <= LINEAR and m <= LINEAR}
 
 
-def run(sizes=FULL["sizes"], repeats=FULL["repeats"], runs: int = FULL["runs"],
-        log: Log = log_stderr) -> dict:
+def measure_series(sizes, repeats, runs: int, log: Log) -> dict:
     import archdsl
 
     raised = archdsl.Limits(max_tokens=10**6, max_layers=10**6)
@@ -94,7 +114,17 @@ def run(sizes=FULL["sizes"], repeats=FULL["repeats"], runs: int = FULL["runs"],
     for n in repeats:
         log(f"  scaling: [{PAIR}] x {n}")
         series["repeated"].append({"n": n, **measure(repeated(n), runs, None)})
-    result = {"series": series, "runs": runs,
+    return {"series": series, "torch_imported": "torch" in sys.modules}
+
+
+def run(sizes=FULL["sizes"], repeats=FULL["repeats"], runs: int = FULL["runs"],
+        log: Log = log_stderr) -> dict:
+    settings = json.dumps({"sizes": list(sizes), "repeats": list(repeats), "runs": runs})
+    child = subprocess.run([sys.executable, __file__, settings], stdout=subprocess.PIPE,
+                           text=True, check=True, timeout=1800)  # progress: stderr passes on
+    measured = json.loads(child.stdout)
+    series = measured["series"]
+    result = {"series": series, "runs": runs, "torch_imported": measured["torch_imported"],
               "limits": {"written out": "max_tokens=10**6, max_layers=10**6",
                          "repeated": "defaults"},
               "growth": {name: growth(points) for name, points in series.items()}}
@@ -114,20 +144,26 @@ def markdown(result: dict) -> str:
             label = f"{p['n']:,} layers" if name == "written out" else f"x {p['n']:,}"
             rows.append([f"{name}: {label}", f"{p['layers']:,}", f"{p['chars']:,}",
                          f"{p['median_ms']:,.1f}", f"{p['us_per_layer']:.0f}",
+                         f"{p['gc_us_per_layer']:.0f}",
                          f"{p['peak_bytes'] / 2**20:,.2f}",
                          f"{p['peak_bytes_per_layer'] / 1024:.1f}"])
-    sizes = table(["spec", "layers", "characters", "ms", "us / layer", "peak MiB",
-                   "peak KiB / layer"], rows)
+    sizes = table(["spec", "layers", "characters", "ms", "us / layer", "GC us / layer",
+                   "peak MiB", "peak KiB / layer"], rows)
     growth_rows = [[name, f"{g['from_layers']:,} -> {g['to_layers']:,}",
                     f"x{g['time_ratio']:.2f} (exponent {g['time_exponent']:.2f})",
                     f"x{g['memory_ratio']:.2f} (exponent {g['memory_exponent']:.2f})",
                     yes(g["linear"])] for name, g in result["growth"].items()]
     growth = table(["series", "layers", "per-layer time", "per-layer peak memory",
                     "linear"], growth_rows)
-    return (f"`{PAIR}` pairs on a {INPUT} input, parse caches cleared before each load; time "
-            f"the median of {result['runs']} runs, peak memory from `tracemalloc` in a separate "
-            "run. The written-out series raises `max_tokens` through the API "
+    return (f"`{PAIR}` pairs on a {INPUT} input, parse caches cleared before each load, in a "
+            "process without torch; time the median of "
+            f"{result['runs']} runs (\"GC\": the part in Python's cyclic garbage "
+            "collector), peak memory from `tracemalloc` in a separate run. The written-out series raises `max_tokens` through the API "
             f"(`{result['limits']['written out']}`; the 10,000-layer text has about 65,000 "
             "tokens); the repeated one uses the default limits.\n\n"
             f"{sizes}\n\nGrowth (per-layer cost at the largest size over that at a tenth of it; "
             f"linear if both ratios <= {LINEAR}):\n\n{growth}\n")
+
+
+if __name__ == "__main__":  # the child process of `run`: settings as JSON, results to stdout
+    print(json.dumps(measure_series(**json.loads(sys.argv[1]), log=log_stderr)))
