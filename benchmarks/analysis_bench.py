@@ -169,10 +169,9 @@ def markdown(result: dict) -> str:
             "cleared before each load (three loads a round). Speed-ups are torchinfo's (or "
             "fvcore's) median over archdsl's; \"vs build + torchinfo\" adds the construction of "
             "the torchvision model, which a user of torchinfo pays as well. \"archdsl alone\" is "
-            "the same load timed in a fresh process that never imports torch (what `archdsl "
-            "check` pays; not interleaved): in the benchmark's process Python's garbage "
-            "collector also walks torch's objects during archdsl's allocations. The target is "
-            "judged on the in-process, interleaved figure.\n\n"
+            "the same load timed in a fresh process that never imports torch, what `archdsl "
+            "check` pays (run before the rounds, not interleaved, so more exposed to the "
+            "machine's load). The target is judged on the in-process, interleaved figure.\n\n"
             f"{times}\n\nCounts (not a target: the tools differ on what a MAC is for "
             f"BatchNorm, pooling and additions):\n\n{macs}\n")
 

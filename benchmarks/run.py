@@ -16,6 +16,7 @@ Sections (each its own module, with its method in its docstring):
 Writes `benchmarks/results/latest.json` (everything measured) and `latest.md` (Markdown
 tables with the machine they ran on) for a full run of every section; a `--quick` run writes
 `quick.*` and an `--only` run `partial.*` (both ignored by git) unless `--name` says otherwise.
+`--render results/latest.json` rewrites the Markdown from the JSON without measuring.
 Progress goes to stderr. Targets are reported as met or not, never tuned to pass. Timing
 figures are only comparable within one run: the machine's load (shown) moves them.
 """
@@ -111,11 +112,12 @@ def markdown(report: dict) -> str:
                  ["load average (1, 5, 15 min)",
                   f"{' '.join(f'{v:.2f}' for v in m['load_average_start'])} at the start, "
                   f"{' '.join(f'{v:.2f}' for v in report['load_average_end'])} at the end"],
-                 ["wall time", f"{report['wall_s'] / 60:.1f} min"]]), "",
+                 ["wall time", f"{report['wall_s'] / 60:.1f} min"]], text=True), "",
              "## Targets", "",
              table(["section", "target", "measured", "met"],
                    [[t["section"], t["target"], t["measured"],
-                     "yes" if t["met"] else "**no**"] for t in report["targets"]]), ""]
+                     "yes" if t["met"] else "**no**"] for t in report["targets"]], text=True),
+             ""]
     for name, result in report["sections"].items():
         lines += [f"## {TITLES[name]}", ""]
         if "error" in result:
@@ -141,7 +143,13 @@ def main(argv: list[str] | None = None) -> dict:
                              "OpenMP's spinning workers erratic, several times slower)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the results")
     parser.add_argument("--name", help="file stem (default latest, quick or partial)")
+    parser.add_argument("--render", type=Path, metavar="JSON",
+                        help="measure nothing: rewrite the .md beside a results .json")
     args = parser.parse_args(argv)
+    if args.render:
+        report = json.loads(args.render.read_text(encoding="utf-8"))
+        write(args.render.with_suffix(".md"), markdown(report))
+        return report
     import torch
 
     previous_threads = torch.get_num_threads()

@@ -96,9 +96,10 @@ def yes(flag: bool) -> str:
     return "yes" if flag else "**no**"
 
 
-def table(header: list[str], rows: list[list[Any]]) -> str:
-    """A Markdown table, the first column left-aligned and the figures right-aligned."""
-    align = ["---"] + ["---:"] * (len(header) - 1)
+def table(header: list[str], rows: list[list[Any]], text: bool = False) -> str:
+    """A Markdown table, the first column left-aligned and the figures right-aligned (all
+    left-aligned for a table of `text`)."""
+    align = ["---"] + ["---" if text else "---:"] * (len(header) - 1)
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     for row in rows:
         lines.append("| " + " | ".join(str(cell) for cell in row) + " |")

@@ -87,3 +87,6 @@ def test_run_writes_json_and_markdown(tmp_path):
     text = (tmp_path / "quick.md").read_text()
     for part in ("## Targets", "| CPU |", "torch threads", "## 2. Scaling"):
         assert part in text
+    (tmp_path / "quick.md").unlink()
+    run.main(["--render", str(tmp_path / "quick.json")])  # the Markdown again, from the JSON
+    assert (tmp_path / "quick.md").read_text() == text
