@@ -7,10 +7,10 @@ of the built module under `saved_tensors_hooks` and counts each saved storage on
 and buffers left out. Target (issue 5): within 10% for every model and batch;
 `tests/test_memory.py` checks the small models, this section all of them.
 
-Each model is measured in a process of its own (the thread count passed on): memory a
-measurement leaves behind cannot pile up over the zoo (with torch 2.13, a pack hook that
-returns the tensor itself ties a layer's saved output to its own graph node in a cycle the
-garbage collector cannot see, so every pass's saved tensors stay allocated).
+Each model is measured in a process of its own (the thread count passed on), so whatever one
+measurement leaves allocated cannot pile up over the zoo and skew or kill the rest: before
+commit 8dc3842 the pack hook returned the saved tensor itself, which tied a layer's saved output
+to its own graph node in a cycle the garbage collector cannot see, and the zoo ran out of 24 GB.
 """
 
 from __future__ import annotations
