@@ -267,3 +267,36 @@ def test_the_graph_as_networkx():
     assert g.number_of_nodes() == len(model.layers()) + 1  # and the input
     assert g.nodes["conv1"] == {"op": "Conv", "shape": (64, 112, 112), "params": 9408}
     assert g.has_edge("layer1.0.relu2", "layer1.1.conv1")
+
+
+def test_loading_pauses_the_garbage_collector_and_restores_it():
+    # the cyclic collector walked the heap again and again during big loads (a quarter of a
+    # 10,000-layer load); it is paused while loading, and must come back even after an error
+    import gc
+
+    assert gc.isenabled()
+    archdsl.load("[Conv(8, 3, p=1) - ReLU] x 50", input="3x16x16")
+    assert gc.isenabled()
+    with pytest.raises(ArchError):
+        archdsl.load("Conv(8, 99) - ReLU", input="3x16x16")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        archdsl.load("Conv(8, 3)", input="3x16x16")
+        assert not gc.isenabled()  # a caller's choice stays
+    finally:
+        gc.enable()
+
+
+def test_name_templates_are_evaluated_per_copy_from_one_parse():
+    spec = """
+block Unit(w) { Conv:conv(w, 3, p=1) - ReLU }
+model M {
+  input: 3x8x8
+  Unit(4) x 3 as "unit{i * 2 + 1}" - Unit(4) x 2 as "extra{i+1}"
+}
+"""
+    names = [n.name for n in archdsl.load(spec).layers() if n.op.name == "Conv"]
+    assert names == ["unit1.conv", "unit3.conv", "unit5.conv", "extra1.conv", "extra2.conv"]
+    with pytest.raises(ArchError, match="not an expression"):
+        archdsl.load(spec.replace("i * 2 + 1", "i +"))

@@ -10,6 +10,7 @@ or assign names (see `naming`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import keyword
 from dataclasses import dataclass, field
@@ -212,8 +213,6 @@ class Walker:
 
     def _template(self, label: ast.Label, env: dict) -> str:
         """Format `denselayer{i+1}`: each `{...}` is an expression of our own language."""
-        from archdsl.syntax.parser import parse_text
-
         out, text, pos = [], label.text, 0
         while pos < len(text):
             start = text.find("{", pos)
@@ -226,21 +225,14 @@ class Walker:
                                             label.span)])
             out.append(text[pos:start])
             inner = text[start + 1:end].strip()
-            bad = ArchError([Diagnostic("bad-label", f"'{{{inner}}}' in a name template is not "
-                                        "an expression", label.span, "write an expression of "
-                                        "the block's parameters and `i`, e.g. \"layer{i+1}\"")])
+            expr = _template_expression(inner)
+            if expr is None:
+                raise ArchError([Diagnostic(
+                    "bad-label", f"'{{{inner}}}' in a name template is not an expression",
+                    label.span, "write an expression of the block's parameters and `i`, e.g. "
+                    "\"layer{i+1}\"")])
             try:
-                program = parse_text(f"_({inner})", "<template>")
-            except ArchError:
-                raise bad from None
-            body = program.models[0].body if len(program.models) == 1 else ()
-            layer = body[0].elements[0].unit if len(body) == 1 and isinstance(
-                body[0], ast.Chain) and len(body[0].elements) == 1 else None
-            if not isinstance(layer, ast.Layer) or layer.args is None or len(layer.args) != 1 \
-                    or layer.args[0].key is not None or body[0].elements[0].repeat is not None:
-                raise bad
-            try:
-                value = evaluate(layer.args[0].value, env)
+                value = evaluate(expr, env)
             except ArchError as err:
                 raise ArchError([Diagnostic(d.code, d.message, label.span, d.hint)
                                  for d in err.diagnostics]) from None
@@ -602,3 +594,24 @@ def check_identifier(name: str, span: Span) -> None:
         raise ArchError([Diagnostic("bad-name", f"'{name}' is reserved (an attribute of "
                                     "PyTorch modules or of generated code)", span,
                                     f"choose another name, e.g. '{name.strip('_')}_layer'")])
+
+
+@functools.lru_cache(maxsize=256)
+def _template_expression(inner: str):
+    """The expression inside one `{...}` of a name template, parsed once per text (a template
+    is formatted for every copy of a repeated block: DenseNet-201 formats 98), or None when it
+    is not a single expression."""
+    from archdsl.syntax.parser import parse_text
+
+    try:
+        program = parse_text(f"_({inner})", "<template>")
+    except ArchError:
+        return None
+    body = program.models[0].body if len(program.models) == 1 else ()
+    element = body[0].elements[0] if len(body) == 1 and isinstance(body[0], ast.Chain) \
+        and len(body[0].elements) == 1 else None
+    layer = element.unit if element is not None else None
+    if not isinstance(layer, ast.Layer) or layer.args is None or len(layer.args) != 1 \
+            or layer.args[0].key is not None or element.repeat is not None:
+        return None
+    return layer.args[0].value
