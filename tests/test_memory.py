@@ -36,6 +36,12 @@ OP_SPECS = {
                            "BN - ReLU - GAP - FC",
     "relu-not-in-place": "Conv(8, 3) - BN - ReLU(inplace=false) - Conv(8, 3) - ReLU - FC",
     "bn-on-vectors": "Conv(8, 3) - ReLU - FC(32) - BN - ReLU - FC",
+    # residual sums in place: over the BatchNorm's output (the first branch, then the second)
+    "residual-adds-in-place": "Conv(8, 3, p=1) - BN - ReLU - Add[Conv(8, 3, p=1) - BN, Shortcut] "
+                              "- ReLU - Add[Conv(8, 3, p=1) - ReLU, Conv(8, 1) - BN] - FC",
+    # and not: one tensor taken twice, branches whose layers keep their outputs
+    "adds-not-in-place": "Conv(8, 3, p=1) - BN - Add[Id, Id] - ReLU - "
+                         "Add[Conv(8, 3, p=1) - Sigmoid, Conv(8, 3, p=1) - Tanh] - FC",
 }
 
 
@@ -51,6 +57,20 @@ def test_each_layer_kind_keeps_what_the_catalog_says(name):
     for batch in (2, 3):  # BatchNorm on vectors needs two samples in training
         estimate, real = saved_pair(model, batch)
         assert estimate == real, (name, batch, estimate, real)
+
+
+def test_an_in_place_add_shares_the_storage_of_the_branch_it_overwrites():
+    model = archdsl.load("Conv(8, 3, p=1) - Add[Conv(8, 3, p=1) - BN, Conv(8, 1) - ReLU] - "
+                         "ReLU - FC", input="3x20x20", classes=10)
+    source = model.source()
+    assert "out += x" in source and "nn.ReLU(inplace=True)" in source
+    by_name = {n.name: n.key for n in model.layers()}
+    saved = model.saved_tensors()
+    # the last ReLU keeps the sum, which lives in bn1's storage (the 1x1 branch is a ReLU's)
+    assert by_name["add1"] not in saved.by_layer
+    assert saved.by_layer[by_name["bn1"]][0] == 8 * 20 * 20 * 4  # per sample, float32
+    estimate, real = saved_pair(model, 2)
+    assert estimate == real
 
 
 def test_frozen_layers_at_the_start_keep_nothing():

@@ -20,9 +20,9 @@ from archdsl.backends.symbolic import SymbolicClass
 from archdsl.backends.units import Unit, aux_scope_of, class_units, needs_flatten, path_of
 from archdsl.expr import Sym, evaluate, expr_text, render_value
 from archdsl.ir import ModelIR, Node, Scope
-from archdsl.ops.base import Functional, TorchModule, fmt_shape
+from archdsl.ops.base import Functional, TorchModule, Update, fmt_shape
 from archdsl.ops.pool import STOCHASTIC_POOL_SOURCE
-from archdsl.passes.inplace import inplace_relus
+from archdsl.passes.inplace import inplace_layers
 
 HELPERS = {"StochasticPool2d": STOCHASTIC_POOL_SOURCE}
 RESERVED_CLASS_NAMES = {"torch", "nn", "F", "OrderedDict", "NamedTuple", "Optional", "Tensor",
@@ -98,7 +98,7 @@ class _Generator:
     def __init__(self, model):
         self.model = model
         self.ir: ModelIR = model.ir
-        self.inplace = inplace_relus(self.ir)
+        self.inplace = inplace_layers(self.ir)  # node key -> the input slot it overwrites
         self.class_texts: dict[str, str] = {}  # body text -> class name
         self.class_order: list[tuple[str, str]] = []  # (name, full text), dependencies first
         self.taken: set[str] = set()
@@ -150,8 +150,8 @@ class _Generator:
         call = node.op.torch(params, ins, out)
         if isinstance(call, Functional):
             return None
-        if node.key in self.inplace and node.op.name == "ReLU":
-            call = TorchModule(call.cls, call.args, (("inplace", True),))
+        if node.key in self.inplace:
+            call = node.op.torch_inplace(params, ins, out)
         if call.helper:
             self.helpers.add(call.helper)
         return render_call(call)
@@ -357,7 +357,12 @@ class _Generator:
             ins = unit_inputs[id(u)]
             in_vars = [var_of[v] for v in ins]
             out_key = u.output
-            expr = self.call_expr(u, in_vars, root, sym)
+            update = self.update_of(u, sym)
+            if update is not None:  # an in-place Add: the overwritten input first
+                in_vars.insert(0, in_vars.pop(self.inplace[u.node.key]))
+                expr = in_vars[0] + "".join(f".{update.method}({v})" for v in in_vars[1:])
+            else:
+                expr = self.call_expr(u, in_vars, root, sym)
             for var in in_vars:
                 pending[var] -= 1
             if expr is None:  # an identity: the output is the input's variable
@@ -388,6 +393,11 @@ class _Generator:
             comment = ""
             if sym.concrete and self.ir.graph.node(out_key).ann.out_shape is not None:
                 comment = f"  # {fmt_shape(self.ir.graph.node(out_key).ann.out_shape)}"
+            if update is not None and var == in_vars[0]:  # `out += identity`
+                for i, other in enumerate(in_vars[1:], 2):
+                    end = comment if i == len(in_vars) else ""
+                    lines.append(f"{indent}{var} {update.operator}= {other}{end}")
+                return
             lines.append(f"{indent}{var} = {expr}{comment}")
 
         done_aux: set[int] = set()
@@ -411,6 +421,16 @@ class _Generator:
         else:
             lines.append(f"        return {var_of[outputs[0]]}")
         return lines
+
+    def update_of(self, u: Unit, sym: SymbolicClass) -> Update | None:
+        """The in-place form of a forward expression that runs in place (a residual Add)."""
+        node = u.node
+        if node is None or node.key not in self.inplace or node.op.module:
+            return None
+        call = node.op.torch_inplace(sym.params[node.key],
+                                     [sym.shape(i.key) for i in self.ir.graph.inputs(node.key)],
+                                     sym.shape(node.key))
+        return call if isinstance(call, Update) else None
 
     def _aux_of(self, u: Unit) -> Scope | None:
         node = u.node if u.node is not None else next(u.scope.walk_nodes(), None)

@@ -44,6 +44,12 @@ class ReLU(_Activation):
     def torch(self, p, ins, out):
         return TorchModule("nn.ReLU", (), (("inplace", True),) if p.inplace is True else ())
 
+    def inplace_slots(self, p, ins, out):
+        return () if p.inplace is False else (0,)
+
+    def torch_inplace(self, p, ins, out):
+        return TorchModule("nn.ReLU", (), (("inplace", True),))
+
 
 class EluParams(Params):
     alpha: float = 1.0

@@ -17,6 +17,9 @@ An op is a subclass of `Op`, registered with `@register`. It declares:
   estimate (`archdsl.passes.memory`; the figures are torch's, measured on CPU);
 - `torch()`: the PyTorch constructor call (or functional expression) as data, from which both the
   generated source and the in-memory module come, so they cannot drift apart;
+- `inplace_slots()` and `torch_inplace()`: which inputs the layer may overwrite with its result
+  and its in-place form (`nn.ReLU(inplace=True)`, `out += identity`); whether it does is
+  `archdsl.passes.inplace`'s decision, which code generation and the memory estimate share;
 - `label()` and `cells()`: the diagram label and the table's kernel/stride/padding cells;
   `glyph` (a merge drawn as a small symbol, Add's `+`) and `passes_through()` (an identity the
   diagram draws as a plain edge) say the rest of what a diagram needs;
@@ -90,6 +93,16 @@ class Functional:
 
     template: str
     values: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Update:
+    """An in-place update in `forward`, the first input overwritten with the result: one
+    `{0} OP= {i}` statement per further input (`out += identity`, as torchvision writes it), or
+    the expression `{0}.METHOD({1}).METHOD({2})` when the result takes another variable."""
+
+    operator: str  # "+" for `+=`
+    method: str  # "add_"
 
 
 @dataclass(frozen=True)
@@ -231,6 +244,15 @@ class Op:
         return False
 
     def torch(self, p, ins: list[Shape], out: Shape) -> TorchModule | Functional:
+        raise NotImplementedError(self.name)
+
+    def inplace_slots(self, p, ins: list[Shape], out: Shape) -> tuple[int, ...]:
+        """The input slots this layer may overwrite with its result, in order of preference;
+        `archdsl.passes.inplace` picks the first one that is safe. Default: none."""
+        return ()
+
+    def torch_inplace(self, p, ins: list[Shape], out: Shape) -> TorchModule | Update:
+        """The in-place form of `torch()` (the overwritten input comes first)."""
         raise NotImplementedError(self.name)
 
     def label(self, p, ins: list[Shape], out: Shape) -> str:

@@ -16,6 +16,7 @@ from archdsl.ops.base import (
     Shape,
     ShapeError,
     TorchModule,
+    Update,
     fmt_shape,
     is_default,
     kwargs_without_defaults,
@@ -136,6 +137,14 @@ class Add(Op):
 
     def torch(self, p, ins, out):
         return Functional("{all: + }")
+
+    def inplace_slots(self, p, ins, out):
+        # either of two branches: `b += a` rounds exactly as `a + b` (addition commutes), but
+        # `(c + a) + b` may differ from `(a + b) + c` in the last bit, so of more only the first
+        return tuple(range(len(ins))) if len(ins) == 2 else (0,)
+
+    def torch_inplace(self, p, ins, out):
+        return Update("+", "add_")  # `out += identity`, as torchvision's Bottleneck writes it
 
 
 @register

@@ -8,14 +8,15 @@ gradients and optimizer state. Both read only the annotated graph (shapes and co
 run) and the op catalog; they allocate nothing and never import torch.
 
 How the estimate works: every layer's output lives in a storage, its own or (views: `Id`,
-`Slice`, `Flatten`, an identity `Shortcut`; ReLUs that run in place, decided by
-`archdsl.passes.inplace.inplace_relus` exactly as code generation decides) its input's. A layer
-is recorded by autograd when one of its inputs needs a gradient or it has trainable parameters
-(frozen layers at the start of a model record nothing). A recorded layer keeps what the catalog's
-`Op.saved()` says: some inputs, its output, tensors of its own (max-pooling indices, dropout
-masks, normalisation statistics). Each storage counts once, however many layers keep it (a
-block's input kept by its first convolution and by its projection shortcut). The model's input
-counts when a layer keeps it (the first convolution does).
+`Slice`, `Flatten`, an identity `Shortcut`; ReLUs and residual Adds that run in place, decided
+by `archdsl.passes.inplace.inplace_layers` exactly as code generation decides) its input's, for
+an in-place Add the branch it overwrites. A layer is recorded by autograd when one of its inputs
+needs a gradient or it has trainable parameters (frozen layers at the start of a model record
+nothing). A recorded layer keeps what the catalog's `Op.saved()` says: some inputs, its output,
+tensors of its own (max-pooling indices, dropout masks, normalisation statistics). Each storage
+counts once, however many layers keep it (a block's input kept by its first convolution and by
+its projection shortcut). The model's input counts when a layer keeps it (the first convolution
+does).
 
 This is what `torch.autograd.graph.saved_tensors_hooks` sees, counting each storage once by its
 `untyped_storage().data_ptr()` and leaving out parameter and buffer storages; the benchmark
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from archdsl.ir import ModelIR, Node
 from archdsl.ops.base import prod
 from archdsl.passes.count import DTYPE_BYTES
-from archdsl.passes.inplace import inplace_relus
+from archdsl.passes.inplace import inplace_layers
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # state tensors per trainable parameter
 
@@ -85,7 +86,7 @@ class TrainingMemory:
 def saved_tensors(ir: ModelIR, dtype: str = "float32") -> SavedTensors:
     itemsize = DTYPE_BYTES[dtype]
     graph = ir.graph
-    inplace = inplace_relus(ir)
+    inplace = inplace_layers(ir)  # node key -> the input slot it overwrites
     storage: dict[int, int] = {}  # node key -> key of the node that allocated its storage
     needs_grad: dict[int, bool] = {}
     kept: set[int] = set()  # storages (by allocating node) that autograd keeps
@@ -100,7 +101,9 @@ def saved_tensors(ir: ModelIR, dtype: str = "float32") -> SavedTensors:
             continue
         inputs = graph.inputs(node.key)
         ins, out, p = list(ann.in_shapes), ann.out_shape, ann.params
-        if node.key in inplace or node.op.is_view(p, ins, out):
+        if node.key in inplace:
+            storage[node.key] = storage[inputs[inplace[node.key]].key]
+        elif node.op.is_view(p, ins, out):
             storage[node.key] = storage[inputs[0].key]
         else:
             storage[node.key] = node.key

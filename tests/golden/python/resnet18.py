@@ -34,7 +34,7 @@ class BasicBlock(nn.Module):
         identity = x
         if self.downsample is not None:
             identity = self.downsample(x)
-        out = out + identity
+        out += identity
         out = self.relu2(out)
         return out
 
