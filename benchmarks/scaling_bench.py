@@ -35,7 +35,7 @@ from timing import Log, clear_parse_caches, log_stderr, table, yes
 LINEAR = 1.25  # largest per-layer cost ratio over a tenfold size step still called linear
 INPUT = "3x32x32"
 PAIR = "Conv(8, 3, p=1)-ReLU"
-FULL = {"sizes": (10, 100, 1000, 10_000), "repeats": (1, 10, 100, 1000), "runs": 5}
+FULL = {"sizes": (10, 100, 1000, 10_000), "repeats": (1, 10, 100, 1000), "runs": 7}
 QUICK = {"sizes": (10, 100, 1000), "repeats": (1, 10, 100), "runs": 3}
 
 
