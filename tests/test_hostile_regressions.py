@@ -63,3 +63,24 @@ def test_regression(what, spec, code, tmp_path):
     assert info.value.diagnostics[0].code == code, info.value
     assert len(info.value.diagnostics) == 1 or code != "unknown-node", info.value
     assert check_outcome(_load(spec, tmp_path)) == "arch-error"
+
+
+def test_an_unknown_layer_repeated_is_looked_up_once(monkeypatch):
+    # the long fuzz run: `false x 10000` took 1.8 s: a did-you-mean search per copy
+    from archdsl.elaborate import walker
+
+    calls = []
+    real = walker.suggest
+    monkeypatch.setattr(walker, "suggest", lambda *a: calls.append(a) or real(*a))
+    with pytest.raises(archdsl.ArchError) as info:
+        archdsl.load("Conv(8, 3) - false x 5000 - Foo - false", input="3x32x32")
+    diags = info.value.diagnostics
+    assert [(d.code, d.span.start) for d in diags] == [
+        ("unknown-layer", 13), ("unknown-layer", 28), ("unknown-layer", 34)]
+    assert len(calls) == 2  # once per distinct name
+
+
+def test_a_repeat_stops_unrolling_after_its_first_copy_fails():
+    with pytest.raises(archdsl.ArchError) as info:
+        archdsl.load("[Conv(8, 3, q=1) - ReLU] x 4000", input="3x32x32")
+    assert len(info.value.diagnostics) == 1

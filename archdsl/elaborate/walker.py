@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import keyword
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archdsl import ops
@@ -177,7 +177,10 @@ class Walker:
                                 "lower the count, or raise the limit max_layers")
             raise ArchError(self.reporter.diagnostics)
         group = next(self._groups)
+        errors = len(self.reporter.diagnostics)
         for i in range(count):
+            if len(self.reporter.diagnostics) > errors:
+                break  # the copies would repeat the first one's errors: `Bad x 10000` is one
             name, name_span = None, None
             if el.repeat.template is not None:
                 name = self._template(el.repeat.template, {**where.env, "i": i})
@@ -275,7 +278,13 @@ class Walker:
         """('op', Op, implied args) or ('block', BlockDef, {}) for a layer name."""
         found = self._resolved.get(layer.name)
         if found is None:
-            found = self._resolved[layer.name] = self._resolve_name(layer)
+            try:
+                found = self._resolve_name(layer)
+            except ArchError as err:  # an unknown name is looked up (and suggested for) once
+                found = err
+            self._resolved[layer.name] = found
+        if isinstance(found, ArchError):
+            raise ArchError([replace(d, span=layer.name_span) for d in found.diagnostics])
         return found
 
     def _resolve_name(self, layer: ast.Layer) -> tuple[str, Any, dict]:
