@@ -7,10 +7,7 @@ Contract: `load_model(spec, ...)` runs parse -> elaborate -> infer shapes -> cou
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,23 +240,7 @@ def _parse_chain(text: str, name: str):
 
 def load_model(spec: str | os.PathLike, *, model: str | None = None,
                limits: Limits | None = None, roots=None, **overrides) -> Model:
-    with _collector_paused():
-        return _load_model(spec, model, limits or DEFAULT_LIMITS, roots, overrides)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Loading makes many small objects that live on and hardly any garbage cycles; Python's
-    cyclic collector would walk the whole heap again and again (a quarter of a 10,000-layer
-    load, and the only part that grew faster than the layer count)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    return _load_model(spec, model, limits or DEFAULT_LIMITS, roots, overrides)
 
 
 def _load_model(spec, model, limits, roots, overrides) -> Model:

@@ -269,25 +269,6 @@ def test_the_graph_as_networkx():
     assert g.has_edge("layer1.0.relu2", "layer1.1.conv1")
 
 
-def test_loading_pauses_the_garbage_collector_and_restores_it():
-    # the cyclic collector walked the heap again and again during big loads (a quarter of a
-    # 10,000-layer load); it is paused while loading, and must come back even after an error
-    import gc
-
-    assert gc.isenabled()
-    archdsl.load("[Conv(8, 3, p=1) - ReLU] x 50", input="3x16x16")
-    assert gc.isenabled()
-    with pytest.raises(ArchError):
-        archdsl.load("Conv(8, 99) - ReLU", input="3x16x16")
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        archdsl.load("Conv(8, 3)", input="3x16x16")
-        assert not gc.isenabled()  # a caller's choice stays
-    finally:
-        gc.enable()
-
-
 def test_name_templates_are_evaluated_per_copy_from_one_parse():
     spec = """
 block Unit(w) { Conv:conv(w, 3, p=1) - ReLU }
