@@ -240,10 +240,7 @@ def _parse_chain(text: str, name: str):
 
 def load_model(spec: str | os.PathLike, *, model: str | None = None,
                limits: Limits | None = None, roots=None, **overrides) -> Model:
-    return _load_model(spec, model, limits or DEFAULT_LIMITS, roots, overrides)
-
-
-def _load_model(spec, model, limits, roots, overrides) -> Model:
+    limits = limits or DEFAULT_LIMITS
     try:
         loaded = read_spec(spec, limits, roots)
         ir = elaborate(loaded, model, _overrides(**overrides), limits)
