@@ -21,8 +21,9 @@ does).
 This is what `torch.autograd.graph.saved_tensors_hooks` sees, counting each storage once by its
 `untyped_storage().data_ptr()` and leaving out parameter and buffer storages; the benchmark
 `benchmarks/memory_bench.py` and `tests/test_memory.py` check it against the built model for the
-zoo at batch 1 and 8 (within 10%; most within 1%). The op rules are torch 2.x's on CPU; on CUDA
-dropout keeps a 1-byte mask instead of one of the model's dtype.
+zoo at batch 1 and 8 (the bound is 10%; on torch 2.13 CPU every zoo model matches exactly).
+The op rules are torch 2.x's on CPU; on CUDA dropout keeps a 1-byte mask instead of one of the
+model's dtype.
 
 The training figure is weights + buffers + gradients (trainable parameters) + optimizer state
 (`sgd`: none, `momentum`: one tensor per trainable parameter, `adam`: two) + saved tensors: the
