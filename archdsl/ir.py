@@ -179,10 +179,14 @@ class Graph:
         return self._preds[dst].pop(src)
 
     def add(self, node: Node, inputs: list[int]) -> Node:
-        self._by_key[node.key] = node
-        self._vertex(node.key)
-        for slot, src in enumerate(inputs):
-            self._connect(src, node.key, (slot,))
+        """Add a new node fed by `inputs` (existing keys, in slot order)."""
+        key = node.key
+        self._by_key[key] = node
+        preds = self._preds.setdefault(key, {})
+        self._succs.setdefault(key, {})
+        for slot, src in enumerate(inputs):  # `_connect`, inlined: this runs once per layer
+            preds[src] = preds.get(src, ()) + (slot,)
+            self._succs[src][key] = None
         self._nodes.append(node)
         self._order = None
         return node
@@ -218,12 +222,23 @@ class Graph:
         """The nodes feeding `key`, in input-slot order (a node may appear twice)."""
         found = self._inputs.get(key)
         if found is None:
-            slots = [(slot, src) for src, taken in self._preds[key].items() for slot in taken]
-            found = self._inputs[key] = [self._by_key[src] for _, src in sorted(slots)]
+            preds = self._preds[key]
+            if len(preds) == 1:  # the common case: one producer, in one slot or several
+                (src, taken), = preds.items()
+                found = [self._by_key[src]] * len(taken)
+            else:
+                slots = [(slot, src) for src, taken in preds.items() for slot in taken]
+                found = [self._by_key[src] for _, src in sorted(slots)]
+            self._inputs[key] = found
         return list(found)
 
     def consumers(self, key: int) -> list[Node]:
-        return [self.node(dst) for dst in sorted(self._succs[key])]
+        return [self._by_key[dst] for dst in sorted(self._succs[key])]
+
+    def consumer_keys(self, key: int) -> Iterator[int]:
+        """The keys of the nodes `key` feeds, in no particular order (cheaper than
+        `consumers` where order does not matter)."""
+        return iter(self._succs[key])
 
     def edges(self) -> Iterator[tuple[Node, Node, tuple[int, ...]]]:
         found = [(dst, src, slots) for dst, preds in self._preds.items()

@@ -1,14 +1,15 @@
 """The checked, annotated model that `archdsl.load` returns, and the pipeline that makes it.
 
 Contract: `load_model(spec, ...)` runs parse -> elaborate -> infer shapes -> count and returns a
-`Model`, or raises `ArchError` with every diagnostic found. A `Model` never imports torch; its
+`Model`, or raises `ArchError` with every diagnostic found. Receptive fields are filled in on
+first use (`layers()`, `outputs`, `receptive_field()`). A `Model` never imports torch; its
 `build()` and `source()` call the torch and Python-source backends.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from archdsl.diagnostics import SCHEMA_VERSION, ArchError, Diagnostic
@@ -32,6 +33,7 @@ class Model:
     totals: Totals
     loaded: LoadedSpec
     limits: Limits = DEFAULT_LIMITS
+    _fields_ready: bool = field(default=False, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -51,6 +53,7 @@ class Model:
 
     @property
     def outputs(self) -> list[tuple[str, Node]]:
+        self._ensure_receptive_fields()
         return [(name, self.ir.graph.node(key)) for name, key in self.ir.outputs]
 
     @property
@@ -58,8 +61,16 @@ class Model:
         return self.outputs[0][1].ann.out_shape
 
     def layers(self) -> list[Node]:
-        """Every layer in graph order (the input excluded)."""
+        """Every layer in graph order (the input excluded), with every annotation filled."""
+        self._ensure_receptive_fields()
         return [n for n in self.ir.graph.order() if n.key != self.ir.input_key]
+
+    def _ensure_receptive_fields(self) -> None:
+        """Receptive fields are computed on first use: checking and counting (what `load`
+        promises) do not need them, and they cost a fifth of a load."""
+        if not self._fields_ready:
+            receptive_fields(self.ir)
+            self._fields_ready = True
 
     def saved_tensors(self, dtype: str = "float32") -> SavedTensors:
         """What autograd keeps for backward in training (an estimate; archdsl.passes.memory)."""
@@ -255,5 +266,4 @@ def load_model(spec: str | os.PathLike, *, model: str | None = None,
     totals, diags = count(ir, limits)
     if diags:
         raise ArchError(diags)
-    receptive_fields(ir)
     return Model(ir, totals, loaded, limits)

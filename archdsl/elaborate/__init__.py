@@ -14,6 +14,7 @@ import fnmatch
 from typing import Any
 
 from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
+from archdsl.elaborate.binding import schema_fields
 from archdsl.elaborate.naming import assign_names
 from archdsl.elaborate.walker import Pending, Walker, Where
 from archdsl.ir import Graph, ModelIR, Node
@@ -81,7 +82,7 @@ def _settle_bias(graph: Graph) -> None:
     """The notes: a convolution followed directly by BatchNorm has no bias (BN shifts)."""
     for node in graph.nodes:
         params = node.params
-        if params is not None and getattr(params, "bias", None) == "auto":
+        if params is not None and "bias" in schema_fields(type(params))[1] and params.bias == "auto":
             consumers = graph.consumers(node.key)
             followed_by_bn = len(consumers) == 1 and consumers[0].op.name == "BN"
             node.params = params.model_copy(update={"bias": not followed_by_bn})

@@ -35,7 +35,7 @@ def _value_text(value: Any) -> str:
 
 
 @functools.cache
-def _fields(params_cls) -> tuple[tuple[str, ...], dict[str, Any]]:
+def schema_fields(params_cls) -> tuple[tuple[str, ...], dict[str, Any]]:
     """A schema's field names in positional order and their infos (read once per op: pydantic's
     `model_fields` is a descriptor that costs on every access)."""
     infos = dict(params_cls.model_fields)
@@ -45,7 +45,7 @@ def _fields(params_cls) -> tuple[tuple[str, ...], dict[str, Any]]:
 def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str, Any]
             ) -> tuple[Any, dict[str, ast.Expr], dict[str, Span]]:
     """Params for `op` from the layer's arguments; also each field's expression and span."""
-    names, infos = _fields(op.Params)
+    names, infos = schema_fields(op.Params)
     fields = list(names)
     values: dict[str, Any] = dict(implied)
     exprs: dict[str, ast.Expr] = {}
@@ -151,7 +151,7 @@ def _type_mismatch(op: Op, field: str, value: Any, expr: ast.Expr, span: Span,
     """A word or true/false where the parameter takes neither (lax pydantic would coerce)."""
     if not isinstance(value, (bool, str, int, float)):
         return None
-    info = _fields(op.Params)[1].get(field)
+    info = schema_fields(op.Params)[1].get(field)
     if info is None:
         return None
     kinds, words = _accepted(info.annotation)

@@ -73,7 +73,8 @@ class Walker:
         # A block called many times binds the same layer with the same arguments again and
         # again (ResNet-152: 50 Bottlenecks, 8 argument sets): bind each combination once.
         self._bound: dict[tuple, tuple] = {}
-        self._env_keys: dict[int, tuple] = {}  # id(env) -> its values with their types
+        self._env_keys: dict[int, tuple] = {}  # id(env) -> (env, its token)
+        self._env_tokens: dict[tuple, int] = {}  # values in scope, with types -> token
         self._resolved: dict[str, tuple[str, Any, dict]] = {}
 
     def _block_of(self, layer: ast.Layer) -> ast.BlockDef | None:
@@ -93,10 +94,12 @@ class Walker:
             raise ArchError([Diagnostic("limit-exceeded", f"the model unrolls to more than "
                                         f"{self.limits.max_layers:,} layers", span,
                                         "lower the repeat counts, or raise the limit max_layers")])
-        pending = pending or Pending()
+        if pending is not None:
+            name, repeat = pending.name or name, pending.repeat
+        else:
+            repeat = None
         node = Node(next(self._keys), op, params, where.scope, span, where.trace, written or
-                    op.name, label, pending.name or name, exprs or {}, bare,
-                    repeat=pending.repeat)
+                    op.name, label, name, exprs or {}, bare, repeat=repeat)
         self.graph.add(node, inputs)
         where.scope.children.append(node)
         return node.key
@@ -346,20 +349,27 @@ class Walker:
 
     def _bind(self, op: ops.Op, layer: ast.Layer, env: dict, implied: dict) -> tuple:
         """`bind_op`, memoised on the layer and the values it can see (errors are not kept)."""
-        env_key = self._env_keys.get(id(env))
-        if env_key is None or env_key[0] is not env:
-            # with the types: true, 1 and 1.0 are equal keys but bind differently
-            env_key = (env, tuple((k, type(v), v) for k, v in env.items()))
-            self._env_keys[id(env)] = env_key
-        key = (id(layer), id(op), env_key[1])  # implied arguments follow from the layer name
-        try:
-            hash(key)
-        except TypeError:  # an unhashable value in scope: bind without the memo
+        known = self._env_keys.get(id(env))
+        if known is None or known[0] is not env:
+            known = (env, self._env_token(env))
+            self._env_keys[id(env)] = known
+        if known[1] is None:  # an unhashable value in scope: bind without the memo
             return bind_op(op, layer, env, implied)[:2]
+        key = (id(layer), id(op), known[1])  # implied arguments follow from the layer name
         found = self._bound.get(key)
         if found is None:
             found = self._bound[key] = bind_op(op, layer, env, implied)[:2]
         return found
+
+    def _env_token(self, env: dict) -> int | None:
+        """A small number per distinct set of values in scope (hashed once, not per layer);
+        None when a value is unhashable. With the types: true, 1 and 1.0 are equal keys but
+        bind differently."""
+        values = tuple((k, type(v), v) for k, v in env.items())
+        try:
+            return self._env_tokens.setdefault(values, len(self._env_tokens))
+        except TypeError:
+            return None
 
     def _pending_with_label(self, pending: Pending | None, layer: ast.Layer) -> Pending | None:
         if pending and pending.name and layer.label is not None:
@@ -399,7 +409,7 @@ class Walker:
                                         f"{self.limits.max_depth} deep", layer.span,
                                         "raise the limit max_depth if this is intended")])
         values, call_exprs = bind_block(defn, layer, where.env)
-        size = self._sizer.statements(defn.body, values, len(self._stack))
+        size = self._sizer.block(defn, len(self._stack), values)  # memoised per values
         if len(self.graph) - 1 + size > self.limits.max_layers:
             raise ArchError([Diagnostic("limit-exceeded", f"block {defn.name} expands to "
                                         f"{_at_least(size)} layers; the model would have more "
@@ -591,18 +601,25 @@ type xpu zero_grad all_outputs self
 
 def check_identifier(name: str, span: Span) -> None:
     """A label becomes a Python attribute in generated code: it must be a safe identifier."""
+    problem = _identifier_problem(name)
+    if problem is not None:
+        raise ArchError([Diagnostic("bad-name", problem[0], span, problem[1])])
+
+
+@functools.lru_cache(maxsize=4096)
+def _identifier_problem(name: str) -> tuple[str, str | None] | None:
+    """(reason, hint) when `name` cannot be a module name; checked once per name (a model
+    repeats its labels: DenseNet-201 has 98 `norm1`)."""
     if not name.isascii() or not name.isidentifier():
-        raise ArchError([Diagnostic("bad-name", f"'{name}' is not a valid name", span,
-                                    "names use ASCII letters, digits and '_' and do not start "
-                                    "with a digit")])
+        return (f"'{name}' is not a valid name", "names use ASCII letters, digits and '_' and "
+                "do not start with a digit")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        raise ArchError([Diagnostic("bad-name", f"'{name}' is a Python keyword", span,
-                                    f"choose another name, e.g. '{name}_'")])
+        return f"'{name}' is a Python keyword", f"choose another name, e.g. '{name}_'"
     if name in RESERVED_NAMES or (name.startswith("__") and name.endswith("__")) or \
             name.startswith("_"):
-        raise ArchError([Diagnostic("bad-name", f"'{name}' is reserved (an attribute of "
-                                    "PyTorch modules or of generated code)", span,
-                                    f"choose another name, e.g. '{name.strip('_')}_layer'")])
+        return (f"'{name}' is reserved (an attribute of PyTorch modules or of generated code)",
+                f"choose another name, e.g. '{name.strip('_')}_layer'")
+    return None
 
 
 @functools.lru_cache(maxsize=256)

@@ -11,46 +11,51 @@ reported. Returns the diagnostics (empty when the model checks).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archdsl.diagnostics import Diagnostic, Note
 from archdsl.ir import ModelIR, Node
 from archdsl.limits import Limits
-from archdsl.ops.base import Ctx, ShapeError, fmt_shape, prod
+from archdsl.ops.base import Ctx, Shape, ShapeError, fmt_shape, prod
 
 WEIGHTED = ("conv", "fc")
 
 
 def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
     graph = ir.graph
-    order = graph.order()
     settings = ir.settings
+    model_input = tuple(settings.input)
     weighted_after = _weighted_after(ir)
+    # rules only read the context, so all layers share two (Shortcuts get their own)
+    contexts = {flag: Ctx(model_input=model_input, classes=settings.classes,
+                          is_classifier=flag) for flag in (False, True)}
+    max_elements = limits.max_tensor_elements
     diags: list[Diagnostic] = []
-    for node in order:
+    for node in graph.order():
         ann = node.ann
         if node.key == ir.input_key:
             ann.params = node.params
-            ann.out_shape = tuple(settings.input)
+            ann.out_shape = model_input
             continue
         inputs = graph.inputs(node.key)
-        if any(i.ann.failed or i.ann.out_shape is None for i in inputs):
+        ins = _shapes(inputs)
+        if ins is None:
             ann.failed = True
             continue
-        ins = [i.ann.out_shape for i in inputs]
-        ctx = Ctx(model_input=tuple(settings.input), classes=settings.classes,
-                  is_classifier=not weighted_after[node.key])
+        ctx = contexts[not weighted_after[node.key]]
         merge = graph.target_of(node.key)
         if merge is not None:
             others = [n for n in graph.inputs(merge) if n.key != node.key]
-            if any(o.ann.failed or o.ann.out_shape is None for o in others):
+            if _shapes(others) is None:
                 ann.failed = True
                 continue
-            ctx.target = others[0].ann.out_shape if others else None
+            ctx = replace(ctx, target=others[0].ann.out_shape if others else None)
         try:
             params = node.op.resolve(node.params, ins, ctx)
             out = tuple(node.op.infer(params, ins, ctx))
-            if prod(out) > limits.max_tensor_elements:
+            if prod(out) > max_elements:
                 raise ShapeError(f"the output {fmt_shape(out)} has more than "
-                                 f"{limits.max_tensor_elements:,} elements per sample",
+                                 f"{max_elements:,} elements per sample",
                                  code="limit-exceeded",
                                  hint="lower the sizes, or raise the limit max_tensor_elements")
         except ShapeError as err:
@@ -63,13 +68,24 @@ def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
     return diags
 
 
+def _shapes(inputs: list[Node]) -> list[Shape] | None:
+    """The output shapes of `inputs`, or None when one of them has none (it failed)."""
+    out = []
+    for node in inputs:
+        shape = node.ann.out_shape
+        if shape is None or node.ann.failed:
+            return None
+        out.append(shape)
+    return out
+
+
 def _weighted_after(ir: ModelIR) -> dict[int, bool]:
     """Whether a Conv or FC lies downstream of each node (an FC without one is the classifier)."""
     graph = ir.graph
     after: dict[int, bool] = {}
     for node in reversed(graph.order()):
-        after[node.key] = any(c.op.family in WEIGHTED or after[c.key]
-                              for c in graph.consumers(node.key))
+        after[node.key] = any(after[c] or graph.node(c).op.family in WEIGHTED
+                              for c in graph.consumer_keys(node.key))
     return after
 
 
