@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from archdsl.syntax import ast
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Ann:
     """Per-node results of the passes."""
 
@@ -44,7 +44,7 @@ class Ann:
     failed: bool = False  # this node (or one feeding it) has a shape error
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     key: int
     op: Op
@@ -101,7 +101,7 @@ class BlockInfo:
     call_exprs: dict[str, ast.Expr]  # argument expressions at the call, by parameter name
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Scope:
     kind: str  # "model" | "group" | "block" | "aux"
     parent: Scope | None
@@ -160,6 +160,10 @@ class Graph:
         self._order: list[Node] | None = None
         self._targets: dict[int, int] = {}  # shortcut key -> merge key
         self._inputs: dict[int, list[Node]] = {}  # ordered inputs, kept until the graph changes
+        # Every edge goes from a smaller key to a larger one and nodes were added in key order:
+        # true for every graph the walker builds (a layer's inputs exist before it), and then
+        # key order is the topological order `order()` wants, no sort needed.
+        self._forward = True
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -181,10 +185,14 @@ class Graph:
     def add(self, node: Node, inputs: list[int]) -> Node:
         """Add a new node fed by `inputs` (existing keys, in slot order)."""
         key = node.key
+        if self._nodes and self._nodes[-1].key > key:
+            self._forward = False
         self._by_key[key] = node
         preds = self._preds.setdefault(key, {})
         self._succs.setdefault(key, {})
         for slot, src in enumerate(inputs):  # `_connect`, inlined: this runs once per layer
+            if src >= key:
+                self._forward = False
             preds[src] = preds.get(src, ()) + (slot,)
             self._succs[src][key] = None
         self._nodes.append(node)
@@ -196,6 +204,8 @@ class Graph:
         self._inputs.clear()
         for dst in list(self._succs.get(old, ())):
             self._connect(new, dst, self._disconnect(old, dst))
+            if new >= dst:
+                self._forward = False
         self._order = None
 
     def remove(self, key: int) -> None:
@@ -257,6 +267,10 @@ class Graph:
     def order(self) -> list[Node]:
         """A topological order; source order (the smaller key) breaks ties; a Shortcut comes
         after the other branches of its Add, so its shape rule can see them."""
+        if self._order is None and self._forward and all(
+                src <= short for short, merge in self._targets.items()
+                for src in self._preds[merge]):
+            self._order = list(self._nodes)  # see `_forward`; the shortcuts come last already
         if self._order is None:
             succs = {key: list(dsts) for key, dsts in self._succs.items()}
             if self._targets:

@@ -80,12 +80,17 @@ def elaborate(loaded: LoadedSpec, model: str | None = None,
 
 def _settle_bias(graph: Graph) -> None:
     """The notes: a convolution followed directly by BatchNorm has no bias (BN shifts)."""
+    settled: dict[tuple[int, bool], Any] = {}  # layers bound alike share their params
     for node in graph.nodes:
         params = node.params
-        if params is not None and "bias" in schema_fields(type(params))[1] and params.bias == "auto":
+        if params is not None and "bias" in schema_fields(type(params))[1] and \
+                params.bias == "auto":
             consumers = graph.consumers(node.key)
-            followed_by_bn = len(consumers) == 1 and consumers[0].op.name == "BN"
-            node.params = params.model_copy(update={"bias": not followed_by_bn})
+            bias = not (len(consumers) == 1 and consumers[0].op.name == "BN")
+            key = (id(params), bias)
+            if key not in settled:
+                settled[key] = params.model_copy(update={"bias": bias})
+            node.params = settled[key]
 
 
 def _classifier(graph: Graph, main: int) -> Node | None:

@@ -1,0 +1,57 @@
+"""The IR graph: its topological order, with and without the key-order shortcut."""
+
+import pytest
+
+import archdsl
+from archdsl.ir import Graph, Node, Scope
+
+ZOO = archdsl.zoo()
+
+
+def _sorted_order(graph: Graph) -> list[int]:
+    """The order by the general path (Kahn's algorithm), bypassing the key-order shortcut."""
+    graph._forward, graph._order = False, None
+    return [n.key for n in graph.order()]
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_key_order_is_the_topological_order_for_the_zoo(name):
+    graph = archdsl.load(name).graph
+    graph._order = None
+    fast = [n.key for n in graph.order()]
+    assert graph._forward  # the shortcut was taken (else this test proves nothing)
+    assert fast == _sorted_order(graph)
+
+
+@pytest.mark.parametrize("text", [
+    # the Shortcut written first: its key is smaller than the main branch's, so it must move
+    "input: 8x8x8\nAdd[Shortcut, Conv(16, 3, s=2, p=1) - BN] - ReLU - GAP - FC(2)",
+    "input: 8x8x8\nAdd[Conv(16, 3, s=2, p=1) - BN, Shortcut] - ReLU - GAP - FC(2)",
+    # a replaced head feeds the layers after the old classifier from larger keys
+    "input: 3x8x8\nConv(4, 3) - GAP - FC(10) - SM",
+])
+def test_order_with_reordered_shortcuts_and_replaced_heads(text):
+    model = archdsl.load(text, head="FC(8) - ReLU - FC(3)") if "SM" in text else \
+        archdsl.load(text)
+    graph = model.graph
+    graph._order = None
+    order = [n.key for n in graph.order()]
+    assert order == _sorted_order(graph)
+    position = {key: i for i, key in enumerate(order)}
+    for src, dst, _ in graph.edges():
+        assert position[src.key] < position[dst.key]
+    for node in model.layers():  # a Shortcut's shape rule sees the other branches first
+        merge = graph.target_of(node.key)
+        if merge is not None:
+            others = [i.key for i in graph.inputs(merge) if i.key != node.key]
+            assert all(position[k] < position[node.key] for k in others)
+    assert model.output_shape in ((2,), (3,))
+
+
+def test_a_node_added_out_of_key_order_turns_the_shortcut_off():
+    from archdsl import ops
+
+    graph, scope, relu = Graph(), Scope("model", None, None), ops.lookup("ReLU")
+    for key, inputs in ((0, []), (5, [0]), (3, [0]), (7, [3, 5])):
+        graph.add(Node(key, relu, None, scope, None), inputs)
+    assert [n.key for n in graph.order()] == [0, 3, 5, 7]
