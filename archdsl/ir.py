@@ -242,6 +242,10 @@ class Graph:
             self._inputs[key] = found
         return list(found)
 
+    def input_keys(self, key: int) -> list[int]:
+        """The keys of `inputs(key)`."""
+        return [node.key for node in self.inputs(key)]
+
     def consumers(self, key: int) -> list[Node]:
         return [self._by_key[dst] for dst in sorted(self._succs[key])]
 

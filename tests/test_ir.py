@@ -55,3 +55,18 @@ def test_a_node_added_out_of_key_order_turns_the_shortcut_off():
     for key, inputs in ((0, []), (5, [0]), (3, [0]), (7, [3, 5])):
         graph.add(Node(key, relu, None, scope, None), inputs)
     assert [n.key for n in graph.order()] == [0, 3, 5, 7]
+
+
+@pytest.mark.parametrize(("text", "sizes"), [
+    # the last FC is the classifier; one with a weighted layer after it is hidden (512)
+    ("input: 3x8x8\nclasses: 7\nConv(4, 3) - FC - ReLU - FC - SM", [512, 7]),
+    ("input: 3x8x8\nclasses: 7\nFC - Dropout - FC - ReLU - Dropout - FC", [512, 512, 7]),
+    # a weighted layer on one branch after the merge counts; one on a side branch does not
+    ("input: 3x8x8\nclasses: 5\nFC - Concat[FC, FC(3)] - ReLU", [512, 5]),
+    ("input: 3x8x8\nclasses: 5\nFC - Concat[ReLU, Id] - FC", [512, 5]),
+])
+def test_a_bare_fc_is_the_classifier_only_with_no_weighted_layer_after_it(text, sizes):
+    model = archdsl.load(text)
+    found = [n.ann.params.out_features for n in model.layers()
+             if n.op.name == "FC" and n.bare]
+    assert found == sizes

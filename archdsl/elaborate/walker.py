@@ -19,6 +19,7 @@ from typing import Any
 from archdsl import ops
 from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
 from archdsl.elaborate.binding import bind_block, bind_op
+from archdsl.elaborate.replay import Expansion
 from archdsl.elaborate.sizes import Sizer
 from archdsl.expr import evaluate
 from archdsl.identifiers import check_output_name
@@ -26,6 +27,10 @@ from archdsl.ir import BlockInfo, Graph, Node, RepeatInfo, Scope
 from archdsl.limits import Limits
 from archdsl.source import Span
 from archdsl.syntax import ast
+
+# Copy a block instance expanded before instead of walking its body again (`replay`); tests
+# turn it off to check that both give the same graph.
+REPLAY_BLOCKS = True
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class Walker:
 
     def __post_init__(self) -> None:
         self.graph = Graph()
-        self._keys = itertools.count()
+        self._next_key = 0
         self._groups = itertools.count()
         self.side_outputs: list[tuple[Scope, int]] = []
         self._stack: list[ast.BlockDef] = []
@@ -76,6 +81,8 @@ class Walker:
         self._env_keys: dict[int, tuple] = {}  # id(env) -> (env, its token)
         self._env_tokens: dict[tuple, int] = {}  # values in scope, with types -> token
         self._resolved: dict[str, tuple[str, Any, dict]] = {}
+        # block instances that expanded cleanly, by block, argument values and depth (`replay`)
+        self._expansions: dict[tuple, Expansion] = {}
 
     def _block_of(self, layer: ast.Layer) -> ast.BlockDef | None:
         """The block a layer name calls, or None (an op, or unknown: reported later)."""
@@ -86,6 +93,12 @@ class Walker:
         return what if kind == "block" else None
 
     # --- nodes -----------------------------------------------------------------------------------
+    def _take_keys(self, count: int) -> int:
+        """The first of `count` fresh consecutive node keys."""
+        first = self._next_key
+        self._next_key += count
+        return first
+
     def add_node(self, op: ops.Op, params, where: Where, span: Span, inputs: list[int], *,
                  written: str = "", label: str | None = None, name: str | None = None,
                  exprs: dict | None = None, bare: bool = False, pending: Pending | None = None
@@ -98,7 +111,7 @@ class Walker:
             name, repeat = pending.name or name, pending.repeat
         else:
             repeat = None
-        node = Node(next(self._keys), op, params, where.scope, span, where.trace, written or
+        node = Node(self._take_keys(1), op, params, where.scope, span, where.trace, written or
                     op.name, label, name, exprs or {}, bare, repeat=repeat)
         self.graph.add(node, inputs)
         where.scope.children.append(node)
@@ -111,7 +124,7 @@ class Walker:
         where = Where(root, env)
         input_op = ops.lookup("Input")
         params = input_op.Params.model_construct(shape=tuple(input_shape or (1,)))
-        key = next(self._keys)
+        key = self._take_keys(1)
         node = Node(key, input_op, params, root, mdef.span, (), "Input", None, "input")
         node.local = "input"
         self.graph.add(node, [])
@@ -342,7 +355,8 @@ class Walker:
     def op_node(self, op: ops.Op, layer: ast.Layer, implied: dict, inputs: list[int],
                 where: Where, pending: Pending | None) -> int:
         params, exprs = self._bind(op, layer, where.env, implied)
-        name, label = self._label(layer, where, op.prefix())
+        name, label = self._label(layer, where, op.prefix()) if layer.label is not None \
+            else (None, None)
         return self.add_node(op, params, where, layer.span, inputs, written=layer.name,
                              label=label, name=name, exprs=exprs, bare=layer.args is None,
                              pending=self._pending_with_label(pending, layer))
@@ -422,11 +436,23 @@ class Walker:
                                   block=BlockInfo(defn, values, call_exprs), written=layer.name)
         scope.entry = cur
         inner = Where(scope, values, (*where.trace, Call(layer.span, defn.name)))
-        self._stack.append(defn)
-        try:
-            out = self.statements(defn.body, cur, inner)
-        finally:
-            self._stack.pop()
+        token = self._env_token(values) if REPLAY_BLOCKS else None
+        replay_key = (id(defn), token, len(self._stack))
+        done = self._expansions.get(replay_key) if token is not None else None
+        if done is not None and len(self.graph) - 1 + len(done.nodes) <= self.limits.max_layers:
+            out = done.replay(self.graph, scope, cur, inner.trace,
+                              self._take_keys, lambda: next(self._groups))
+        else:
+            errors = len(self.reporter.diagnostics)
+            self._stack.append(defn)
+            try:
+                out = self.statements(defn.body, cur, inner)
+            finally:
+                self._stack.pop()
+            if token is not None and len(self.reporter.diagnostics) == errors:
+                done = Expansion.record(self.graph, scope, cur, out, len(inner.trace))
+                if done is not None:
+                    self._expansions[replay_key] = done
         scope.exit = out
         return out
 

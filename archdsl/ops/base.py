@@ -6,7 +6,8 @@ An op is a subclass of `Op`, registered with `@register`. It declares:
 - `Params`: a pydantic model, its fields in positional order, with defaults and validation;
   `keywords` maps short keyword names (`s=`, `p=`) to fields;
 - `bare`: the arguments a layer written without parentheses gets (textbook defaults);
-- `resolve()`: fill `auto` fields once the input shape is known (conv width, classifier size);
+- `resolve()`: fill `auto` fields once the input shape is known (conv width, classifier size;
+  an op whose rule asks `ctx.is_classifier` says so with `reads_is_classifier`);
 - `infer()`: the shape rule, per sample (`(C, H, W)` or `(F,)`), raising `ShapeError`;
 - `param_count()`, `buffer_count()`, `macs()`, `activations()`: the counting conventions below;
 - `rf()`: the receptive-field effect (kernel, stride, padding, dilation) of spatial ops; given
@@ -149,7 +150,7 @@ class Ctx:
 
     model_input: Shape = ()
     classes: int | None = None
-    is_classifier: bool = False  # an FC with no weighted layer after it
+    is_classifier: bool = False  # no weighted layer after it (set for `reads_is_classifier` ops)
     target: Shape | None = None  # for Shortcut: the shape of the other branches of its Add
     target_stride: Any = None  # for Shortcut: product of strides along the other branch
     extra: dict = field(default_factory=dict)
@@ -197,6 +198,9 @@ class Op:
     # output channel c is weight[c] . x + bias[c], weight's first dimension the output channel
     # (Conv, FC): a per-channel affine right after it (an `eval_affine` layer) folds into it
     absorbs_affine: ClassVar[bool] = False
+    # its rules read `ctx.is_classifier` (a bare FC's size); the shape pass works that out
+    # (a walk of the whole graph) only when some layer asks
+    reads_is_classifier: ClassVar[bool] = False
 
     @property
     def positional(self) -> tuple[str, ...]:

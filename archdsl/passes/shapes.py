@@ -11,12 +11,13 @@ reported. Returns the diagnostics (empty when the model checks).
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from archdsl.diagnostics import Diagnostic, Note
 from archdsl.ir import ModelIR, Node
 from archdsl.limits import Limits
-from archdsl.ops.base import Ctx, Shape, ShapeError, fmt_shape, prod
+from archdsl.ops.base import Ctx, Shape, ShapeError, fmt_shape
 
 WEIGHTED = ("conv", "fc")
 
@@ -25,7 +26,7 @@ def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
     graph = ir.graph
     settings = ir.settings
     model_input = tuple(settings.input)
-    weighted_after = _weighted_after(ir)
+    weighted_after = _WeightedAfter(ir)
     # rules only read the context, so all layers share two (Shortcuts get their own)
     contexts = {flag: Ctx(model_input=model_input, classes=settings.classes,
                           is_classifier=flag) for flag in (False, True)}
@@ -42,7 +43,9 @@ def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
         if ins is None:
             ann.failed = True
             continue
-        ctx = contexts[not weighted_after[node.key]]
+        ctx = contexts[False]
+        if node.op.reads_is_classifier:
+            ctx = contexts[not weighted_after(node.key)]
         merge = graph.target_of(node.key)
         if merge is not None:
             others = [n for n in graph.inputs(merge) if n.key != node.key]
@@ -53,7 +56,7 @@ def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
         try:
             params = node.op.resolve(node.params, ins, ctx)
             out = tuple(node.op.infer(params, ins, ctx))
-            if prod(out) > max_elements:
+            if math.prod(out) > max_elements:
                 raise ShapeError(f"the output {fmt_shape(out)} has more than "
                                  f"{max_elements:,} elements per sample",
                                  code="limit-exceeded",
@@ -79,14 +82,33 @@ def _shapes(inputs: list[Node]) -> list[Shape] | None:
     return out
 
 
-def _weighted_after(ir: ModelIR) -> dict[int, bool]:
-    """Whether a Conv or FC lies downstream of each node (an FC without one is the classifier)."""
-    graph = ir.graph
-    after: dict[int, bool] = {}
-    for node in reversed(graph.order()):
-        after[node.key] = any(after[c] or graph.node(c).op.family in WEIGHTED
-                              for c in graph.consumer_keys(node.key))
-    return after
+class _WeightedAfter:
+    """Whether a Conv or FC lies downstream of a node (an FC without one is the classifier):
+    worked out on demand, each node at most once, so asking about the last layer is cheap."""
+
+    def __init__(self, ir: ModelIR):
+        self.graph = ir.graph
+        self.known: dict[int, bool] = {}
+
+    def __call__(self, key: int) -> bool:
+        graph, known = self.graph, self.known
+        stack = [key]
+        while stack:  # a depth-first walk without recursion: graphs can be 10,000 layers long
+            current = stack[-1]
+            if current in known:
+                stack.pop()
+                continue
+            consumers = list(graph.consumer_keys(current))
+            if any(known.get(c) or graph.node(c).op.family in WEIGHTED for c in consumers):
+                known[current] = True
+            else:
+                unknown = [c for c in consumers if c not in known]
+                if unknown:
+                    stack.extend(unknown)
+                    continue
+                known[current] = False
+            stack.pop()
+        return known[key]
 
 
 def _diagnostic(ir: ModelIR, node: Node, err: ShapeError, inputs: list[Node]) -> Diagnostic:
