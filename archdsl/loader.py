@@ -199,6 +199,17 @@ def _display_path(path: str) -> str:
         return path
 
 
+def clear_caches() -> None:
+    """Forget what this process learned from spec texts (parsed files and texts, name
+    templates, checked names), so the next load pays what a new command pays; what ships with
+    archdsl (grammar, op catalog, prelude) stays. For benchmarks."""
+    from archdsl.elaborate import walker
+
+    _parse_cached.cache_clear()
+    _parse_file_cached.cache_clear()
+    walker.clear_caches()
+
+
 @functools.lru_cache(maxsize=64)
 def _parse_cached(name: str, text: str, suffix: str, limits: Limits) -> ast.Program:
     if "\x00" in text:

@@ -45,8 +45,7 @@ name, runs = sys.argv[1], int(sys.argv[2])
 archdsl.load(name)
 times = []
 for _ in range(runs):
-    loader._parse_cached.cache_clear()
-    loader._parse_file_cached.cache_clear()
+    loader.clear_caches()
     start = time.perf_counter()
     archdsl.load(name)
     times.append(time.perf_counter() - start)

@@ -23,8 +23,7 @@ def median_ms(fn, runs: int, cold: bool) -> float:
     times = []
     for _ in range(runs):
         if cold:
-            loader._parse_cached.cache_clear()
-            loader._parse_file_cached.cache_clear()
+            loader.clear_caches()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)

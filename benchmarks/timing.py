@@ -73,11 +73,11 @@ def rss_bytes() -> int:
 
 
 def clear_parse_caches() -> None:
-    """Forget archdsl's parsed files and texts, so the next load parses again (a new command)."""
+    """Forget archdsl's parsed files and texts and everything else it learned from specs, so
+    the next load parses again (what a new command pays)."""
     from archdsl import loader
 
-    loader._parse_cached.cache_clear()
-    loader._parse_file_cached.cache_clear()
+    loader.clear_caches()
 
 
 def torchvision():

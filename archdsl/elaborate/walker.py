@@ -648,6 +648,12 @@ def _identifier_problem(name: str) -> tuple[str, str | None] | None:
     return None
 
 
+def clear_caches() -> None:
+    """Forget the name templates and label names seen so far (`loader.clear_caches`)."""
+    _template_expression.cache_clear()
+    _identifier_problem.cache_clear()
+
+
 @functools.lru_cache(maxsize=256)
 def _template_expression(inner: str):
     """The expression inside one `{...}` of a name template, parsed once per text (a template
