@@ -117,3 +117,13 @@ def test_replay_respects_the_layer_limit(monkeypatch):
     with pytest.raises(archdsl.ArchError) as err:
         archdsl.load(text, limits=Limits(max_layers=11))
     assert err.value.diagnostics[0].code == "limit-exceeded"
+
+
+def test_validated_params_are_shared_only_between_equal_values_of_the_same_type():
+    from archdsl.elaborate import binding
+
+    binding.clear_caches()
+    a = archdsl.load("input: 3x8x8\nDropout(0) - Dropout(0.0) - Dropout(0) - FC(2)")
+    drops = [n for n in a.layers() if n.op.name == "Dropout"]
+    assert drops[0].params is drops[2].params  # bound once
+    assert drops[0].params is not drops[1].params  # 0 and 0.0: keyed apart, by type

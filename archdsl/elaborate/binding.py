@@ -104,7 +104,7 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
     bad = {f: d for f in spans if (d := _type_mismatch(op, f, values[f], exprs[f], spans[f],
                                                         env)) is not None}
     try:
-        params = op.Params(**{k: v for k, v in values.items() if k not in bad})
+        params = _validated(op, {k: v for k, v in values.items() if k not in bad})
     except ValidationError as err:
         raise ArchError(list(bad.values()) + [
             d for f, d in _validation_diagnostics(op, err, spans, layer.span, values)
@@ -118,6 +118,34 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
                                     f"{op.name}: {err.message}",
                                     spans.get(err.arg or "", layer.span), err.hint)]) from None
     return params, exprs, spans
+
+
+# Validated params by schema and values (with their types: true, 1 and 1.0 differ). Pydantic
+# takes 10-20 us per layer; a model binds the same values again and again (every BatchNorm with
+# no arguments). Params are frozen, so layers share them. Bounded; `clear_caches` empties it.
+_VALIDATED: dict[tuple, Any] = {}
+_VALIDATED_MAX = 4096
+
+
+def _validated(op: Op, values: dict[str, Any]):
+    try:
+        key: tuple | None = (op.Params, tuple(sorted((k, type(v), v)
+                                                     for k, v in values.items())))
+        found = _VALIDATED.get(key)
+    except TypeError:  # an unhashable value
+        key, found = None, None
+    if found is None:
+        found = op.Params(**values)
+        if key is not None:
+            if len(_VALIDATED) >= _VALIDATED_MAX:
+                _VALIDATED.clear()
+            _VALIDATED[key] = found
+    return found
+
+
+def clear_caches() -> None:
+    """Forget the validated params (for benchmarks of a cold load)."""
+    _VALIDATED.clear()
 
 
 @functools.cache

@@ -2,9 +2,10 @@
 
 Contract: a block called again with the same argument values, at the same nesting depth,
 expands to the same layers, scopes and edges as its first call; only the keys, the repeat
-groups, the input it is fed and the block calls above it (the trace) differ. `Expansion.record`
-keeps the first call's subtree (only when it expanded without a diagnostic) and
-`Expansion.replay` copies it under a new instance scope, taking fresh keys and groups from the
+groups, the input it is fed and the block calls above it (the trace) differ. At the second such
+call, `Expansion.record` takes the first call's subtree as the template (only when it expanded
+without a diagnostic; a block called once is never recorded) and `Expansion.replay` copies it
+under each new instance scope, taking fresh keys and groups from the
 walker's counters in the same order, so the graph is exactly what walking the body would have
 built (`tests/test_replay.py` compares the two for the zoo). ResNet-152 calls Bottleneck(256) 35
 times and DenseNet-201 calls DenseLayer(32) 98 times: walking a body binds every layer's

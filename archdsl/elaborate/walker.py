@@ -18,6 +18,7 @@ from typing import Any
 
 from archdsl import ops
 from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
+from archdsl.elaborate import binding
 from archdsl.elaborate.binding import bind_block, bind_op
 from archdsl.elaborate.replay import Expansion
 from archdsl.elaborate.sizes import Sizer
@@ -78,11 +79,13 @@ class Walker:
         # A block called many times binds the same layer with the same arguments again and
         # again (ResNet-152: 50 Bottlenecks, 8 argument sets): bind each combination once.
         self._bound: dict[tuple, tuple] = {}
-        self._env_keys: dict[int, tuple] = {}  # id(env) -> (env, its token)
+        self._arg_names: dict[int, tuple[str, ...]] = {}  # id(layer) -> names its args use
         self._env_tokens: dict[tuple, int] = {}  # values in scope, with types -> token
         self._resolved: dict[str, tuple[str, Any, dict]] = {}
-        # block instances that expanded cleanly, by block, argument values and depth (`replay`)
-        self._expansions: dict[tuple, Expansion] = {}
+        # block instances that expanded cleanly, by block, argument values and depth (`replay`):
+        # the first one, until a second call makes it the template (None: not replayable)
+        self._first: dict[tuple, tuple] = {}
+        self._expansions: dict[tuple, Expansion | None] = {}
 
     def _block_of(self, layer: ast.Layer) -> ast.BlockDef | None:
         """The block a layer name calls, or None (an op, or unknown: reported later)."""
@@ -362,15 +365,20 @@ class Walker:
                              pending=self._pending_with_label(pending, layer))
 
     def _bind(self, op: ops.Op, layer: ast.Layer, env: dict, implied: dict) -> tuple:
-        """`bind_op`, memoised on the layer and the values it can see (errors are not kept)."""
-        known = self._env_keys.get(id(env))
-        if known is None or known[0] is not env:
-            known = (env, self._env_token(env))
-            self._env_keys[id(env)] = known
-        if known[1] is None:  # an unhashable value in scope: bind without the memo
+        """`bind_op`, memoised on the layer and the values of the names its arguments use
+        (errors are not kept): a BatchNorm inside Bottleneck(64) and inside Bottleneck(128)
+        binds once. With the types: true, 1 and 1.0 are equal keys but bind differently; an
+        unbound name is a bare word (`same`), so whether it is bound is part of the key."""
+        names = self._arg_names.get(id(layer))
+        if names is None:
+            names = self._arg_names[id(layer)] = tuple(sorted(
+                {n for arg in layer.args or () for n in _names_in(arg.value)}))
+        seen = tuple((n, type(env[n]), env[n]) if n in env else (n,) for n in names)
+        key = (id(layer), id(op), seen)  # implied arguments follow from the layer name
+        try:
+            found = self._bound.get(key)
+        except TypeError:  # an unhashable value in scope: bind without the memo
             return bind_op(op, layer, env, implied)[:2]
-        key = (id(layer), id(op), known[1])  # implied arguments follow from the layer name
-        found = self._bound.get(key)
         if found is None:
             found = self._bound[key] = bind_op(op, layer, env, implied)[:2]
         return found
@@ -438,7 +446,12 @@ class Walker:
         inner = Where(scope, values, (*where.trace, Call(layer.span, defn.name)))
         token = self._env_token(values) if REPLAY_BLOCKS else None
         replay_key = (id(defn), token, len(self._stack))
-        done = self._expansions.get(replay_key) if token is not None else None
+        done = None
+        if token is not None:
+            if replay_key in self._first:  # the second call: the first instance is the template
+                self._expansions[replay_key] = Expansion.record(
+                    self.graph, *self._first.pop(replay_key))
+            done = self._expansions.get(replay_key)
         if done is not None and len(self.graph) - 1 + len(done.nodes) <= self.limits.max_layers:
             out = done.replay(self.graph, scope, cur, inner.trace,
                               self._take_keys, lambda: next(self._groups))
@@ -449,10 +462,9 @@ class Walker:
                 out = self.statements(defn.body, cur, inner)
             finally:
                 self._stack.pop()
-            if token is not None and len(self.reporter.diagnostics) == errors:
-                done = Expansion.record(self.graph, scope, cur, out, len(inner.trace))
-                if done is not None:
-                    self._expansions[replay_key] = done
+            if token is not None and len(self.reporter.diagnostics) == errors and \
+                    replay_key not in self._expansions:
+                self._first[replay_key] = (scope, cur, out, len(inner.trace))
         scope.exit = out
         return out
 
@@ -596,6 +608,21 @@ class Walker:
         return self.chain(node.chain, sources[0], where, pending)
 
 
+def _names_in(expr: ast.Expr):
+    """The names an argument expression reads."""
+    kind = type(expr)
+    if kind is ast.Name:
+        yield expr.id
+    elif kind is ast.BinOp:
+        yield from _names_in(expr.left)
+        yield from _names_in(expr.right)
+    elif kind is ast.Neg:
+        yield from _names_in(expr.operand)
+    elif kind is ast.TupleExpr:
+        for item in expr.items:
+            yield from _names_in(item)
+
+
 def _at_least(size: int) -> str:
     """A lower bound in words; sizes are capped, so a huge one reads as "over 10,000"."""
     return f"at least {size:,}" if size <= 10**9 else "over a billion"
@@ -649,9 +676,11 @@ def _identifier_problem(name: str) -> tuple[str, str | None] | None:
 
 
 def clear_caches() -> None:
-    """Forget the name templates and label names seen so far (`loader.clear_caches`)."""
+    """Forget the name templates, label names and validated params seen so far
+    (`loader.clear_caches`)."""
     _template_expression.cache_clear()
     _identifier_problem.cache_clear()
+    binding.clear_caches()
 
 
 @functools.lru_cache(maxsize=256)
