@@ -159,7 +159,7 @@ class Graph:
         self._nodes: list[Node] = []
         self._order: list[Node] | None = None
         self._targets: dict[int, int] = {}  # shortcut key -> merge key
-        self._inputs: dict[int, list[Node]] = {}  # ordered inputs, kept until the graph changes
+        self._inputs: dict[int, tuple[Node, ...]] = {}  # ordered inputs, until the graph changes
         # Every edge goes from a smaller key to a larger one and nodes were added in key order:
         # true for every graph the walker builds (a layer's inputs exist before it), and then
         # key order is the topological order `order()` wants, no sort needed.
@@ -184,20 +184,27 @@ class Graph:
 
     def add(self, node: Node, inputs: list[int]) -> Node:
         """Add a new node fed by `inputs` (existing keys, in slot order)."""
-        key = node.key
-        if self._nodes and self._nodes[-1].key > key:
-            self._forward = False
-        self._by_key[key] = node
-        preds = self._preds.setdefault(key, {})
-        self._succs.setdefault(key, {})
-        for slot, src in enumerate(inputs):  # `_connect`, inlined: this runs once per layer
-            if src >= key:
-                self._forward = False
-            preds[src] = preds.get(src, ()) + (slot,)
-            self._succs[src][key] = None
-        self._nodes.append(node)
-        self._order = None
+        self.add_all([node], [inputs])
         return node
+
+    def add_all(self, nodes: list[Node], inputs: list[list[int]]) -> None:
+        """`add` for each node with its inputs, in order (a replayed block instance adds
+        them together); this runs once per layer, so it is written for speed."""
+        by_key, preds_of, succs_of, added = self._by_key, self._preds, self._succs, self._nodes
+        for node, keys in zip(nodes, inputs, strict=True):
+            key = node.key
+            if added and added[-1].key > key:
+                self._forward = False
+            by_key[key] = node
+            preds = preds_of[key] = {}
+            succs_of[key] = {}
+            for slot, src in enumerate(keys):
+                if src >= key:
+                    self._forward = False
+                preds[src] = preds.get(src, ()) + (slot,)
+                succs_of[src][key] = None
+            added.append(node)
+        self._order = None
 
     def rewire(self, old: int, new: int) -> None:
         """Feed every consumer of `old` from `new` instead, keeping input slots."""
@@ -230,21 +237,25 @@ class Graph:
 
     def inputs(self, key: int) -> list[Node]:
         """The nodes feeding `key`, in input-slot order (a node may appear twice)."""
+        return list(self.feeding(key))
+
+    def feeding(self, key: int) -> tuple[Node, ...]:
+        """`inputs(key)` as a tuple, without the copy (for passes that run once per layer)."""
         found = self._inputs.get(key)
         if found is None:
             preds = self._preds[key]
             if len(preds) == 1:  # the common case: one producer, in one slot or several
                 (src, taken), = preds.items()
-                found = [self._by_key[src]] * len(taken)
+                found = (self._by_key[src],) * len(taken)
             else:
                 slots = [(slot, src) for src, taken in preds.items() for slot in taken]
-                found = [self._by_key[src] for _, src in sorted(slots)]
+                found = tuple(self._by_key[src] for _, src in sorted(slots))
             self._inputs[key] = found
-        return list(found)
+        return found
 
     def input_keys(self, key: int) -> list[int]:
         """The keys of `inputs(key)`."""
-        return [node.key for node in self.inputs(key)]
+        return [node.key for node in self.feeding(key)]
 
     def consumers(self, key: int) -> list[Node]:
         return [self._by_key[dst] for dst in sorted(self._succs[key])]

@@ -13,6 +13,7 @@ Methodology, in one place:
 
 from __future__ import annotations
 
+import gc
 import importlib
 import statistics
 import sys
@@ -32,7 +33,9 @@ def log_stderr(message: str) -> None:
 
 def interleaved(calls: dict[str, Callable[[], Any]], rounds: int, warmup: int = 1,
                 prepare: dict[str, Callable[[], Any]] | None = None) -> dict[str, list[float]]:
-    """Seconds of each call, `rounds` samples each, the contenders alternating within a round."""
+    """Seconds of each call, `rounds` samples each, the contenders alternating within a round.
+    Python's cyclic garbage collector runs before each call, off the clock, so no contender pays
+    for collecting what the one before it left (each still pays for its own collections)."""
     times: dict[str, list[float]] = {key: [] for key in calls}
     keys = list(calls)
     prepare = prepare or {}
@@ -40,6 +43,7 @@ def interleaved(calls: dict[str, Callable[[], Any]], rounds: int, warmup: int = 
         for key in keys if r % 2 == 0 else keys[::-1]:
             if key in prepare:
                 prepare[key]()
+            gc.collect()
             start = time.perf_counter()
             calls[key]()
             elapsed = time.perf_counter() - start

@@ -5,11 +5,11 @@ expands to the same layers, scopes and edges as its first call; only the keys, t
 groups, the input it is fed and the block calls above it (the trace) differ. At the second such
 call, `Expansion.record` takes the first call's subtree as the template (only when it expanded
 without a diagnostic; a block called once is never recorded) and `Expansion.replay` copies it
-under each new instance scope, taking fresh keys and groups from the
-walker's counters in the same order, so the graph is exactly what walking the body would have
-built (`tests/test_replay.py` compares the two for the zoo). ResNet-152 calls Bottleneck(256) 35
+under each new instance scope, taking fresh keys and groups from the walker's counters in the
+same order, so the graph is exactly what walking the body would have built (`tests/test_replay.py` compares the two for the zoo). ResNet-152 calls Bottleneck(256) 35
 times and DenseNet-201 calls DenseLayer(32) 98 times: walking a body binds every layer's
-arguments, resolves its name and checks its label; copying it does none of that.
+arguments, resolves its name and checks its label; copying it does none of that. The template
+is kept as plain recipes (positions instead of keys and objects), so a copy is one pass.
 
 Nothing is replayed across loads: the records belong to one walker.
 """
@@ -18,75 +18,96 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from archdsl.ir import Graph, Node, RepeatInfo, Scope
+
+ENTRY = -1  # in a recipe, the key that flows into the instance
 
 
 @dataclass(frozen=True)
 class Expansion:
-    scope: Scope  # the first instance's scope; its subtree is the template
-    entry: int  # the key that flowed into it
-    out: int  # the key that flowed out
-    nodes: tuple[Node, ...]  # every node of the subtree, in key order (consecutive keys)
-    inputs: tuple[tuple[int, ...], ...]  # each node's input keys, in slot order
-    scopes: tuple[Scope, ...]  # every scope below the instance, parents first
+    size: int  # nodes in the template (their keys were consecutive)
+    # per node: op, params, scope, span, trace, written, label, explicit name, argument
+    # expressions, bare, repeat, input keys; scopes, traces and keys as positions in the template
+    nodes: tuple[tuple[Any, ...], ...]
+    # per scope below the instance, parents first: its parent, kind, span, trace, explicit name,
+    # block, repeat, entry, exit, written, side (the instance itself is scope 0)
+    scopes: tuple[tuple[Any, ...], ...]
+    children: tuple[tuple[tuple[bool, int], ...], ...]  # per scope: (is a scope, position)
+    traces: tuple[tuple, ...]  # the traces below the instance's own, each once
     groups: tuple[int, ...]  # the repeat groups of the subtree, ascending
-    depth: int  # the length of the trace inside the instance
+    targets: tuple[tuple[int, int], ...]  # (Shortcut, its Add)
+    out: int  # the key that flows out
 
     @classmethod
     def record(cls, graph: Graph, scope: Scope, entry: int, out: int, depth: int
                ) -> Expansion | None:
-        nodes = tuple(sorted(scope.walk_nodes(), key=lambda n: n.key))
+        """The template of the instance `scope`, fed by `entry`, with `depth` calls in the trace
+        inside it; None when its keys are not consecutive (then it is walked every time)."""
+        nodes = sorted(scope.walk_nodes(), key=lambda n: n.key)
         if not nodes or nodes[-1].key - nodes[0].key != len(nodes) - 1:
             return None
-        inputs = tuple(tuple(graph.input_keys(n.key)) for n in nodes)
-        scopes = tuple(scope.walk_scopes())[1:]
-        groups = {c.repeat.group for c in (*nodes, *scopes) if c.repeat is not None}
-        return cls(scope, entry, out, nodes, inputs, scopes, tuple(sorted(groups)), depth)
+        first = nodes[0].key
+
+        def position(key: int | None) -> int | None:
+            return None if key is None else ENTRY if key == entry else key - first
+
+        scopes = list(scope.walk_scopes())
+        scope_at = {id(s): i for i, s in enumerate(scopes)}
+        traces: dict[tuple, int] = {}
+
+        def trace(t: tuple) -> int:
+            return traces.setdefault(t[depth:], len(traces))
+
+        node_recipes = tuple(
+            (n.op, n.params, scope_at[id(n.scope)], n.span, trace(n.trace), n.written, n.label,
+             n.explicit_name, n.arg_exprs, n.bare, n.repeat,
+             tuple(position(k) for k in graph.input_keys(n.key))) for n in nodes)
+        scope_recipes = tuple(
+            (scope_at[id(s.parent)], s.kind, s.span, trace(s.trace), s.explicit_name, s.block,
+             s.repeat, position(s.entry), position(s.exit), s.written, s.side)
+            for s in scopes[1:])
+        node_at = {id(n): i for i, n in enumerate(nodes)}
+        children = tuple(tuple((isinstance(c, Scope), scope_at[id(c)] if isinstance(c, Scope)
+                                else node_at[id(c)]) for c in s.children) for s in scopes)
+        groups = {c.repeat.group for c in (*nodes, *scopes[1:]) if c.repeat is not None}
+        targets = tuple((n.key - first, position(graph.target_of(n.key))) for n in nodes
+                        if graph.target_of(n.key) is not None)
+        return cls(len(nodes), node_recipes, scope_recipes, children, tuple(traces),
+                   tuple(sorted(groups)), targets, position(out))
 
     def replay(self, graph: Graph, scope: Scope, entry: int, trace: tuple,
                take_keys: Callable[[int], int], new_group: Callable[[], int]) -> int:
         """Copy the template under `scope` (a fresh instance scope fed by `entry`, with `trace`
         inside it); returns the key that flows out."""
-        old_entry = self.entry
-        shift = take_keys(len(self.nodes)) - self.nodes[0].key
-
-        def key(old: int) -> int:
-            return entry if old == old_entry else old + shift
-
+        first = take_keys(self.size)
         groups = {g: new_group() for g in self.groups}
-        depth = self.depth
-        traces: dict[int, tuple] = {}  # the layers of one scope share one trace: copy it once
+        traces = [trace + t for t in self.traces]
 
-        def moved(old: tuple) -> tuple:
-            found = traces.get(id(old))
-            if found is None:
-                found = traces[id(old)] = trace + old[depth:]
-            return found
+        def key(position: int) -> int:
+            return entry if position == ENTRY else first + position
 
         def repeat(info: RepeatInfo | None) -> RepeatInfo | None:
             return None if info is None else RepeatInfo(groups[info.group], info.index,
                                                         info.count)
 
-        copies: dict[int, Node | Scope] = {id(self.scope): scope}
-        for old in self.scopes:
-            new = Scope(old.kind, copies[id(old.parent)], old.span, moved(old.trace),
-                        old.explicit_name, block=old.block, repeat=repeat(old.repeat),
-                        written=old.written, side=old.side)
-            new.entry = key(old.entry) if old.entry is not None else None
-            new.exit = key(old.exit) if old.exit is not None else None
-            copies[id(old)] = new
-        for old, inputs in zip(self.nodes, self.inputs, strict=True):
-            node = Node(old.key + shift, old.op, old.params, copies[id(old.scope)], old.span,
-                        moved(old.trace), old.written, old.label, old.explicit_name,
-                        old.arg_exprs, old.bare,
-                        repeat=None if old.repeat is None else repeat(old.repeat))
-            graph.add(node, [entry if k == old_entry else k + shift for k in inputs])
-            copies[id(old)] = node
-        for old in self.nodes:
-            merge = graph.target_of(old.key)
-            if merge is not None:
-                graph.set_target(old.key + shift, key(merge))
-        for old_scope in (self.scope, *self.scopes):
-            copies[id(old_scope)].children.extend(copies[id(c)] for c in old_scope.children)
+        scopes = [scope]
+        for (parent, kind, span, t, name, block, rep, start, end, written,
+             side) in self.scopes:
+            new = Scope(kind, scopes[parent], span, traces[t], name, block=block,
+                        repeat=repeat(rep), written=written, side=side)
+            new.entry = None if start is None else key(start)
+            new.exit = None if end is None else key(end)
+            scopes.append(new)
+        nodes = [Node(first + i, op, params, scopes[s], span, traces[t], written, label, name,
+                      exprs, bare, repeat=None if rep is None else repeat(rep))
+                 for i, (op, params, s, span, t, written, label, name, exprs, bare, rep, _)
+                 in enumerate(self.nodes)]
+        graph.add_all(nodes, [[entry if k == ENTRY else first + k for k in recipe[-1]]
+                              for recipe in self.nodes])
+        for shortcut, merge in self.targets:
+            graph.set_target(first + shortcut, key(merge))
+        for new, kids in zip(scopes, self.children, strict=True):
+            new.children.extend(scopes[i] if is_scope else nodes[i] for is_scope, i in kids)
         return key(self.out)

@@ -431,28 +431,27 @@ class Walker:
                                         f"{self.limits.max_depth} deep", layer.span,
                                         "raise the limit max_depth if this is intended")])
         values, call_exprs = bind_block(defn, layer, where.env)
-        size = self._sizer.block(defn, len(self._stack), values)  # memoised per values
-        if len(self.graph) - 1 + size > self.limits.max_layers:
-            raise ArchError([Diagnostic("limit-exceeded", f"block {defn.name} expands to "
-                                        f"{_at_least(size)} layers; the model would have more "
-                                        f"than the limit of {self.limits.max_layers:,}",
-                                        layer.span, "lower its sizes or repeat counts, or "
-                                        "raise the limit max_layers")])
+        token = self._env_token(values) if REPLAY_BLOCKS else None
+        replay_key = (id(defn), token, len(self._stack))
+        done = self._expansion(replay_key) if token is not None else None
+        if done is not None and len(self.graph) - 1 + done.size > self.limits.max_layers:
+            done = None  # walk it: the limit is reported where it is reached
+        if done is None:
+            size = self._sizer.block(defn, len(self._stack), values)  # memoised per values
+            if len(self.graph) - 1 + size > self.limits.max_layers:
+                raise ArchError([Diagnostic("limit-exceeded", f"block {defn.name} expands to "
+                                            f"{_at_least(size)} layers; the model would have "
+                                            f"more than the limit of "
+                                            f"{self.limits.max_layers:,}", layer.span,
+                                            "lower its sizes or repeat counts, or raise the "
+                                            "limit max_layers")])
         name, _ = self._label(layer, where, defn.name.lower())
         pending = self._pending_with_label(pending, layer)
         scope = self._child_scope("block", where, layer.span, name, pending,
                                   block=BlockInfo(defn, values, call_exprs), written=layer.name)
         scope.entry = cur
         inner = Where(scope, values, (*where.trace, Call(layer.span, defn.name)))
-        token = self._env_token(values) if REPLAY_BLOCKS else None
-        replay_key = (id(defn), token, len(self._stack))
-        done = None
-        if token is not None:
-            if replay_key in self._first:  # the second call: the first instance is the template
-                self._expansions[replay_key] = Expansion.record(
-                    self.graph, *self._first.pop(replay_key))
-            done = self._expansions.get(replay_key)
-        if done is not None and len(self.graph) - 1 + len(done.nodes) <= self.limits.max_layers:
+        if done is not None:
             out = done.replay(self.graph, scope, cur, inner.trace,
                               self._take_keys, lambda: next(self._groups))
         else:
@@ -467,6 +466,14 @@ class Walker:
                 self._first[replay_key] = (scope, cur, out, len(inner.trace))
         scope.exit = out
         return out
+
+    def _expansion(self, replay_key: tuple) -> Expansion | None:
+        """The template for a block call, if one can be replayed: at the second call with the
+        same key, the first instance becomes the template."""
+        if replay_key in self._first:
+            self._expansions[replay_key] = Expansion.record(self.graph,
+                                                            *self._first.pop(replay_key))
+        return self._expansions.get(replay_key)
 
     # --- brackets -----------------------------------------------------------------------------------
     def group(self, group: ast.Group, cur: int, where: Where, pending: Pending | None) -> int:

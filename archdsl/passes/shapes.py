@@ -38,7 +38,7 @@ def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
             ann.params = node.params
             ann.out_shape = model_input
             continue
-        inputs = graph.inputs(node.key)
+        inputs = graph.feeding(node.key)
         ins = _shapes(inputs)
         if ins is None:
             ann.failed = True
@@ -48,7 +48,7 @@ def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
             ctx = contexts[not weighted_after(node.key)]
         merge = graph.target_of(node.key)
         if merge is not None:
-            others = [n for n in graph.inputs(merge) if n.key != node.key]
+            others = tuple(n for n in graph.feeding(merge) if n.key != node.key)
             if _shapes(others) is None:
                 ann.failed = True
                 continue
@@ -66,20 +66,20 @@ def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
             diags.append(_diagnostic(ir, node, err, inputs))
             continue
         ann.params = params
-        ann.in_shapes = tuple(ins)
+        ann.in_shapes = ins
         ann.out_shape = out
     return diags
 
 
-def _shapes(inputs: list[Node]) -> list[Shape] | None:
+def _shapes(inputs: tuple[Node, ...]) -> tuple[Shape, ...] | None:
     """The output shapes of `inputs`, or None when one of them has none (it failed)."""
-    out = []
+    if len(inputs) == 1:  # the common case, without a loop
+        ann = inputs[0].ann
+        return None if ann.out_shape is None or ann.failed else (ann.out_shape,)
     for node in inputs:
-        shape = node.ann.out_shape
-        if shape is None or node.ann.failed:
+        if node.ann.out_shape is None or node.ann.failed:
             return None
-        out.append(shape)
-    return out
+    return tuple(node.ann.out_shape for node in inputs)
 
 
 class _WeightedAfter:
@@ -111,7 +111,8 @@ class _WeightedAfter:
         return known[key]
 
 
-def _diagnostic(ir: ModelIR, node: Node, err: ShapeError, inputs: list[Node]) -> Diagnostic:
+def _diagnostic(ir: ModelIR, node: Node, err: ShapeError, inputs: tuple[Node, ...]
+                ) -> Diagnostic:
     span = node.span
     if err.arg and err.arg in node.arg_exprs:
         span = node.arg_exprs[err.arg].span
