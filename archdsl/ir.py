@@ -183,28 +183,27 @@ class Graph:
         return self._preds[dst].pop(src)
 
     def add(self, node: Node, inputs: list[int]) -> Node:
-        """Add a new node fed by `inputs` (existing keys, in slot order)."""
-        self.add_all([node], [inputs])
+        """Add a new node fed by `inputs` (existing keys, in slot order); this runs once per
+        layer, so it is written for speed."""
+        key = node.key
+        if self._nodes and self._nodes[-1].key > key:
+            self._forward = False
+        self._by_key[key] = node
+        preds = self._preds[key] = {}
+        self._succs[key] = {}
+        for slot, src in enumerate(inputs):
+            if src >= key:
+                self._forward = False
+            preds[src] = preds.get(src, ()) + (slot,)
+            self._succs[src][key] = None
+        self._nodes.append(node)
+        self._order = None
         return node
 
     def add_all(self, nodes: list[Node], inputs: list[list[int]]) -> None:
-        """`add` for each node with its inputs, in order (a replayed block instance adds
-        them together); this runs once per layer, so it is written for speed."""
-        by_key, preds_of, succs_of, added = self._by_key, self._preds, self._succs, self._nodes
+        """`add` for each node with its inputs, in order (a replayed block instance)."""
         for node, keys in zip(nodes, inputs, strict=True):
-            key = node.key
-            if added and added[-1].key > key:
-                self._forward = False
-            by_key[key] = node
-            preds = preds_of[key] = {}
-            succs_of[key] = {}
-            for slot, src in enumerate(keys):
-                if src >= key:
-                    self._forward = False
-                preds[src] = preds.get(src, ()) + (slot,)
-                succs_of[src][key] = None
-            added.append(node)
-        self._order = None
+            self.add(node, keys)
 
     def rewire(self, old: int, new: int) -> None:
         """Feed every consumer of `old` from `new` instead, keeping input slots."""

@@ -52,7 +52,7 @@ for _ in range(runs):
 print(json.dumps({"median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3,
                   "runs": runs, "torch_imported": "torch" in sys.modules}))
 """
-FULL = {"models": ("resnet50", "resnet152", "densenet201"), "rounds": 5, "archdsl_runs": 3}
+FULL = {"models": ("resnet50", "resnet152", "densenet201"), "rounds": 9, "archdsl_runs": 3}
 QUICK = {"models": ("resnet50",), "rounds": 2, "archdsl_runs": 3}
 
 
@@ -166,8 +166,10 @@ def markdown(result: dict) -> str:
     macs = table(["model", "archdsl MACs", "torchinfo mult-adds", "fvcore flops (MACs)"],
                  [[name, f"{r['macs']['archdsl']:,}", f"{r['macs']['torchinfo']:,}",
                    f"{r['macs']['fvcore']:,}"] for name, r in result["models"].items()])
-    return (f"Medians of {result['rounds']} interleaved rounds; archdsl with its parse caches "
-            "cleared before each load (three loads a round). Speed-ups are torchinfo's (or "
+    return (f"Medians of {result['rounds']} interleaved rounds; archdsl with every cache it "
+            "fills from spec texts cleared before each load (three loads a round; only the "
+            "grammar, op catalog and prelude that ship with it stay warm). Python's garbage "
+            "collector runs before each timed call, off the clock, for every tool. Speed-ups are torchinfo's (or "
             "fvcore's) median over archdsl's; \"vs build + torchinfo\" adds the construction of "
             "the torchvision model, which a user of torchinfo pays as well. \"archdsl alone\" is "
             "the same load timed in a fresh process that never imports torch, what `archdsl "

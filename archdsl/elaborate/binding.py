@@ -174,15 +174,22 @@ def _accepted(annotation: Any) -> tuple[set[type], set[str]]:
     return kinds, words
 
 
+@functools.cache
+def _field_accepts(params_cls, field: str) -> tuple[Any, set[type], set[str]]:
+    """A field's info and what it accepts, by schema and name (hashing the annotation itself,
+    a typing Union, costs more than the check)."""
+    info = schema_fields(params_cls)[1].get(field)
+    return (None, set(), set()) if info is None else (info, *_accepted(info.annotation))
+
+
 def _type_mismatch(op: Op, field: str, value: Any, expr: ast.Expr, span: Span,
                    env: Mapping[str, Any]) -> Diagnostic | None:
     """A word or true/false where the parameter takes neither (lax pydantic would coerce)."""
     if not isinstance(value, (bool, str, int, float)):
         return None
-    info = schema_fields(op.Params)[1].get(field)
+    info, kinds, words = _field_accepts(op.Params, field)
     if info is None:
         return None
-    kinds, words = _accepted(info.annotation)
     if not isinstance(value, (bool, str)):  # a number where only true/false is meant
         if bool not in kinds or int in kinds or float in kinds:
             return None
