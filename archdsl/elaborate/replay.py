@@ -6,10 +6,11 @@ groups, the input it is fed and the block calls above it (the trace) differ. At 
 call, `Expansion.record` takes the first call's subtree as the template (only when it expanded
 without a diagnostic; a block called once is never recorded) and `Expansion.replay` copies it
 under each new instance scope, taking fresh keys and groups from the walker's counters in the
-same order, so the graph is exactly what walking the body would have built (`tests/test_replay.py` compares the two for the zoo). ResNet-152 calls Bottleneck(256) 35
-times and DenseNet-201 calls DenseLayer(32) 98 times: walking a body binds every layer's
-arguments, resolves its name and checks its label; copying it does none of that. The template
-is kept as plain recipes (positions instead of keys and objects), so a copy is one pass.
+same order, so the graph is exactly what walking the body would have built
+(`tests/test_replay.py` compares the two for the zoo). ResNet-152 calls Bottleneck(256) 35 times
+and DenseNet-201 calls DenseLayer(32) 98 times: walking a body binds every layer's arguments,
+resolves its name and checks its label; copying it does none of that. The template is kept as
+plain recipes (positions instead of keys and objects), so a copy is one pass.
 
 Nothing is replayed across loads: the records belong to one walker.
 """
