@@ -260,14 +260,17 @@ class _Parser:
             raise _Bail  # Lark's path reports `setting-in-block`
         return ast.BlockDef(name.group(), params, body, span, name_span)
 
+    def _separated(self, item) -> list:
+        """`item ("," item)*`; a line break after a comma continues the list."""
+        items = [item()]
+        while self.ch == ",":
+            self._take(self.pos + 1, continues=True)
+            items.append(item())
+        return items
+
     def _params(self) -> tuple[ast.Param, ...]:
         self._open()
-        params = []
-        if self.ch != ")":
-            params.append(self._param())
-            while self.ch == ",":
-                self._take(self.pos + 1, continues=True)
-                params.append(self._param())
+        params = self._separated(self._param) if self.ch != ")" else []
         self._close()
         return tuple(params)
 
@@ -395,10 +398,7 @@ class _Parser:
     def _group(self, head: ast.Layer | None, start: int) -> ast.Group:
         self._enter()
         self._take(self.pos + 1, continues=True)  # the `[`
-        branches = [self._branch()]
-        while self.ch == ",":
-            self._take(self.pos + 1, continues=True)
-            branches.append(self._branch())
+        branches = self._separated(self._branch)
         self._expect("]")
         self.nest -= 1
         return ast.Group(head, tuple(branches), Span(self.src, start, self.end))
@@ -439,12 +439,7 @@ class _Parser:
 
     def _args(self) -> tuple[ast.Arg, ...]:
         self._open()
-        args = []
-        if self.ch != ")":
-            args.append(self._arg())
-            while self.ch == ",":
-                self._take(self.pos + 1, continues=True)
-                args.append(self._arg())
+        args = self._separated(self._arg) if self.ch != ")" else []
         self._close()
         return tuple(args)
 
@@ -511,12 +506,7 @@ class _Parser:
         if self.ch != ",":
             self._close()
             return first  # `(expr)`: the expression keeps its own span
-        items = [first]
         self._take(self.pos + 1, continues=True)
-        if self.ch != ")":
-            items.append(self._sum())
-            while self.ch == ",":
-                self._take(self.pos + 1, continues=True)
-                items.append(self._sum())
+        items = [first, *(self._separated(self._sum) if self.ch != ")" else [])]
         self._close()
         return ast.TupleExpr(tuple(items), Span(self.src, start, self.end))
