@@ -159,7 +159,7 @@ class Graph:
         self._nodes: list[Node] = []
         self._order: list[Node] | None = None
         self._targets: dict[int, int] = {}  # shortcut key -> merge key
-        self._inputs: dict[int, tuple[Node, ...]] = {}  # ordered inputs, until the graph changes
+        self._inputs: dict[int, tuple[Node, ...]] = {}  # merges' ordered inputs, until a change
         # Every edge goes from a smaller key to a larger one and nodes were added in key order:
         # true for every graph the walker builds (a layer's inputs exist before it), and then
         # key order is the topological order `order()` wants, no sort needed.
@@ -240,16 +240,14 @@ class Graph:
 
     def feeding(self, key: int) -> tuple[Node, ...]:
         """`inputs(key)` as a tuple, without the copy (for passes that run once per layer)."""
+        preds = self._preds[key]
+        if len(preds) == 1:  # the common case, one producer: cheaper to make than to keep
+            (src, taken), = preds.items()
+            return (self._by_key[src],) * len(taken)
         found = self._inputs.get(key)
         if found is None:
-            preds = self._preds[key]
-            if len(preds) == 1:  # the common case: one producer, in one slot or several
-                (src, taken), = preds.items()
-                found = (self._by_key[src],) * len(taken)
-            else:
-                slots = [(slot, src) for src, taken in preds.items() for slot in taken]
-                found = tuple(self._by_key[src] for _, src in sorted(slots))
-            self._inputs[key] = found
+            slots = [(slot, src) for src, taken in preds.items() for slot in taken]
+            found = self._inputs[key] = tuple(self._by_key[src] for _, src in sorted(slots))
         return found
 
     def input_keys(self, key: int) -> list[int]:

@@ -76,7 +76,7 @@ class SourceFile:
         return Span(self, 0, len(self.text))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Span:
     """A half-open range [start, end) of characters in a `SourceFile`."""
 

@@ -110,6 +110,49 @@ def test_yaml_layer_strings_take_the_fast_path_and_agree_with_lark(path, monkeyp
     assert parsed, "no layer string went through the parser"
 
 
+def walk(node):
+    """Every AST node under `node` (spans not entered)."""
+    yield node
+    if dataclasses.is_dataclass(node) and not isinstance(node, Span):
+        for f in dataclasses.fields(node):
+            yield from walk(getattr(node, f.name))
+    elif isinstance(node, (tuple, list)):
+        for item in node:
+            yield from walk(item)
+
+
+@pytest.mark.parametrize("lark", [False, True], ids=["fast", "lark"])
+def test_derived_spans_point_at_the_written_names(lark):
+    """`Layer.name_span` and `Arg.key_span` are worked out from the node's span (not stored, to
+    keep a layer's objects few): on both parsers they must cover exactly the name written."""
+    parse = parser.parse_source_lark if lark else parser.parse_source
+    texts = [p.read_text(encoding="utf-8") for p in ARCH_FILES] + VALID
+    layers = args = 0
+    for text in texts:
+        for node in walk(parse(SourceFile("<test>", text))):
+            if isinstance(node, archdsl.syntax.ast.Layer):
+                assert node.name_span.text == node.name, text
+                layers += 1
+            elif isinstance(node, archdsl.syntax.ast.Arg) and node.key is not None:
+                assert node.key_span.text == node.key, text
+                args += 1
+            elif isinstance(node, archdsl.syntax.ast.Arg):
+                assert node.key_span is None
+    assert layers > 500 and args > 50, (layers, args)
+
+
+def test_the_fast_parser_shares_spans_that_cover_the_same_text():
+    """An element without a repeat and its layer, a positional argument and its value: one
+    span object each (fewer objects per layer for the garbage collector to walk)."""
+    chain, = fastparse.parse_items(SourceFile("<test>", "Conv(8, 3, p=1)-ReLU x 2"))
+    conv, relu = chain.elements
+    assert conv.span is conv.unit.span
+    assert relu.span is not relu.unit.span and relu.span.text == "ReLU x 2"
+    eight, three, pad = conv.unit.args
+    assert eight.span is eight.value.span and three.span is three.value.span
+    assert pad.span.text == "p=1" and pad.value.span.text == "1"
+
+
 def test_loading_the_whole_zoo_never_falls_back(no_fallback):
     for name in archdsl.zoo():
         archdsl.loader.read_spec(name)

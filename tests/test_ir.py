@@ -70,3 +70,23 @@ def test_a_bare_fc_is_the_classifier_only_with_no_weighted_layer_after_it(text, 
     found = [n.ann.params.out_features for n in model.layers()
              if n.op.name == "FC" and n.bare]
     assert found == sizes
+
+
+def test_a_loaded_layer_leaves_few_objects_for_the_garbage_collector():
+    """Python's collector walks every container object a load leaves alive, again at each full
+    collection: with ~17 per layer it took a quarter of a 10,000-layer load (benchmarks/
+    scaling_bench.py). Spans are shared or derived and single inputs not cached; a count, not a
+    timing, so it is stable: the AST (element, layer, arguments, numbers, spans) and the IR
+    (node, annotations) of `Conv(8, 3, p=1)-ReLU` come to 11 per layer."""
+    import gc
+
+    from archdsl import loader
+
+    text = "-".join(["Conv(8, 3, p=1)-ReLU"] * 200)
+    loader.clear_caches()
+    gc.collect()
+    before = len(gc.get_objects())
+    model = archdsl.load(text, input="3x32x32")
+    gc.collect()  # untracks the tuples and dicts that hold no containers, as any collection does
+    per_layer = (len(gc.get_objects()) - before) / len(model.layers())
+    assert per_layer <= 12, per_layer

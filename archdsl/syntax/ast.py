@@ -15,19 +15,19 @@ from archdsl.source import SourceFile, Span
 # --- expressions (arguments, repeat counts, block defaults) ----------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Num:
     value: int | float
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Str:
     value: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Name:
     """A block parameter, a setting such as `classes`, or a bare word such as `same`."""
 
@@ -35,7 +35,7 @@ class Name:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BinOp:
     op: str  # + - * / // %
     left: Expr
@@ -43,19 +43,19 @@ class BinOp:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Neg:
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TupleExpr:
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Literal:
     """A value that was never text, from YAML (a number, bool or list)."""
 
@@ -68,15 +68,23 @@ Expr = Num | Str | Name | BinOp | Neg | TupleExpr | Literal
 # --- layer chains ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Arg:
     key: str | None  # None for a positional argument
     value: Expr
     span: Span
-    key_span: Span | None = None
+
+    @property
+    def key_span(self) -> Span | None:
+        """Where the keyword is written (`p` of `p=1`), for diagnostics. Derived, not stored:
+        a layer's AST is kept for every layer of a model, and fewer objects per layer keep
+        Python's garbage collector off large specs."""
+        if self.key is None:
+            return None
+        return Span(self.span.file, self.span.start, self.span.start + len(self.key))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Label:
     """`:1`, `:fc` or `:"denselayer{i+1}"` after a layer name."""
 
@@ -86,7 +94,7 @@ class Label:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Layer:
     """`Name:label(args)`: a layer kind or a block call."""
 
@@ -94,10 +102,14 @@ class Layer:
     label: Label | None
     args: tuple[Arg, ...] | None  # None when written without parentheses
     span: Span
-    name_span: Span
+
+    @property
+    def name_span(self) -> Span:
+        """Where the name is written: the start of the layer (derived, as `Arg.key_span`)."""
+        return Span(self.span.file, self.span.start, self.span.start + len(self.name))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     """`Head[branch, branch, ...]`: a merge (`Add[...]`, `Concat[...]`), a side output
     (`Aux:aux1[...]`), or a plain bracket `[...]` (repeated, or a list in a setting)."""
@@ -107,7 +119,7 @@ class Group:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Optional_:
     """A parenthesised layer, as the notes write an optional softmax: `FC-FC (SM)`."""
 
@@ -115,7 +127,7 @@ class Optional_:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StringUnit:
     value: str
     span: Span
@@ -124,21 +136,21 @@ class StringUnit:
 Unit = Layer | Group | Optional_ | StringUnit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Repeat:
     count: Expr
     template: Label | None  # `x 6 as "denselayer{i+1}"`
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Element:
     unit: Unit
     repeat: Repeat | None
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chain:
     """Elements joined by `-`: each feeds the next."""
 
@@ -146,7 +158,7 @@ class Chain:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stage:
     """`layer1: Bottleneck(64) x 3`: a named group (an nn.Sequential) holding the rest of the line."""
 
@@ -156,7 +168,7 @@ class Stage:
     label_span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DagNode:
     """One node of an explicit graph (YAML `nodes:`), fed by the nodes named in `from`."""
 
@@ -168,7 +180,7 @@ class DagNode:
     source_spans: tuple[Span, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dag:
     nodes: tuple[DagNode, ...]
     span: Span
@@ -177,7 +189,7 @@ class Dag:
 Statement = Stage | Chain | Dag
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Branch:
     """One branch inside brackets: statements, each feeding the next (a line break is a `-`)."""
 
@@ -188,7 +200,7 @@ class Branch:
 # --- settings and definitions ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Shape:
     dims: tuple[int, ...]
     span: Span
@@ -197,7 +209,7 @@ class Shape:
 SettingValue = Shape | Num | Chain | Literal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Setting:
     key: str
     value: SettingValue
@@ -205,14 +217,14 @@ class Setting:
     key_span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Param:
     name: str
     default: Expr | None
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlockDef:
     name: str
     params: tuple[Param, ...]
@@ -221,7 +233,7 @@ class BlockDef:
     name_span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelDef:
     name: str
     settings: tuple[Setting, ...]
@@ -231,13 +243,13 @@ class ModelDef:
     implicit: bool = False  # statements written at the top level of a file or string
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Use:
     path: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Program:
     file: SourceFile
     uses: tuple[Use, ...]

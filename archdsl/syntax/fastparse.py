@@ -163,6 +163,13 @@ class _Parser:
             raise _Bail
         return m
 
+    def _span_from(self, start: int, inner: Span) -> Span:
+        """The span from `start` to here: `inner` itself when it covers exactly that, so an
+        element and its layer (or an argument and its value) share one object."""
+        if inner.start == start and inner.end == self.end:
+            return inner
+        return Span(self.src, start, self.end)
+
     def _newline(self) -> None:
         """Consume a statement-separating line break (the grammar's `_NL`)."""
         self.pos = self.nl_end
@@ -345,7 +352,9 @@ class _Parser:
     def _element(self, name: re.Match | None = None) -> ast.Element:
         start = self.pos
         unit = self._layer(name) if name else self._unit()
-        repeat = self._repeat() if self.ch in _REPEAT_X else None
+        if self.ch not in _REPEAT_X:  # most elements: the span is the unit's, shared
+            return ast.Element(unit, None, self._span_from(start, unit.span))
+        repeat = self._repeat()
         return ast.Element(unit, repeat, Span(self.src, start, self.end))
 
     def _unit(self):
@@ -372,15 +381,13 @@ class _Parser:
         args = None
         if self.ch == "(" and self.text[self.pos - 1] in _ARGS_AFTER:
             args = self._args()
-        name_span = Span(self.src, start, name_end)
         if self.ch == "[":
             # the head's span as the Lark path's `group` method computes it
             ends = [name_end] + ([label.span.end] if label else []) + \
                    ([args[-1].span.end + 1] if args else [])
-            head = ast.Layer(name.group(), label, args, Span(self.src, start, max(ends)),
-                             name_span)
+            head = ast.Layer(name.group(), label, args, Span(self.src, start, max(ends)))
             return self._group(head, start)
-        return ast.Layer(name.group(), label, args, Span(self.src, start, self.end), name_span)
+        return ast.Layer(name.group(), label, args, Span(self.src, start, self.end))
 
     def _label(self) -> ast.Label:
         self._take(self.pos + 1, continues=True)  # the colon
@@ -446,15 +453,15 @@ class _Parser:
     def _arg(self) -> ast.Arg:
         start = self.pos
         if self.ch not in _WORD_START:
-            return ast.Arg(None, self._sum(), Span(self.src, start, self.end))
+            value = self._sum()
+            return ast.Arg(None, value, self._span_from(start, value.span))
         name = self._match(NAME)
         self._take(name.end())
-        name_span = Span(self.src, start, name.end())
         if self.ch == "=":
             self._take(self.pos + 1, continues=True)
-            return ast.Arg(name.group(), self._sum(), Span(self.src, start, self.end), name_span)
-        value = self._sum(ast.Name(name.group(), name_span))
-        return ast.Arg(None, value, Span(self.src, start, self.end))
+            return ast.Arg(name.group(), self._sum(), Span(self.src, start, self.end))
+        value = self._sum(ast.Name(name.group(), Span(self.src, start, name.end())))
+        return ast.Arg(None, value, self._span_from(start, value.span))
 
     def _sum(self, first: ast.Expr | None = None) -> ast.Expr:
         """`a + b - c`, left-associative; `first`: the leading name, already taken."""

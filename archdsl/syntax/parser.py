@@ -197,14 +197,14 @@ class _ToAst:
 
     def arg(self, meta, c):
         if len(c) == 2:
-            return ast.Arg(str(c[0]), c[1], self._span(meta), self._tok(c[0]))
+            return ast.Arg(str(c[0]), c[1], self._span(meta))
         return ast.Arg(None, c[0], self._span(meta))
 
     def layer(self, meta, c):
         name_tok = c[0]
         label = next((x for x in c[1:] if isinstance(x, ast.Label)), None)
         args = next((x for x in c[1:] if isinstance(x, tuple)), None)
-        return ast.Layer(str(name_tok), label, args, self._span(meta), self._tok(name_tok))
+        return ast.Layer(str(name_tok), label, args, self._span(meta))
 
     def group(self, meta, c):
         head = None
@@ -214,8 +214,7 @@ class _ToAst:
             head_end = max([self._tok(c[0]).end] + [x.span.end for x in c[1:3]
                                                    if isinstance(x, ast.Label)] +
                            [a.span.end + 1 for x in c[1:3] if isinstance(x, tuple) for a in x[-1:]])
-            head = ast.Layer(str(c[0]), label, args, self.src.span(c[0].start_pos, head_end),
-                             self._tok(c[0]))
+            head = ast.Layer(str(c[0]), label, args, self.src.span(c[0].start_pos, head_end))
         branches = tuple(x for x in c if isinstance(x, ast.Branch))
         return ast.Group(head, branches, self._span(meta))
 
