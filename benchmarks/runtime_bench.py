@@ -8,6 +8,9 @@ outputs must agree before anything is timed. One input tensor is shared by all c
   archdsl, and archdsl built with `optimize="inference"` (BatchNorm folded, same weights);
 - forward+backward: training mode, `cross_entropy(model(x), y).backward()`, gradients reset to
   None outside the timed region, interleaved rounds of torchvision and archdsl.
+Both also time "torchvision again", a second copy of torchvision's model (same weights, its own
+memory): torchvision against itself is the noise floor of this machine, so a ratio within that
+spread is no evidence of overhead, and one well outside it is.
 
 Target (issue 5): archdsl / torchvision <= 1.02 (no overhead from generated code), judged on
 the ratio of the medians; the median of the per-round ratios is shown beside it.
@@ -15,6 +18,7 @@ the ratio of the medians; the median of the per-round ratios is shown beside it.
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from pathlib import Path
@@ -61,7 +65,8 @@ def contenders(name: str, size: int) -> dict:
         optimized = model.build(weights=path, optimize="inference")
     finally:
         Path(path).unlink(missing_ok=True)
-    return {"torchvision": tv, "archdsl": ours, "archdsl optimized": optimized}
+    return {"torchvision": tv, "torchvision again": copy.deepcopy(tv), "archdsl": ours,
+            "archdsl optimized": optimized}
 
 
 def rel_diff(a, b) -> float:
@@ -76,7 +81,8 @@ def bench(name: str, batch: int, rounds: int, warmup: int, size: int, log: Log) 
     g = torch.Generator().manual_seed(1)
     x = torch.randn(batch, 3, size, size, generator=g)
     y = torch.randint(0, 1000, (batch,), generator=g)
-    tv, ours, opt = nets["torchvision"], nets["archdsl"], nets["archdsl optimized"]
+    tv, again = nets["torchvision"], nets["torchvision again"]
+    ours, opt = nets["archdsl"], nets["archdsl optimized"]
     for net in nets.values():
         net.eval()
     with torch.inference_mode():
@@ -90,6 +96,7 @@ def bench(name: str, batch: int, rounds: int, warmup: int, size: int, log: Log) 
     for net in nets.values():  # a training step moved the BatchNorm statistics: put them back
         net.zero_grad(set_to_none=True)
     ours.load_state_dict(tv.state_dict())
+    again.load_state_dict(tv.state_dict())
 
     log(f"  runtime {name} batch {batch}: forward, {rounds} rounds")
     for net in nets.values():
@@ -99,16 +106,17 @@ def bench(name: str, batch: int, rounds: int, warmup: int, size: int, log: Log) 
                           rounds, warmup)
 
     log(f"  runtime {name} batch {batch}: forward+backward, {rounds} rounds")
-    tv.train()
-    ours.train()
+    trained = {"torchvision": tv, "torchvision again": again, "archdsl": ours}
+    for net in trained.values():
+        net.train()
 
     def step(net):
         F.cross_entropy(net(x), y).backward()
 
-    train = interleaved({"torchvision": lambda: step(tv), "archdsl": lambda: step(ours)},
+    train = interleaved({key: (lambda net=net: step(net)) for key, net in trained.items()},
                         rounds, warmup,
-                        prepare={"torchvision": lambda: tv.zero_grad(set_to_none=True),
-                                 "archdsl": lambda: ours.zero_grad(set_to_none=True)})
+                        prepare={key: (lambda net=net: net.zero_grad(set_to_none=True))
+                                 for key, net in trained.items()})
     matched = all(v <= MATCH[key] for key, v in check.items())
     forward_ratio = ratio(fwd["archdsl"], fwd["torchvision"])
     train_ratio = ratio(train["archdsl"], train["torchvision"])
@@ -119,6 +127,9 @@ def bench(name: str, batch: int, rounds: int, warmup: int, size: int, log: Log) 
         "forward_ratio": forward_ratio,
         "optimized_ratio": ratio(fwd["archdsl optimized"], fwd["torchvision"]),
         "forward_backward_ratio": train_ratio,
+        "noise_floor": {"forward": ratio(fwd["torchvision again"], fwd["torchvision"]),
+                        "forward_backward": ratio(train["torchvision again"],
+                                                  train["torchvision"])},
         "target_met": matched and forward_ratio["of_medians"] <= TARGET
         and train_ratio["of_medians"] <= TARGET,
     }
@@ -144,14 +155,18 @@ def run(models=FULL["models"], batches=FULL["batches"], rounds=FULL["rounds"],
 def markdown(result: dict) -> str:
     rows = []
     for key, r in result["cases"].items():
-        f, t = r["forward"], r["forward_backward"]
+        f, t, floor = r["forward"], r["forward_backward"], r["noise_floor"]
         rows.append([key, fmt_ms(f["torchvision"]["median_ms"]),
                      fmt_ms(f["archdsl"]["median_ms"]),
                      f"{r['forward_ratio']['of_medians']:.3f} "
                      f"({r['forward_ratio']['paired']:.3f})",
+                     f"{floor['forward']['of_medians']:.3f} "
+                     f"({floor['forward']['paired']:.3f})",
                      fmt_ms(t["torchvision"]["median_ms"]), fmt_ms(t["archdsl"]["median_ms"]),
                      f"{r['forward_backward_ratio']['of_medians']:.3f} "
                      f"({r['forward_backward_ratio']['paired']:.3f})",
+                     f"{floor['forward_backward']['of_medians']:.3f} "
+                     f"({floor['forward_backward']['paired']:.3f})",
                      fmt_ms(f["archdsl optimized"]["median_ms"]),
                      f"{r['optimized_ratio']['of_medians']:.3f}",
                      f"{r['relative_diff']['archdsl']:.0e} / "
@@ -161,13 +176,16 @@ def markdown(result: dict) -> str:
             "input; medians of "
             f"interleaved rounds ({rounds}) after {result['warmup']} warm-up rounds. Ratios are "
             "archdsl over torchvision, the ratio of the medians with the median of the "
-            "per-round ratios in brackets; below 1 means archdsl is faster. \"optimized\" is "
+            "per-round ratios in brackets; below 1 means archdsl is faster. \"tv again\" is a "
+            "second copy of torchvision's model timed in the same rounds: its ratio to the first "
+            "is this machine's noise floor (identical code, different memory). \"optimized\" is "
             "`optimize=\"inference\"` (BatchNorm folded into the convolution) against "
             "torchvision's eager model. \"diff\" is the largest output difference from "
             "torchvision's on the same weights and input, relative to its largest output, of "
             "archdsl's module / of the optimized one (the check before timing requires "
             f"{MATCH['archdsl']:.0e} and {MATCH['archdsl optimized']:.0e}, and the same training "
             "loss).\n\n"
-            + table(["model", "forward tv ms", "forward archdsl ms", "ratio",
-                     "fwd+bwd tv ms", "fwd+bwd archdsl ms", "ratio", "optimized ms",
+            + table(["model", "forward tv ms", "forward archdsl ms", "ratio", "tv again / tv",
+                     "fwd+bwd tv ms", "fwd+bwd archdsl ms", "ratio", "tv again / tv",
+                     "optimized ms",
                      "optimized / tv", "diff", f"<= {TARGET}"], rows) + "\n")

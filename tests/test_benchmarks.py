@@ -57,7 +57,10 @@ def test_runtime_compares_the_same_weights():
                                size=64, log=quiet)
     case = result["cases"]["resnet18 batch 1"]
     assert case["outputs_match"], case["relative_diff"]
-    assert set(case["forward"]) == {"torchvision", "archdsl", "archdsl optimized"}
+    assert set(case["forward"]) == {"torchvision", "torchvision again", "archdsl",
+                                    "archdsl optimized"}
+    assert set(case["forward_backward"]) == {"torchvision", "torchvision again", "archdsl"}
+    assert set(case["noise_floor"]) == {"forward", "forward_backward"}
     check_targets(result, "runtime")
     assert "resnet18 batch 1" in runtime_bench.markdown(result)
 
