@@ -140,3 +140,67 @@ def test_init_schemes(kind, check):
     assert torch.count_nonzero(net.fc1.bias) == 0
 
 
+
+
+DENSE_SPEC = """
+block Grow(g) {
+  Concat[ Id, BN - ReLU - Conv(g, 3, p=1, bias=false) ]
+}
+
+model Dense {
+  input: 4x8x8
+  classes: 3
+  Conv(8, 3, p=1)
+  stack: Grow(4) x 3
+  mixed: Grow(4) - Conv(8, 1)
+  lone: Grow(2)
+  GAP - FC(classes)
+}
+"""
+
+
+def test_dense_blocks_run_as_a_dense_stack():
+    """A labelled run of blocks that each append channels to their input (`Concat[Id, ...]`)
+    is generated as a `DenseStack`, which reads each layer's input as one concatenation of the
+    features so far, as torchvision's DenseNet does: each layer's gradient then arrives whole,
+    not as a slice of the next one's, and backward is faster. A group with anything else in it
+    stays an `nn.Sequential` (so does a single block), and each block still works alone."""
+    source = archdsl.compile(DENSE_SPEC)
+    assert "self.stack = DenseStack(" in source
+    assert "self.mixed = nn.Sequential(" in source
+    assert "self.lone = nn.Sequential(" in source  # one block: nothing to stack
+    assert source.count("class Grow(nn.Module)") == 1 and "def new_features(self" in source
+    assert archdsl.compile("densenet121").count("DenseStack(OrderedDict(") == 4
+
+
+def test_a_dense_stack_computes_what_its_layers_compute_in_turn():
+    """Outputs, input gradients and parameter gradients of a `DenseStack` equal those of
+    calling its layers one after another (the plain `nn.Sequential` it replaces)."""
+    net = archdsl.build("densenet121", input="3x32x32").train()
+    stacks = [m for m in net.modules() if type(m).__name__ == "DenseStack"]
+    assert len(stacks) == 4
+    stack = stacks[1]  # 12 layers, 128 channels in at 4x4 for this input
+    x = torch.randn(2, 128, 4, 4, generator=torch.Generator().manual_seed(0))
+    results = []
+    for run in (stack, lambda t: torch.nn.Sequential(*stack)(t)):
+        stack.zero_grad(set_to_none=True)
+        inp = x.clone().requires_grad_()
+        out = run(inp)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append((out.detach(), inp.grad, [p.grad for p in stack.parameters()]))
+    (out_a, grad_a, params_a), (out_b, grad_b, params_b) = results
+    assert out_a.shape == (2, 128 + 12 * 32, 4, 4)
+    torch.testing.assert_close(out_a, out_b)
+    torch.testing.assert_close(grad_a, grad_b)
+    for a, b in zip(params_a, params_b, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_a_spec_with_dense_stacks_scripts_and_exports():
+    net = archdsl.build(DENSE_SPEC).eval()
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        expected = net(x)
+        torch.testing.assert_close(torch.jit.script(net)(x), expected)
+        exported = torch.export.export(net, (x,))
+        torch.testing.assert_close(exported.module()(x), expected)

@@ -17,14 +17,35 @@ from dataclasses import dataclass, field
 
 from archdsl import __version__
 from archdsl.backends.symbolic import SymbolicClass
-from archdsl.backends.units import Unit, aux_scope_of, class_units, needs_flatten, path_of
+from archdsl.backends.units import (
+    Unit,
+    appended_channels,
+    aux_scope_of,
+    class_units,
+    is_dense_stack,
+    needs_flatten,
+    path_of,
+)
 from archdsl.expr import Sym, evaluate, expr_text, render_value
 from archdsl.ir import ModelIR, Node, Scope
 from archdsl.ops.base import Functional, TorchModule, Update, fmt_shape
 from archdsl.ops.pool import STOCHASTIC_POOL_SOURCE
 from archdsl.passes.inplace import inplace_layers
 
-HELPERS = {"StochasticPool2d": STOCHASTIC_POOL_SOURCE}
+DENSE_STACK_SOURCE = '''
+class DenseStack(nn.Sequential):
+    """Layers that each append channels to their input, `cat([x, layer.new_features(x)], 1)`,
+    run as torchvision runs a dense block: the new features are kept in a list and each layer
+    reads their concatenation. The result is the same as calling the layers in turn; backward
+    is faster, as each layer's gradient arrives whole, not as a slice of the next layer's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self:
+            features.append(layer.new_features(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+'''
+HELPERS = {"StochasticPool2d": STOCHASTIC_POOL_SOURCE, "DenseStack": DENSE_STACK_SOURCE}
 RESERVED_CLASS_NAMES = {"torch", "nn", "F", "OrderedDict", "NamedTuple", "Optional", "Tensor",
                         *HELPERS, *dir(builtins)}
 
@@ -171,12 +192,16 @@ class _Generator:
                 if text is not None:
                     items.append((child.local, text))
         inner = indent + "    "
+        container = "nn.Sequential"
+        if is_dense_stack(self.ir, scope):
+            container = "DenseStack"
+            self.helpers.add(container)
         if all(name == str(i) for i, (name, _) in enumerate(items)):
             body = "".join(f"{inner}{text},\n" for _, text in items)
-            return f"nn.Sequential(\n{body}{indent})"
+            return f"{container}(\n{body}{indent})"
         self.uses_ordered_dict = True
         body = "".join(f'{inner}    ("{name}", {text}),\n' for name, text in items)
-        return f"nn.Sequential(OrderedDict([\n{body}{inner}]))"
+        return f"{container}(OrderedDict([\n{body}{inner}]))"
 
     def block_call(self, scope: Scope, sym: SymbolicClass) -> str:
         cls = self.block_class(scope)
@@ -256,7 +281,18 @@ class _Generator:
         for child in root.children:
             self.init_line(child, sym, body, is_model)
         self.forward_attrs: set[str] = set()
-        body.forward = self.forward(root, sym, is_model)
+        appended = None if is_model else appended_channels(self.ir, root)
+        if appended is None:
+            body.forward = self.forward(root, sym, is_model)
+        else:  # a dense layer: its new channels in a method of their own, for `DenseStack`
+            new = self.forward(root, sym, is_model, until=appended)
+            new[0] = "    def new_features(self, x: torch.Tensor) -> torch.Tensor:"
+            new.insert(1, '        """The channels this layer appends to its input."""')
+            concat = Unit(node=self.ir.graph.node(root.exit))
+            expr = self.call_expr(concat, ["x", "self.new_features(x)"], root, sym)
+            body.forward = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+                            f"        return {expr}"]
+            body.methods.append("\n".join(new))
         if self.forward_attrs:  # parameters forward reads (a channel slice), kept as attributes
             body.init[:0] = [f"        self.{name} = {name}" for name in sorted(self.forward_attrs)]
         return body
@@ -314,14 +350,20 @@ class _Generator:
         return " or ".join(reversed(parts)), projection
 
     # --- forward -------------------------------------------------------------------------------------
-    def forward(self, root: Scope, sym: SymbolicClass, is_model: bool) -> list[str]:
+    def forward(self, root: Scope, sym: SymbolicClass, is_model: bool,
+                until: int | None = None) -> list[str]:
+        """The lines of `forward`; `until`: stop at that value, leaving out the rest (the
+        concatenation that ends a dense layer) and return it."""
         graph = self.ir.graph
         units = class_units(self.ir, root)
+        if until is not None:
+            units = [u for u in units if u.output != root.exit]
         unit_inputs: dict[int, list[int]] = {}
         for u in units:
             unit_inputs[id(u)] = [i.key for i in graph.inputs(u.node.key)] if u.node else \
                 [u.scope.entry]
-        outputs = [key for _, key in self.ir.outputs] if is_model else [root.exit]
+        outputs = [key for _, key in self.ir.outputs] if is_model else \
+            [root.exit if until is None else until]
         remaining: dict[int, int] = {}
         for u in units:
             for v in unit_inputs[id(u)]:

@@ -69,6 +69,33 @@ def is_linear(ir: ModelIR, scope: Scope) -> bool:
     return previous == scope.exit
 
 
+def appended_channels(ir: ModelIR, scope: Scope) -> int | None:
+    """For a block whose result is its input with new channels appended, `Concat[Id, ...]` (a
+    DenseNet layer): the key of the value holding the new channels; None for other scopes."""
+    if scope.kind != "block" or not scope.children:
+        return None
+    last = scope.children[-1]
+    if isinstance(last, Scope) or last.key != scope.exit or last.op.name != "Concat":
+        return None
+    inputs = [n.key for n in ir.graph.inputs(last.key)]
+    if len(inputs) != 2 or inputs[0] != scope.entry or inputs[1] == scope.entry:
+        return None
+    return inputs[1]
+
+
+def is_dense_stack(ir: ModelIR, scope: Scope) -> bool:
+    """Whether a labelled group is a run of such blocks, one feeding the next, that nothing
+    outside reads from the middle of: the generated `DenseStack` runs it as torchvision runs a
+    dense block, reading each layer's input as one concatenation of the features so far."""
+    if len(scope.children) < 2 or not is_linear(ir, scope):
+        return False
+    if not all(isinstance(c, Scope) and appended_channels(ir, c) is not None
+               for c in scope.children):
+        return False
+    inside = {n.key for n in scope.walk_nodes()} - {scope.exit}
+    return not any(key in inside for _, key in ir.outputs)
+
+
 def first_node(ir: ModelIR, scope: Scope) -> Node | None:
     for child in scope.children:
         if isinstance(child, Scope):
