@@ -4,9 +4,10 @@ Methodology, in one place:
 - every measured call is preceded by warm-up calls that are thrown away (first calls allocate,
   pick kernels, fill caches);
 - figures are medians of several runs (with the minimum beside them), never means;
-- competitors are timed *interleaved*: each round runs every contender once, in an order that
-  reverses every other round, so machine load and drift hit all of them alike; ratios are
-  given both as the ratio of the medians and as the median of the per-round ratios;
+- competitors are timed *interleaved*: each round runs every contender once, the order rotating
+  by one place each round (so with n contenders each takes every place equally often over n
+  rounds), so machine load, drift and any effect of a place in the round hit all of them alike;
+  ratios are given both as the ratio of the medians and as the median of the per-round ratios;
 - work that is not part of what is measured (clearing caches, zeroing gradients) runs in a
   `prepare` hook outside the timed region.
 """
@@ -33,14 +34,15 @@ def log_stderr(message: str) -> None:
 
 def interleaved(calls: dict[str, Callable[[], Any]], rounds: int, warmup: int = 1,
                 prepare: dict[str, Callable[[], Any]] | None = None) -> dict[str, list[float]]:
-    """Seconds of each call, `rounds` samples each, the contenders alternating within a round.
-    Python's cyclic garbage collector runs before each call, off the clock, so no contender pays
+    """Seconds of each call, `rounds` samples each, the order of the contenders rotating by one
+    place each round. Python's cyclic garbage collector runs before each call, off the clock, so no contender pays
     for collecting what the one before it left (each still pays for its own collections)."""
     times: dict[str, list[float]] = {key: [] for key in calls}
     keys = list(calls)
     prepare = prepare or {}
     for r in range(warmup + rounds):
-        for key in keys if r % 2 == 0 else keys[::-1]:
+        shift = r % len(keys)
+        for key in keys[shift:] + keys[:shift]:
             if key in prepare:
                 prepare[key]()
             gc.collect()

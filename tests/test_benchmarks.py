@@ -21,10 +21,23 @@ import memory_bench  # noqa: E402
 import run  # noqa: E402
 import runtime_bench  # noqa: E402
 import scaling_bench  # noqa: E402
+import timing  # noqa: E402
 
 
 def quiet(message: str) -> None:
     pass
+
+
+def test_interleaved_rounds_give_every_contender_every_place():
+    """Over n rounds of n contenders, each runs first, second, ... once: a place in the round
+    (after the collector, after a contender that freed much memory) favours nobody."""
+    order: list[str] = []
+    calls = {key: (lambda key=key: order.append(key)) for key in "abc"}
+    times = timing.interleaved(calls, rounds=3, warmup=1)
+    assert {key: len(samples) for key, samples in times.items()} == {"a": 3, "b": 3, "c": 3}
+    rounds = [order[i:i + 3] for i in range(3, 12, 3)]  # after the warm-up round
+    for place in range(3):
+        assert sorted(r[place] for r in rounds) == ["a", "b", "c"]
 
 
 def check_targets(result: dict, section: str) -> None:
