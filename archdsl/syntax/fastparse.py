@@ -275,11 +275,15 @@ class _Parser:
             items.append(item())
         return items
 
-    def _params(self) -> tuple[ast.Param, ...]:
+    def _parenthesized(self, item):
+        """`( item, item, ... )`, possibly empty, as a tuple."""
         self._open()
-        params = self._separated(self._param) if self.ch != ")" else []
+        items = self._separated(item) if self.ch != ")" else []
         self._close()
-        return tuple(params)
+        return tuple(items)
+
+    def _params(self) -> tuple[ast.Param, ...]:
+        return self._parenthesized(self._param)
 
     def _param(self) -> ast.Param:
         start = self.pos
@@ -445,10 +449,7 @@ class _Parser:
     # --- arguments and expressions -------------------------------------------------------------
 
     def _args(self) -> tuple[ast.Arg, ...]:
-        self._open()
-        args = self._separated(self._arg) if self.ch != ")" else []
-        self._close()
-        return tuple(args)
+        return self._parenthesized(self._arg)
 
     def _arg(self) -> ast.Arg:
         start = self.pos
