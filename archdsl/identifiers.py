@@ -10,7 +10,7 @@ Contract: pure checks returning diagnostics (or raising `ArchError`), no side ef
 
 Module and stage labels are checked by `archdsl.elaborate.walker.check_identifier`. Together
 these make sure no text from a spec reaches generated source except as a validated identifier or
-inside a `repr()`-quoted literal (see `archdsl.backends.pysource`).
+inside a `repr()`-quoted literal (see `archdsl.codegen.pysource`).
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ class Model:
 
     def source(self) -> str:
         """Standalone PyTorch source for this model (imports torch only)."""
-        from archdsl.backends.pysource import generate
+        from archdsl.codegen.pysource import generate
 
         return generate(self)
 
@@ -138,16 +138,16 @@ class Model:
         `weights`: a `.pt`/`.safetensors` state_dict loaded strictly; `optimize="inference"`:
         BatchNorm folded into the conv before it, dropout dropped, eval mode (docs/exports.md);
         `channels_last`: that memory format."""
-        from archdsl.backends.torch_build import build_module
+        from archdsl.runtime.torch_build import build_module
 
         return build_module(self, seed=seed, all_outputs=all_outputs, device=device,
                             weights=weights, optimize=optimize, channels_last=channels_last)
 
     def export(self, path, format: str | None = None, **options):  # noqa: A002
         """Write the model as `format` ("py", "torchscript", "onnx" or "export"; default:
-        from the file suffix) to `path`; options as `archdsl.backends.export.export`.
+        from the file suffix) to `path`; options as `archdsl.runtime.export.export`.
         Returns an `ExportReport`."""
-        from archdsl.backends.export import export
+        from archdsl.runtime.export import export
 
         return export(self, path, format, **options)
 
@@ -156,7 +156,7 @@ class Model:
         """A diagram (`archdsl render`'s options as keywords: `view="stages"`, `theme="dark"`,
         `style="featuremaps"`, ...): written to `path` (format from its extension), or returned
         as bytes (`format`, default svg). Needs Graphviz's `dot` except for `format="dot"`."""
-        from archdsl.backends.figures import FigureOptions, format_for, render_figure
+        from archdsl.render.figures import FigureOptions, format_for, render_figure
 
         fmt = format or (format_for(os.fspath(path)) if path is not None else "svg")
         if fmt is None:
@@ -169,17 +169,21 @@ class Model:
         return None
 
     def _repr_svg_(self) -> str | None:  # Jupyter: the diagram inline
-        from archdsl.backends.figures import notebook_svg
+        from archdsl.render.figures import notebook_svg
 
         return notebook_svg(self)
 
     def _repr_html_(self) -> str:  # Jupyter: the diagram, then the per-layer table
-        from archdsl.backends.figures import notebook_html
+        from archdsl.render.figures import notebook_svg
+        from archdsl.report.tables import render_html
 
-        return notebook_html(self)
+        svg = notebook_svg(self)
+        figure = f"<div>{svg[svg.index('<svg'):]}</div>" if svg else ""
+        return (f"{figure}<details><summary>per-layer table ({len(self.layers())} layers)"
+                f"</summary>{render_html(self)}</details>")
 
     def _repr_markdown_(self) -> str:
-        from archdsl.backends.tables import render_markdown
+        from archdsl.report.tables import render_markdown
 
         return render_markdown(self)
 

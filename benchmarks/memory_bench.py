@@ -2,7 +2,7 @@
 
 For every zoo model (`archdsl.zoo()`) at batch 1 and 8, in training mode: the estimate
 `Model.saved_tensors().bytes(batch)` (shape arithmetic, no torch) against
-`archdsl.backends.autograd_saved.measure_saved_bytes(module, x)`, which runs one forward pass
+`benchmarks/autograd_saved.py: measure_saved_bytes(module, x)`, which runs one forward pass
 of the built module under `saved_tensors_hooks` and counts each saved storage once, parameters
 and buffers left out. Target (issue 5): within 10% for every model and batch;
 `tests/test_memory.py` checks the small models, this section all of them.
@@ -19,15 +19,17 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from timing import Log, log_stderr, table, yes
 
 TOLERANCE = 0.10
+HERE = Path(__file__).resolve().parent
 CHILD = """
 import json, sys
 import torch
 import archdsl
-from archdsl.backends.autograd_saved import measure_saved_bytes
+from autograd_saved import measure_saved_bytes
 name, threads, batches = sys.argv[1], int(sys.argv[2]), map(int, sys.argv[3].split(","))
 torch.set_num_threads(threads)
 model = archdsl.load(name)
@@ -53,7 +55,7 @@ def run(models=FULL["models"], batches=FULL["batches"], log: Log = log_stderr) -
         start = time.perf_counter()
         child = subprocess.run([sys.executable, "-c", CHILD, name, str(torch.get_num_threads()),
                                 ",".join(map(str, batches))], capture_output=True, text=True,
-                               timeout=1200)
+                               timeout=1200, cwd=HERE)  # HERE: where autograd_saved.py lies
         if child.returncode != 0:
             raise RuntimeError(f"{name}: {child.stderr.strip().splitlines()[-1:]}")
         for batch, estimate, real in json.loads(child.stdout):

@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 import archdsl
-from archdsl.backends.diagram import Options, build_diagram
-from archdsl.backends.figures import FigureOptions, render_figure
-from archdsl.backends.graphviz_render import run_dot
+from archdsl.render.diagram import Options, build_diagram
+from archdsl.render.figures import FigureOptions, render_figure
+from archdsl.render.graphviz_render import run_dot
 
 CAPS = re.compile(r" (nslimit|nslimit1|mclimit|searchsize)=[0-9.]+")
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 import archdsl
-from archdsl.backends import wrap
-from archdsl.backends.diagram import AUTO_BOXES, Cluster, Options, build_diagram
-from archdsl.backends.figures import FigureOptions, render_figure, unknown_expansions
-from archdsl.backends.graphviz_render import Look, to_dot
-from archdsl.backends.themes import LEGEND, THEMES, theme
+from archdsl.render import wrap
+from archdsl.render.diagram import AUTO_BOXES, Cluster, Options, build_diagram
+from archdsl.render.figures import FigureOptions, render_figure, unknown_expansions
+from archdsl.render.graphviz_render import Look, to_dot
+from archdsl.render.themes import LEGEND, THEMES, theme
 from conftest import ROOT, check_golden
 
 GOLDEN = ROOT / "tests" / "golden" / "dot"

@@ -10,7 +10,7 @@ import json
 import pytest
 
 import archdsl
-from archdsl.backends.compare import ADDED, compare
+from archdsl.report.compare import ADDED, compare
 from conftest import ROOT, check_golden
 
 GOLDEN = ROOT / "tests" / "golden" / "diff"

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import archdsl
-from archdsl.backends.export import export
+from archdsl.runtime.export import export
 from archdsl.diagnostics import BackendError
 
 SPECS = ["lenet5", "resnet18", "googlenet"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import archdsl
-from archdsl.backends import pysource
+from archdsl.codegen import pysource
 from archdsl.passes.inplace import inplace_layers
 
 # spec -> the forward line of its Add

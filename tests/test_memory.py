@@ -12,7 +12,7 @@ import archdsl
 
 torch = pytest.importorskip("torch")
 
-from archdsl.backends.autograd_saved import measure_saved_bytes  # noqa: E402
+from autograd_saved import measure_saved_bytes  # noqa: E402
 
 # One or two layer kinds each, so a rule that drifts from torch names itself. The catalog's rules
 # match torch 2.13 on CPU exactly; the issue asks for 10% on whole models.

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import archdsl
-from archdsl.backends.optimize import plan
+from archdsl.runtime.optimize import plan
 
 MIXED = """
 model Mixed {

@@ -8,7 +8,7 @@ import json
 import pytest
 
 import archdsl
-from archdsl.backends import tables
+from archdsl.report import tables
 
 
 def fields(spec: str, input: str = "3x32x32") -> dict[str, dict]:

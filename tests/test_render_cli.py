@@ -9,7 +9,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from archdsl.backends import diagram, figures, graphviz_render, themes
+from archdsl.render import diagram
+from archdsl.render import figures
+from archdsl.render import graphviz_render
+from archdsl.render import themes
 from archdsl.cli import render as render_cli
 
 

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import archdsl
-from archdsl.backends.figures import FigureOptions, render_figure
+from archdsl.render.figures import FigureOptions, render_figure
 
 FIGURES = [("graph", "layers"), ("graph", "blocks"), ("graph", "stages"),
            ("featuremaps", "stages"), ("featuremaps", "blocks")]

@@ -1,7 +1,7 @@
 """Nothing from a spec runs, and nothing from a spec reaches generated code unchecked.
 
 - The package never evaluates text: `eval`, `exec`, `compile` and `__import__` appear only in
-  backends/torch_build.py, which executes the source archdsl generated, and only
+  runtime/torch_build.py, which executes the source archdsl generated, and only
   `build_module` calls it; YAML is only ever loaded safely.
 - Names that become Python names (labels, stage names, block names and parameters, model names
   incl. YAML `name:`, YAML node ids, repeat name templates, side outputs) are rejected when they
@@ -24,7 +24,7 @@ import archdsl
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "archdsl"
-EXEC_MODULE = PACKAGE / "backends" / "torch_build.py"
+EXEC_MODULE = PACKAGE / "runtime" / "torch_build.py"
 ALLOWED_IMPORTS = {"__future__", "collections", "typing", "math", "torch", "torch.nn",
                    "torch.nn.functional"}
 # (module, call) that import a package named in a fixed table of their own, never from a spec

@@ -11,7 +11,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import archdsl
-from archdsl.backends import figures, tables
+from archdsl.render import figures
+from archdsl.report import tables
 from archdsl.diagnostics import BackendError
 
 UNDERSCORED = """

@@ -35,7 +35,7 @@ def emit_stage(args) -> int | None:
     """Handle --emit for check and compile; None when no stage was asked for."""
     if not args.emit:
         return None
-    from archdsl.backends import dump
+    from archdsl.report import dump
     from archdsl.cli.common import limits_from, roots_from, settings_from, write_output
 
     if args.emit == "ast":

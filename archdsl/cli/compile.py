@@ -1,7 +1,7 @@
 """`archdsl compile SPEC`: standalone PyTorch source, TorchScript, ONNX or a torch.export program.
 
 Python source is written without importing torch; the other formats build the module, export it
-and check the file against the module (`backends/export.py`; docs/exports.md).
+and check the file against the module (`runtime/export.py`; docs/exports.md).
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def run(args) -> int:
     if args.weights and not os.path.isfile(args.weights):
         raise UsageError(f"--weights: no weights file {args.weights}")
     model = load_from_args(args)
-    from archdsl.backends.checkpoint import WeightsError
-    from archdsl.backends.export import export
+    from archdsl.runtime.checkpoint import WeightsError
+    from archdsl.runtime.export import export
 
     try:
         report = export(model, args.output, fmt, weights=args.weights, optimize=args.optimize,
@@ -105,6 +105,6 @@ def run(args) -> int:
 
 
 def _format(args) -> str:
-    from archdsl.backends.export import format_for
+    from archdsl.runtime.export import format_for
 
     return format_for(args.output if args.output != "-" else None, args.format)

@@ -1,6 +1,6 @@
 """`archdsl diff A B`: two specs side by side, layer by layer, with the figures that differ.
 
-The comparison is `archdsl.backends.compare` (pure data); this module only renders it: a rich
+The comparison is `archdsl.report.compare` (pure data); this module only renders it: a rich
 table (coloured on a terminal, unless NO_COLOR or `--color never`; plain text when piped) or
 `--json`. Exit 0 whether or not the specs differ; with `--exit-code`, 4 when they differ, so the
 shared exit codes (1 invalid spec, 2 usage, ...) keep their meaning. Torch is never imported.
@@ -100,7 +100,7 @@ def _short(spec: str, width: int = 60) -> str:
 
 
 def run(args) -> int:
-    from archdsl.backends.compare import compare
+    from archdsl.report.compare import compare
 
     if args.batch is not None and args.batch < 1:
         raise UsageError("--batch must be at least 1")
@@ -152,7 +152,7 @@ def row_cells(row, color: bool) -> list[str]:
 
 
 def _delta(total) -> str:
-    from archdsl.backends.tables import human_bytes
+    from archdsl.report.tables import human_bytes
 
     if total.unit == "text":
         return "differs" if total.differs else ""
@@ -178,7 +178,7 @@ def render(result, console, show_all: bool = False,
     from rich.markup import escape
     from rich.table import Table
 
-    from archdsl.backends.tables import human_bytes
+    from archdsl.report.tables import human_bytes
 
     color = console.color_system is not None
     name_a, name_b = (escape(x) for x in labels or (result.a.name, result.b.name))

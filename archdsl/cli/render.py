@@ -86,7 +86,7 @@ def register(sub) -> None:
 
 
 def options_from(args):
-    from archdsl.backends.figures import FigureOptions
+    from archdsl.render.figures import FigureOptions
 
     expand = tuple(name.strip() for item in args.expand for name in item.split(",")
                    if name.strip())
@@ -103,7 +103,7 @@ def options_from(args):
 
 
 def run(args) -> int:
-    from archdsl.backends.figures import format_for, render_figure, unknown_expansions
+    from archdsl.render.figures import format_for, render_figure, unknown_expansions
 
     fmt = args.format or (format_for(args.output) if args.output != "-" else "svg")
     if fmt is None:
@@ -116,7 +116,7 @@ def run(args) -> int:
     model = load_from_args(args)
     unknown = unknown_expansions(model, options)
     if unknown:
-        from archdsl.backends.diagram import scope_names
+        from archdsl.render.diagram import scope_names
 
         names = [n for n in scope_names(model) if "." not in n][:12]
         raise UsageError(f"--expand {', '.join(unknown)}: no stage or block of {model.name} "

@@ -49,7 +49,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from archdsl.backends import tables
+    from archdsl.report import tables
     from archdsl.cli.common import write_output
 
     if args.batch is not None and args.batch < 1:

@@ -50,7 +50,7 @@ def build_module(model, seed: int | None = None, all_outputs: bool = False, devi
                  weights=None, optimize: str | None = None, channels_last: bool = False):
     import torch
 
-    from archdsl.backends.pysource import class_name_of, generate
+    from archdsl.codegen.pysource import class_name_of, generate
 
     source = generate(model)
     module = load_source(source, model.name)
@@ -66,11 +66,11 @@ def build_module(model, seed: int | None = None, all_outputs: bool = False, devi
     if all_outputs and hasattr(net, "all_outputs"):
         net.all_outputs = True
     if weights is not None:
-        from archdsl.backends.checkpoint import load_weights
+        from archdsl.runtime.checkpoint import load_weights
 
         load_weights(net, weights)
     if optimize is not None:
-        from archdsl.backends.optimize import optimize_module
+        from archdsl.runtime.optimize import optimize_module
 
         optimize_module(net, model, optimize, channels_last)
     elif channels_last:

@@ -107,7 +107,7 @@ def export(model, path, format: str | None = None, *, weights=None, seed: int | 
     names = names if multi else names[:1]
     report = ExportReport(path, fmt, names)
     if optimize is not None:
-        from archdsl.backends.optimize import optimize_module
+        from archdsl.runtime.optimize import optimize_module
 
         report.optimized = optimize_module(net, model, optimize, channels_last).describe()
     example = _example(model, TRACE_BATCH, channels_last)
@@ -120,7 +120,7 @@ def export(model, path, format: str | None = None, *, weights=None, seed: int | 
     except BackendError:
         raise
     except Exception as err:  # noqa: BLE001  (any exporter failure gets a layer and a reason)
-        from archdsl.backends.export_blame import failure_message
+        from archdsl.runtime.export_blame import failure_message
 
         with _quiet():
             message = failure_message(net, model, example, fmt, err)

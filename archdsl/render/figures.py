@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archdsl.backends import diagram as dg
-from archdsl.backends.graphviz_render import FORMATS, RANKDIRS, Look, run_dot, to_dot
-from archdsl.backends.themes import THEMES, theme
+from archdsl.render import diagram as dg
+from archdsl.render.graphviz_render import FORMATS, RANKDIRS, Look, run_dot, to_dot
+from archdsl.render.themes import THEMES, theme
 from archdsl.diagnostics import BackendError
 
 STYLES = ("graph", "featuremaps")
@@ -85,7 +85,7 @@ def render_figure(model, fmt: str, options: FigureOptions | None = None) -> byte
         if fmt == "dot":
             raise ValueError("feature-map figures are drawn directly as SVG, not with Graphviz: "
                              "write .svg, .png or .pdf")
-        from archdsl.backends.featuremaps import featuremaps_svg
+        from archdsl.render.featuremaps import featuremaps_svg
 
         svg = featuremaps_svg(model, look, options.diagram_options())
         return svg.encode("utf-8") if fmt == "svg" else svg_to(svg, fmt, options.dpi)
@@ -125,12 +125,3 @@ def notebook_svg(model) -> str | None:
     except BackendError:
         return None
 
-
-def notebook_html(model) -> str:
-    """The diagram (when Graphviz is there) above the per-layer table, folded away."""
-    from archdsl.backends.tables import render_html
-
-    svg = notebook_svg(model)
-    figure = f"<div>{svg[svg.index('<svg'):]}</div>" if svg else ""
-    return (f"{figure}<details><summary>per-layer table ({len(model.layers())} layers)"
-            f"</summary>{render_html(model)}</details>")

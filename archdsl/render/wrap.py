@@ -17,8 +17,8 @@ import math
 
 import networkx as nx
 
-from archdsl.backends.diagram import Box, Diagram
-from archdsl.backends.themes import Theme
+from archdsl.render.diagram import Box, Diagram
+from archdsl.render.themes import Theme
 
 TRUNK_SHARE = 0.8
 MIN_BOXES = 6

@@ -18,10 +18,10 @@ import dataclasses
 from dataclasses import dataclass
 from html import escape
 
-from archdsl.backends import wrap
-from archdsl.backends.describe import human
-from archdsl.backends.diagram import Box, Cluster, Diagram
-from archdsl.backends.themes import LEGEND, Theme
+from archdsl.render import wrap
+from archdsl.describe import human
+from archdsl.render.diagram import Box, Cluster, Diagram
+from archdsl.render.themes import LEGEND, Theme
 from archdsl.diagnostics import BackendError
 
 FORMATS = ("svg", "png", "pdf")

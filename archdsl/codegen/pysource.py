@@ -16,8 +16,8 @@ import keyword
 from dataclasses import dataclass, field
 
 from archdsl import __version__
-from archdsl.backends.symbolic import SymbolicClass
-from archdsl.backends.units import (
+from archdsl.codegen.symbolic import SymbolicClass
+from archdsl.codegen.units import (
     Unit,
     appended_channels,
     aux_scope_of,

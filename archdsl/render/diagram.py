@@ -30,7 +30,7 @@ import dataclasses
 import fnmatch
 from dataclasses import dataclass, field
 
-from archdsl.backends.describe import (
+from archdsl.describe import (
     block_call,
     composition,
     human,

@@ -22,7 +22,7 @@ GENERATED = re.compile(r'(<archdsl-generated [^>]+>)"?, line (\d+)')
 
 
 def failure_message(net, model, example, fmt: str, err: BaseException) -> str:
-    from archdsl.backends.export import FORMAT_NAMES
+    from archdsl.runtime.export import FORMAT_NAMES
 
     head = f"cannot export {model.name} to {FORMAT_NAMES[fmt]}"
     try:

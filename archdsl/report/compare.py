@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from archdsl.backends.describe import layer_label
+from archdsl.describe import layer_label
 from archdsl.ir import Node
 
 SAME, CHANGED, ADDED, REMOVED = "same", "changed", "added", "removed"
