@@ -22,8 +22,10 @@ from archdsl.diagnostics import ArchError, Diagnostic, Note
 from archdsl.source import Span
 from archdsl.syntax import ast
 
-# Module-level names of generated code (pysource's imports and helpers).
-_MODULE_NAMES = frozenset({"torch", "nn", "F", "OrderedDict", "Optional", "NamedTuple", "Tensor"})
+# Module-level names of generated code (pysource's imports and helpers; `math` for the
+# expression functions `ceil`, `floor`, `log`, `sqrt`).
+_MODULE_NAMES = frozenset({"torch", "nn", "F", "OrderedDict", "Optional", "NamedTuple", "Tensor",
+                           "math"})
 # A block's constructor takes `self`, `in_channels` (or `in_features`) and the parameters.
 PARAM_RESERVED = _MODULE_NAMES | {"self", "in_channels", "in_features"}
 # Side outputs are locals of the model's forward(x), and `main` is the main output's field.

@@ -16,7 +16,7 @@ import archdsl
 from conftest import ROOT, check_golden
 
 GOLDEN = ROOT / "tests" / "golden" / "python"
-ALLOWED_IMPORTS = {"torch", "torch.nn", "torch.nn.functional", "typing", "collections"}
+ALLOWED_IMPORTS = {"torch", "torch.nn", "torch.nn.functional", "typing", "collections", "math"}
 
 
 @pytest.mark.parametrize("name", ["lenet5", "alexnet", "resnet18", "googlenet", "densenet121",

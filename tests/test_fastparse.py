@@ -216,8 +216,9 @@ INVALID = [
     "Conv x 3.5", "A x (a, b)", "conv3-64x", "Conv:1:2", "Conv:1.5", "Conv(3):1", "Conv: 1",
     "input: 3x", "input: 3x3.5", "classes: 10\n-1", "seed: 3e", "[]", "[A,]", "FC (SM) - ReLU",
     "Conv (3)",
-    '"conv"(3)', "(A - [B\nC])", "A\rB", "A\x0bB", "Conv((a, b,))", "Conv(())", "Conv(a==1)",
-    "Conv(-a=1)", "Conv(a + b = 1)", "Conv(1,)", "Conv(f(3))", "Conv(3x)", "Conv(a / / b)",
+    '"conv"(3)', "(A - [B\nC])", "A\rB", "A\x0bB", "Conv((a, b,))", "Conv(())", "Conv(a=<1)",
+    "Conv(-a=1)", "Conv(a + b = 1)", "Conv(1,)", "Conv(f(3)(4))", "Conv(3x)", "Conv(not)",
+    "Conv(a if b)", "Conv(a * * b)", "Conv(a < b x)", "Conv(a / / b)",
     "model Net\n{ Conv }", "model\nNet { A }", "model - ReLU", "model:x", "use - ReLU",
     "block B(c,) { A }", "model A { Conv } model B { X }", "A\n)", "A)", "A]", "A}", "{A}",
     "Conv\u2013ReLU", "Conv\u00a0- ReLU", "\ufeffConv", "Conv - é", "×",
@@ -230,6 +231,10 @@ BAILS = [
     "Conv(" + "9" * 61 + ")", "Conv:" + "9" * 70, "Conv x " + "9" * 61,  # bad-number
     "Conv(" + "(" * 30 + "1" + ")" * 30 + ")", "[" * 30 + "A" + "]" * 30,  # nesting
     "Conv(" + "+".join(["1"] * 40) + ")", "Conv(" + "-" * 40 + "1)",
+    # the expression syntax the fast parser leaves to Lark
+    "Conv(a==1)", "Conv(f(3))", "Conv(max (8, c))", "Conv(a if b else c)", "Conv(not a)",
+    "Conv(2 ** 3)", "Conv(a < b <= c)", "Conv(a and b or c)", "Conv(if)", "Conv(3 - not)",
+    "block B(c, w=ceil(c * 0.5)) { Conv(w) }",
 ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import re
 from dataclasses import dataclass, field
 
 from archdsl import __version__
@@ -47,7 +48,10 @@ class DenseStack(nn.Sequential):
 '''
 HELPERS = {"StochasticPool2d": STOCHASTIC_POOL_SOURCE, "DenseStack": DENSE_STACK_SOURCE}
 RESERVED_CLASS_NAMES = {"torch", "nn", "F", "OrderedDict", "NamedTuple", "Optional", "Tensor",
-                        *HELPERS, *dir(builtins)}
+                        "math", *HELPERS, *dir(builtins)}
+# A call of an expression function that Python keeps in `math` (archdsl/expr_functions.py):
+# the generated module then imports math. (A spec's text cannot produce this outside code.)
+_MATH_CALL = re.compile(r"(?<![\w.])math\.[a-z]+\(")
 
 
 def generate(model) -> str:
@@ -127,12 +131,15 @@ class _Generator:
         self.uses_ordered_dict = False
         self.uses_optional = False
         self.uses_namedtuple = False
+        self.uses_math = False
         self.model_class = _safe_class_name(model.name, self.taken)
         self.taken.add(self.model_class)
 
     # --- assembling --------------------------------------------------------------------------------
     def run(self) -> str:
         model_text = self.model_class_text()
+        self.uses_math = any(_MATH_CALL.search(text) for text in
+                             [model_text, *(text for _, text in self.class_order)])
         parts = [self.header()]
         for name in sorted(self.helpers):
             parts.append(HELPERS[name].strip("\n"))
@@ -150,12 +157,14 @@ class _Generator:
                  "",
                  "Generated code: regenerate it with `archdsl compile` rather than editing it.",
                  '"""', ""]
+        if self.uses_math:
+            lines.append("import math")
         if self.uses_ordered_dict:
             lines.append("from collections import OrderedDict")
         typing_names = ["NamedTuple"] if self.uses_namedtuple else []
         if typing_names:
             lines.append(f"from typing import {', '.join(typing_names)}")
-        if self.uses_ordered_dict or typing_names:
+        if self.uses_math or self.uses_ordered_dict or typing_names:
             lines.append("")
         lines.append("import torch")
         if any("F." in HELPERS[h] for h in self.helpers):
@@ -232,6 +241,7 @@ class _Generator:
         body = self.class_body(scope, sym, is_model=False)
         sig = ["self", "in_channels: int" if len(sym.entry_shape) > 1 else "in_features: int"]
         late: list[str] = []
+        in_scope = frozenset(p.name for p in defn.params)  # the defaults as Python source
         for param in defn.params:
             value = scope.block.values[param.name]
             kind = {int: "int", float: "float", bool: "bool", str: "str"}.get(type(value))
@@ -244,7 +254,8 @@ class _Generator:
                 self.uses_optional = True
                 sig.append(f"{param.name}: {kind or 'object'} | None = None")
                 late.append(f"        if {param.name} is None:\n"
-                            f"            {param.name} = {expr_text(param.default)}")
+                            f"            {param.name} = "
+                            f"{expr_text(param.default, python=in_scope)}")
         body.init[:0] = late
         params_text = ", ".join(p.name + (f"={expr_text(p.default)}" if p.default is not None
                                           else "") for p in defn.params)

@@ -4,6 +4,14 @@ Contract: `bind_op` evaluates a layer's arguments, maps positional and short key
 the op's fields, validates them with the op's pydantic schema and returns the params (or raises
 `ArchError` with one diagnostic per bad argument, each pointing at that argument). `bind_block`
 does the same for a block call, evaluating defaults in the block's own scope.
+
+Bare words: a name that is not in scope is a word (`same`) only where it is a value (the whole
+argument, a branch of a conditional, an item of a tuple) and only if the place accepts it: an
+op's field whose schema lists the word (`_accepted`), or, for a block's parameter (which has no
+type), a word that some field of the op catalog accepts (`catalog_words`); the op then checks it
+again where the block uses it. Any other unbound name is an `unknown-name` error at the name,
+with a did-you-mean over the names in scope (a near-miss of a word the op accepts keeps the
+`bad-argument` message that lists what the field takes).
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ import annotated_types
 from pydantic import ValidationError
 
 from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
-from archdsl.expr import evaluate
+from archdsl.expr import evaluate, names_in, unknown_name, value_names
+from archdsl.ops import registry
 from archdsl.ops.base import Op, ShapeError
 from archdsl.source import Span
 from archdsl.syntax import ast
@@ -96,6 +105,12 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
         except ArchError as err:
             diags.extend(err.diagnostics)
             continue
+        if type(arg.value) in _MAY_BE_WORDS:
+            unknown = _unknown_words(op, field, arg.value, env)
+            if unknown:
+                del values[field]
+                diags.extend(unknown)
+                continue
         exprs[field] = arg.value
         spans[field] = arg.span
     if diags:
@@ -208,8 +223,24 @@ def _type_mismatch(op: Op, field: str, value: Any, expr: ast.Expr, span: Span,
                       f"got {_value_text(value)}", span, hint)
 
 
-def _word_hint(op: Op, field: str, word: str, expr: ast.Expr, words: set[str],
-               env: Mapping[str, Any]) -> str | None:
+_MAY_BE_WORDS = (ast.Name, ast.IfElse, ast.BoolOp, ast.TupleExpr)
+
+
+def _unknown_words(op: Op, field: str, expr: ast.Expr, env: Mapping[str, Any]
+                   ) -> list[Diagnostic]:
+    """An `unknown-name` for each bare word of `expr` that the field does not take (when the
+    whole argument is a near-miss of a word the op takes, `_word_hint` explains it instead)."""
+    _, kinds, words = _field_accepts(op.Params, field)
+    if str in kinds:
+        return []
+    return [unknown_name(name, env, sorted(words)) for name in value_names(expr, env)
+            if name.id not in words and (name is not expr or
+                                         _word_guess(op, field, name.id, words) is None)]
+
+
+def _word_guess(op: Op, field: str, word: str, words: set[str]) -> str | None:
+    """A hint when `word` is a near-miss of a word the field takes, or a word another field
+    of the op takes (`Conv(64, 3, same)`)."""
     guess = suggest(word, words) if words else None
     if guess is not None:
         return f"did you mean '{guess}'?"
@@ -217,6 +248,47 @@ def _word_hint(op: Op, field: str, word: str, expr: ast.Expr, words: set[str],
         if other != field and word in _accepted(info.annotation)[1]:
             short = next((k for k, f in op.keywords.items() if f == other), other)
             return f"did you mean `{short}={word}`? ({field} is given by position here)"
+    return None
+
+
+_CATALOG_WORDS: dict[int, frozenset[str] | None] = {}
+
+
+def catalog_words() -> frozenset[str] | None:
+    """The bare words some field of some op accepts (None: one takes any word), which is what
+    a block parameter may be given: it has no type, so its use decides (per catalog size, as
+    plugins may register ops)."""
+    ops = registry.all_ops()
+    if len(ops) not in _CATALOG_WORDS:
+        found: set[str] = set()
+        for op in ops:
+            names, _ = schema_fields(op.Params)
+            for field in names:
+                _, kinds, words = _field_accepts(op.Params, field)
+                if str in kinds:
+                    _CATALOG_WORDS[len(ops)] = None
+                    return None
+                found |= words
+        _CATALOG_WORDS[len(ops)] = frozenset(found)
+    return _CATALOG_WORDS[len(ops)]
+
+
+def _block_words(expr: ast.Expr, env: Mapping[str, Any]) -> list[Diagnostic]:
+    """An `unknown-name` for each bare word given to a block parameter that no op takes."""
+    if type(expr) not in _MAY_BE_WORDS:
+        return []
+    words = catalog_words()
+    if words is None:
+        return []
+    return [unknown_name(name, env, sorted(words), show_words=False)
+            for name in value_names(expr, env) if name.id not in words]
+
+
+def _word_hint(op: Op, field: str, word: str, expr: ast.Expr, words: set[str],
+               env: Mapping[str, Any]) -> str | None:
+    guess = _word_guess(op, field, word, words)
+    if guess is not None:
+        return guess
     if not isinstance(expr, ast.Name):
         try:
             float(word)
@@ -324,6 +396,7 @@ def bind_block(defn: ast.BlockDef, call: ast.Layer, caller_env: Mapping[str, Any
     """Values for a block's parameters from a call, plus the call's argument expressions."""
     params = [p.name for p in defn.params]
     given: dict[str, tuple[Any, ast.Arg]] = {}
+    failed: set[str] = set()  # given, but wrong: already reported, never "missing" too
     diags: list[Diagnostic] = []
     position = 0
     for arg in call.args or ():
@@ -353,20 +426,38 @@ def bind_block(defn: ast.BlockDef, call: ast.Layer, caller_env: Mapping[str, Any
                                     notes=(Note("first given here", given[name][1].span),)))
             continue
         try:
-            given[name] = (evaluate(arg.value, caller_env), arg)
+            value = evaluate(arg.value, caller_env)
         except ArchError as err:
             diags.extend(err.diagnostics)
+            failed.add(name)
+            continue
+        unknown = _block_words(arg.value, caller_env)
+        if unknown:
+            diags.extend(unknown)
+            failed.add(name)
+            continue
+        given[name] = (value, arg)
     values: dict[str, Any] = {}
     exprs: dict[str, ast.Expr] = {}
     for param in defn.params:
         if param.name in given:
             values[param.name] = given[param.name][0]
             exprs[param.name] = given[param.name][1].value
+        elif param.name in failed or param.default is not None and \
+                not failed.isdisjoint(names_in(param.default)):
+            failed.add(param.name)  # its default would read a value already reported
+            continue
         elif param.default is not None:
             try:
-                values[param.name] = evaluate(param.default, values)
+                value = evaluate(param.default, values)
             except ArchError as err:
                 diags.extend(err.diagnostics)
+                continue
+            unknown = _block_words(param.default, values)
+            if unknown:
+                diags.extend(unknown)
+                continue
+            values[param.name] = value
         else:
             diags.append(Diagnostic(
                 "missing-argument", f"block {defn.name} needs a value for '{param.name}'",

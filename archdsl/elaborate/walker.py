@@ -22,7 +22,7 @@ from archdsl.elaborate import binding
 from archdsl.elaborate.binding import bind_block, bind_op
 from archdsl.elaborate.replay import Expansion
 from archdsl.elaborate.sizes import Sizer
-from archdsl.expr import evaluate
+from archdsl.expr import evaluate, names_in, unknown_name
 from archdsl.identifiers import check_output_name
 from archdsl.ir import BlockInfo, Graph, Node, RepeatInfo, Scope
 from archdsl.limits import Limits
@@ -218,6 +218,10 @@ class Walker:
         except ArchError as err:
             self.reporter.extend(err.diagnostics)
             return None
+        if isinstance(count, str) and isinstance(rep.count, ast.Name) and \
+                rep.count.id not in where.env:
+            self.reporter.add(unknown_name(rep.count, where.env))
+            return None
         if not isinstance(count, int) or isinstance(count, bool):
             self.reporter.error("bad-repeat", f"a repeat count must be a whole number, got "
                                 f"{count!r}", rep.count.span, "e.g. `x 3`")
@@ -372,7 +376,7 @@ class Walker:
         names = self._arg_names.get(id(layer))
         if names is None:
             names = self._arg_names[id(layer)] = tuple(sorted(
-                {n for arg in layer.args or () for n in _names_in(arg.value)}))
+                {n for arg in layer.args or () for n in names_in(arg.value)}))
         seen = tuple((n, type(env[n]), env[n]) if n in env else (n,) for n in names)
         key = (id(layer), id(op), seen)  # implied arguments follow from the layer name
         try:
@@ -613,21 +617,6 @@ class Walker:
                 return self.chain(sub, key, where, pending)
             return key
         return self.chain(node.chain, sources[0], where, pending)
-
-
-def _names_in(expr: ast.Expr):
-    """The names an argument expression reads."""
-    kind = type(expr)
-    if kind is ast.Name:
-        yield expr.id
-    elif kind is ast.BinOp:
-        yield from _names_in(expr.left)
-        yield from _names_in(expr.right)
-    elif kind is ast.Neg:
-        yield from _names_in(expr.operand)
-    elif kind is ast.TupleExpr:
-        for item in expr.items:
-            yield from _names_in(item)
 
 
 def _at_least(size: int) -> str:

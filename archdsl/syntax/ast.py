@@ -37,7 +37,7 @@ class Name:
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
-    op: str  # + - * / // %
+    op: str  # + - * / // % **
     left: Expr
     right: Expr
     span: Span
@@ -56,6 +56,54 @@ class TupleExpr:
 
 
 @dataclass(frozen=True, slots=True)
+class Call:
+    """`max(a, b)`: a function of the expression language (archdsl/expr_functions.py)."""
+
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+
+    @property
+    def func_span(self) -> Span:
+        """Where the function's name is written (derived, as `Arg.key_span`)."""
+        return Span(self.span.file, self.span.start, self.span.start + len(self.func))
+
+
+@dataclass(frozen=True, slots=True)
+class IfElse:
+    """`then if cond else other`: only the chosen branch is evaluated."""
+
+    then: Expr
+    cond: Expr
+    other: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """`first op rest[0] op rest[1] ...`: comparisons chained as in Python (`a < b <= c`)."""
+
+    first: Expr
+    ops: tuple[str, ...]  # < <= == != >= >
+    rest: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    op: str  # and, or
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Literal:
     """A value that was never text, from YAML (a number, bool or list)."""
 
@@ -63,7 +111,8 @@ class Literal:
     span: Span
 
 
-Expr = Num | Str | Name | BinOp | Neg | TupleExpr | Literal
+Expr = (Num | Str | Name | BinOp | Neg | TupleExpr | Literal | Call | IfElse | Compare | BoolOp
+        | Not)
 
 # --- layer chains ------------------------------------------------------------------------------
 

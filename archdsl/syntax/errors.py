@@ -37,6 +37,10 @@ _TERMINALS = {
     "SETTING_KEY": "a setting", "REPEAT_X": "'x'", "_NL": "a line break", "$END": "the end",
     "ADD_OP": "an operator", "MUL_OP": "an operator", "PLUS": "'+'", "AS": "'as'",
     "MODEL": "'model'", "BLOCK": "'block'", "USE": "'use'",
+    # what may continue an expression reads as one thing, so `expected ')', ',' or an
+    # operator` stays short (LALR merges states: `else` is "expected" after any operand)
+    "POW_OP": "an operator", "COMP_OP": "an operator", "IF": "an operator",
+    "AND": "an operator", "OR": "an operator", "ELSE": "an operator", "NOT": "'not'",
 }
 _ORDER = ["NAME", "INT", "LSQB", "LPAR", "RPAR", "RSQB", "MINUS", "COMMA", "REPEAT_X", "RBRACE",
           "STRING", "EQUAL", "_NL", "$END"]
@@ -159,6 +163,9 @@ def syntax_diagnostic(src: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         end = tok.end_pos if tok.end_pos is not None else start + 1
         if tok.type == "_NL":
             end = start + 1
+        if tok.type == "COMP_OP" and tok.value[0] in "<>!" and not _inside_parens(text, start):
+            # outside an expression `<`, `>` and `!` are stray characters (`Conv -> ReLU`)
+            return _bad_character(src, start)
         bracket = _bracket_problem(src, start, tok)
         if bracket is not None:
             return bracket
@@ -377,6 +384,8 @@ def _hint_for_token(src: SourceFile, tok: Token, exc: UnexpectedToken) -> str | 
         return "an argument name goes before '=', e.g. `s=2`"
     if kind == "RPAR" and last == ",":
         return "remove the trailing ','"
+    if kind in ("RPAR", "COMMA") and "ELSE" in expected and _open_conditional(text, start):
+        return "a conditional needs `else`: `a if condition else b`"
     if before.endswith("(") and len(before) >= 2 and text[len(before) - 2] in " \t":
         # `Conv (64, 3)`: the space makes `(` an optional layer, not the argument list.
         return "write the arguments right after the name, without a space: `Name(...)`"
@@ -399,6 +408,15 @@ def _hint_for_token(src: SourceFile, tok: Token, exc: UnexpectedToken) -> str | 
     if kind == "_NL" and "LBRACE" in expected:
         return "put '{' on the same line as the name: `model Net {`"
     return None
+
+
+def _open_conditional(text: str, pos: int) -> bool:
+    """Whether the innermost parenthesis before `pos` holds an `if` without its `else`."""
+    stack, _ = _scan(text[:pos])
+    if not stack:
+        return False
+    inner = text[stack[-1][0] + 1:pos].split(",")[-1]
+    return re.search(r"\bif\b", inner) is not None and re.search(r"\belse\b", inner) is None
 
 
 def _inside_parens(text: str, pos: int) -> bool:

@@ -7,7 +7,9 @@ is not sure it returns None ("bail") and the caller parses with Lark, the refere
 reports every syntax error. So this module never reports errors and must never accept text that
 Lark rejects; tests/test_fastparse.py compares the two parsers on the zoo and on random text.
 
-It bails on: any syntax error; a character or token it does not expect; a number longer than
+It bails on: any syntax error; a character or token it does not expect (function calls,
+comparisons, `**`, conditionals and the words `if`, `else`, `and`, `or`, `not` in expressions
+among them); a number longer than
 `MAX_DIGITS` (Lark's path refuses those with `bad-number`); nesting (brackets, parentheses, signs,
 operators) deeper than `MAX_NEST` (Lark's path refuses deep trees with `too-deep`); a setting
 inside a block (`setting-in-block`).
@@ -81,6 +83,9 @@ _SPACE = frozenset(" \t\f\r")  # WS (a `\r` before `\n` belongs to the line brea
 _TRIVIA = _SPACE | {"#", "\n"}
 _CONT_NEXT = frozenset("-,])}")  # `_CONT`: a line break before these is whitespace
 _KEYWORDS = ("model", "block", "use")
+# Keywords of expressions (Lark's contextual lexer makes `not` one where an expression starts)
+# and calls are left to Lark: this parser gives up on them, as on comparisons and `**`.
+_EXPR_KEYWORDS = frozenset(("if", "else", "and", "or", "not"))
 
 
 def _value(number: re.Match) -> int | float:
@@ -458,6 +463,8 @@ class _Parser:
             return ast.Arg(None, value, self._span_from(start, value.span))
         name = self._match(NAME)
         self._take(name.end())
+        if name.group() in _EXPR_KEYWORDS or self.ch == "(":
+            raise _Bail
         if self.ch == "=":
             self._take(self.pos + 1, continues=True)
             return ast.Arg(name.group(), self._sum(), Span(self.src, start, self.end))
@@ -506,6 +513,8 @@ class _Parser:
         if c in _WORD_START:
             m = self._match(NAME)
             self._take(m.end())
+            if m.group() in _EXPR_KEYWORDS or self.ch == "(":
+                raise _Bail
             return ast.Name(m.group(), Span(self.src, start, self.end))
         if c != "(":
             raise _Bail

@@ -17,7 +17,8 @@ from lark import Token
 
 _OPENERS = {"LPAR", "LPAR_ARGS"}
 _CONTINUES = {"MINUS", "COMMA", "LSQB", "LPAR", "LPAR_ARGS", "LBRACE", "EQUAL", "COLON",
-              "STAGE", "SETTING_KEY", "ADD_OP", "MUL_OP", "PLUS"}
+              "STAGE", "SETTING_KEY", "ADD_OP", "MUL_OP", "PLUS", "POW_OP", "COMP_OP",
+              "IF", "ELSE", "AND", "OR", "NOT"}
 
 
 class LineBreaks:

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from archdsl.diagnostics import ArchError, Diagnostic, Note
+from archdsl.expr_functions import FUNCTIONS
 from archdsl.source import SourceFile, Span
 from archdsl.syntax import ast, fastparse
 
@@ -160,6 +161,30 @@ class _ToAst:
 
     def neg(self, meta, c):
         return ast.Neg(c[0], self._span(meta))
+
+    def call(self, meta, c):  # NAME, the parenthesis, the arguments
+        node = ast.Call(str(c[0]), tuple(c[2:]), self._span(meta))
+        if node.func not in FUNCTIONS:  # refused where written, even in a default never used:
+            from archdsl.expr import unknown_function  # generated code may print defaults
+
+            raise ArchError([unknown_function(node)])
+        return node
+
+    def ifelse(self, meta, c):
+        return ast.IfElse(c[0], c[1], c[2], self._span(meta))
+
+    def compare(self, meta, c):
+        return ast.Compare(c[0], tuple(str(t) for t in c[1::2]), tuple(c[2::2]),
+                           self._span(meta))
+
+    def or_(self, meta, c):
+        return ast.BoolOp("or", c[0], c[1], self._span(meta))
+
+    def and_(self, meta, c):
+        return ast.BoolOp("and", c[0], c[1], self._span(meta))
+
+    def not_(self, meta, c):
+        return ast.Not(c[0], self._span(meta))
 
     def tuple(self, meta, c):
         return ast.TupleExpr(tuple(x for x in c if not _is_token(x)), self._span(meta))
