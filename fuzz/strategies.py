@@ -22,9 +22,13 @@ NAMES = ["Conv", "ReLU", "Pool", "MPool", "APool", "FC", "SM", "BN", "LRN", "Nor
          "Poool", "relu", "Input", "x", "as", "i", "c", "same", "valid", "true", "false",
          "classes", "in_channels", "self", "forward", "class", "__import__", "nn", "torch", "main"]
 SYMBOLS = ["-", "-", "-", ",", "[", "]", "(", ")", "{", "}", ":", "=", "+", "*", "/", "//", "%",
-           " x ", " × ", "'", '"', "#", ".", ";", "->", "@"]
+           " x ", " × ", "'", '"', "#", ".", ";", "->", "@",
+           # the expression language: comparisons, `**`, keywords, calls
+           "<", "<=", "==", "!=", ">", "**", " if ", " else ", " and ", " or ", "not ",
+           "max(", "round(", "ceil(", "log(", "pow(", "mx("]
 NUMBERS = ["0", "1", "2", "3", "64", "-1", "0.5", "1.0", "1e999", "99999999999",
-           "9" * 70, "2.5", "1e-300", "007", "0x10", "3e", "1.2.3"]
+           "9" * 70, "2.5", "1e-300", "007", "0x10", "3e", "1.2.3", "10 ** 10 ** 9",
+           "1e308 * 10"]
 KEYWORDS = ["model Net {", "block B(c, s=1) {", "}", "use \"blocks/resnet.yaml\"",
             "use \"missing.arch\"", "use \"/etc/passwd.arch\"", "input: 3x32x32", "input: 0x1x1",
             "classes: 10", "freeze: [conv1]", "head: FC(2)", "init: kaiming", "layer1:",

@@ -416,3 +416,10 @@ def test_an_unknown_function_is_refused_where_it_is_written():
     functions may ever reach it."""
     text = 'block B(c, w=exec("import os")) { ReLU }\nmodel Net {\n  input: 3x8x8\n  B(1, w=2)\n}'
     assert diags(text) == [("unknown-function", "unknown function 'exec'", "exec")]
+
+
+def test_a_keyword_before_equals_is_explained():
+    with pytest.raises(ArchError) as err:
+        archdsl.load("Conv(8, not=3)", input="3x8x8")
+    assert err.value.diagnostics[0].hint == \
+        "'not' is a keyword of expressions; it cannot name an argument"

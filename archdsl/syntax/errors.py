@@ -382,6 +382,9 @@ def _hint_for_token(src: SourceFile, tok: Token, exc: UnexpectedToken) -> str | 
         return "give the argument a value, e.g. `s=2`"
     if kind == "EQUAL" and last in "(,":
         return "an argument name goes before '=', e.g. `s=2`"
+    keyword = re.search(r"(?<![A-Za-z0-9_])(if|else|and|or|not)$", before)
+    if kind == "EQUAL" and keyword:
+        return f"'{keyword.group(1)}' is a keyword of expressions; it cannot name an argument"
     if kind == "RPAR" and last == ",":
         return "remove the trailing ','"
     if kind in ("RPAR", "COMMA") and "ELSE" in expected and _open_conditional(text, start):
