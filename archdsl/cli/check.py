@@ -35,8 +35,8 @@ def emit_stage(args) -> int | None:
     """Handle --emit for check and compile; None when no stage was asked for."""
     if not args.emit:
         return None
-    from archdsl.report import dump
     from archdsl.cli.common import limits_from, roots_from, settings_from, write_output
+    from archdsl.report import dump
 
     if args.emit == "ast":
         from archdsl.loader import read_spec

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archdsl.diagnostics import BackendError
 from archdsl.render import diagram as dg
 from archdsl.render.graphviz_render import FORMATS, RANKDIRS, Look, run_dot, to_dot
 from archdsl.render.themes import THEMES, theme
-from archdsl.diagnostics import BackendError
 
 STYLES = ("graph", "featuremaps")
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}

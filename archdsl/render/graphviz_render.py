@@ -18,11 +18,11 @@ import dataclasses
 from dataclasses import dataclass
 from html import escape
 
-from archdsl.render import wrap
 from archdsl.describe import human
+from archdsl.diagnostics import BackendError
+from archdsl.render import wrap
 from archdsl.render.diagram import Box, Cluster, Diagram
 from archdsl.render.themes import LEGEND, Theme
-from archdsl.diagnostics import BackendError
 
 FORMATS = ("svg", "png", "pdf")
 RANKDIRS = ("auto", "TB", "LR")
