@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from archdsl.diagnostics import ArchError, Diagnostic, InternalError
 from archdsl.limits import Limits
+from archdsl.version import __version__
 
-__version__ = "0.1.0"
-__all__ = ["ArchError", "Diagnostic", "InternalError", "Limits", "Model", "build",
+__all__ = ["ArchError", "Diagnostic", "InternalError", "Limits", "Model", "__version__", "build",
            "clear_caches", "compile", "load", "load_pretrained", "zoo"]
 
 

@@ -90,6 +90,8 @@ class Model:
     def summary(self, batch: int | None = None, dtype: str = "float32",
                 optimizer: str = "sgd") -> dict[str, Any]:
         """The figures as one JSON-ready object (the schema of `archdsl summary --json`)."""
+        from archdsl.describe import layer_record
+
         t = self.totals
         saved = self.saved_tensors(dtype)
         out: dict[str, Any] = {
@@ -191,25 +193,6 @@ class Model:
         return (f"<archdsl.Model {self.name}: {fmt_shape(self.input_shape)} -> "
                 f"{fmt_shape(self.output_shape)}, {self.totals.params:,} params, "
                 f"{len(self.layers())} layers>")
-
-
-def layer_record(node: Node) -> dict[str, Any]:
-    kernel, stride, padding = node.op.cells(node.ann.params) if node.ann.params is not None \
-        else ("", "", "")
-    return {
-        "name": node.name,
-        "label": node.display,
-        "op": node.op.name,
-        "output_shape": list(node.ann.out_shape or ()),
-        "params": node.ann.param_count,
-        "macs": node.ann.macs,
-        "activations": node.ann.activations,
-        "kernel": kernel,
-        "stride": stride,
-        "padding": padding,
-        "frozen": node.frozen,
-        "receptive_field": node.ann.rf.to_json() if node.ann.rf is not None else None,
-    }
 
 
 def _overrides(input=None, classes=None, freeze=None, head=None, seed=None, init=None,

@@ -15,7 +15,6 @@ import builtins
 import keyword
 from dataclasses import dataclass, field
 
-from archdsl import __version__
 from archdsl.codegen.symbolic import SymbolicClass
 from archdsl.codegen.units import (
     Unit,
@@ -32,6 +31,7 @@ from archdsl.ir import ModelIR, Node, Scope
 from archdsl.ops.base import Functional, TorchModule, Update, fmt_shape
 from archdsl.ops.pool import STOCHASTIC_POOL_SOURCE
 from archdsl.passes.inplace import inplace_layers
+from archdsl.version import __version__
 
 DENSE_STACK_SOURCE = '''
 class DenseStack(nn.Sequential):
