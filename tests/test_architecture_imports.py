@@ -128,3 +128,34 @@ def test_stages_import_one_way():
                    for a, deps in GRAPH.items() for b in deps
                    if layer_of(a) and layer_of(b) and layer_of(b) not in ALLOWED[layer_of(a)])
     assert not wrong, "\n".join(wrong)
+
+
+def private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def test_the_cli_uses_no_private_name_of_archdsl():
+    """The CLI parses arguments, calls archdsl's public functions (the pipeline is assembled in
+    archdsl.model, `load_stage`) and presents the results: it imports no private name of
+    archdsl, and reads no private attribute of what it imports."""
+    found = []
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bound: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("archdsl"):
+                names = [*node.module.split("."), *(a.name for a in node.names)]
+                bound.update(a.asname or a.name for a in node.names)
+            elif isinstance(node, ast.Import):
+                names = [p for a in node.names if a.name.startswith("archdsl")
+                         for p in a.name.split(".")]
+                bound.update((a.asname or a.name).split(".")[0] for a in node.names
+                             if a.name.startswith("archdsl"))
+            else:
+                continue
+            found += [f"{path.name}:{node.lineno} imports {n}" for n in names if private(n)]
+        found += [f"{path.name}:{node.lineno} reads {node.value.id}.{node.attr}"
+                  for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                  and isinstance(node.value, ast.Name) and node.value.id in bound
+                  and private(node.attr)]
+    assert not found, "\n".join(found)
