@@ -246,10 +246,8 @@ def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[P
         if not target.is_file():
             raise ArchError([Diagnostic("missing-import", f"cannot find '{use.path}'", use.span,
                                         f"looked for {_display_path(str(target))}")])
-        sub = _load_file(target, limits)
+        sub = _load_file(target, limits)  # a library may define models: only its blocks count
         seen[target] = sub
-        if sub.models:
-            pass  # a library may define models too; only its blocks are imported
         _collect(loaded, sub, target.parent, [*stack, target], limits, roots, seen, depth + 1)
 
 
