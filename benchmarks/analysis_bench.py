@@ -40,12 +40,11 @@ TARGET = 20.0
 ALONE = """
 import json, statistics, sys, time
 import archdsl
-from archdsl import loader
 name, runs = sys.argv[1], int(sys.argv[2])
 archdsl.load(name)
 times = []
 for _ in range(runs):
-    loader.clear_caches()
+    archdsl.clear_caches()
     start = time.perf_counter()
     archdsl.load(name)
     times.append(time.perf_counter() - start)

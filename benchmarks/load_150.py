@@ -13,7 +13,6 @@ import statistics
 import time
 
 import archdsl
-from archdsl import loader
 
 CHAIN = "-".join(["Conv(32, 3, p=1)-ReLU"] * 75)  # 150 layers
 
@@ -23,7 +22,7 @@ def median_ms(fn, runs: int, cold: bool) -> float:
     times = []
     for _ in range(runs):
         if cold:
-            loader.clear_caches()
+            archdsl.clear_caches()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)

@@ -72,7 +72,7 @@ def test_internal_errors_are_short_and_exit_70(cli, monkeypatch, tmp_path):
     (fake / "sitecustomize.py").write_text(
         "import archdsl.model as m\n"
         "def boom(*a, **k):\n    raise RuntimeError('simulated bug')\n"
-        "m.load_model = boom\n")
+        "m.load_stage = boom\n")
     proc = cli("check", "lenet5", env={"PYTHONPATH": str(fake)})
     assert proc.returncode == 70
     assert "internal error" in proc.stderr and "Traceback" not in proc.stderr

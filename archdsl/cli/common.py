@@ -84,13 +84,14 @@ def roots_from(args: argparse.Namespace):
     return [path.resolve().parent if path is not None else Path.cwd()]
 
 
-def load_from_args(args: argparse.Namespace):
-    """The checked model for a command's SPEC and settings (raises ArchError)."""
-    from archdsl.model import load_model
+def load_from_args(args: argparse.Namespace, stage: str = "model"):
+    """The checked model for a command's SPEC and settings, or the output of an earlier stage
+    of the pipeline (`archdsl.model.load_stage`); raises ArchError."""
+    from archdsl.model import load_stage
 
     if args.classes is not None and args.classes < 1:
         raise UsageError("--classes must be at least 1")
-    return load_model(args.spec, model=args.model, limits=limits_from(args),
+    return load_stage(args.spec, stage, model=args.model, limits=limits_from(args),
                       roots=roots_from(args), **settings_from(args))
 
 

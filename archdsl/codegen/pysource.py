@@ -15,7 +15,6 @@ import builtins
 import keyword
 from dataclasses import dataclass, field
 
-from archdsl import __version__
 from archdsl.codegen.symbolic import SymbolicClass
 from archdsl.codegen.units import (
     Unit,
@@ -27,10 +26,12 @@ from archdsl.codegen.units import (
     path_of,
 )
 from archdsl.expr import Sym, evaluate, expr_text, render_value
+from archdsl.identifiers import CLASS_RESERVED
 from archdsl.ir import ModelIR, Node, Scope
 from archdsl.ops.base import Functional, TorchModule, Update, fmt_shape
 from archdsl.ops.pool import STOCHASTIC_POOL_SOURCE
 from archdsl.passes.inplace import inplace_layers
+from archdsl.version import __version__
 
 DENSE_STACK_SOURCE = '''
 class DenseStack(nn.Sequential):
@@ -46,8 +47,7 @@ class DenseStack(nn.Sequential):
         return torch.cat(features, 1)
 '''
 HELPERS = {"StochasticPool2d": STOCHASTIC_POOL_SOURCE, "DenseStack": DENSE_STACK_SOURCE}
-RESERVED_CLASS_NAMES = {"torch", "nn", "F", "OrderedDict", "NamedTuple", "Optional", "Tensor",
-                        *HELPERS, *dir(builtins)}
+RESERVED_CLASS_NAMES = CLASS_RESERVED | set(HELPERS)
 
 
 def generate(model) -> str:

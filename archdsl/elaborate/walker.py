@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import functools
 import itertools
-import keyword
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archdsl import ops
+from archdsl.caches import register
 from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
-from archdsl.elaborate import binding
 from archdsl.elaborate.binding import bind_block, bind_op
 from archdsl.elaborate.replay import Expansion
 from archdsl.elaborate.sizes import Sizer
 from archdsl.expr import evaluate
-from archdsl.identifiers import check_output_name
+from archdsl.identifiers import check_identifier, check_output_name
 from archdsl.ir import BlockInfo, Graph, Node, RepeatInfo, Scope
 from archdsl.limits import Limits
 from archdsl.source import Span
@@ -644,52 +643,7 @@ def _single_layer(branch: ast.Branch) -> ast.Layer | None:
     return None
 
 
-# Attributes of torch.nn.Module (and names generated code uses); a label equal to one of these
-# would shadow it. Checked by tests against the installed torch.
-RESERVED_NAMES = frozenset("""
-T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
-double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
-get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules
-named_parameters parameters register_backward_hook register_buffer register_forward_hook
-register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
-register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
-register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
-set_extra_state set_submodule share_memory smart_apply state_dict to to_empty train training
-type xpu zero_grad all_outputs self
-""".split())
-
-
-def check_identifier(name: str, span: Span) -> None:
-    """A label becomes a Python attribute in generated code: it must be a safe identifier."""
-    problem = _identifier_problem(name)
-    if problem is not None:
-        raise ArchError([Diagnostic("bad-name", problem[0], span, problem[1])])
-
-
-@functools.lru_cache(maxsize=4096)
-def _identifier_problem(name: str) -> tuple[str, str | None] | None:
-    """(reason, hint) when `name` cannot be a module name; checked once per name (a model
-    repeats its labels: DenseNet-201 has 98 `norm1`)."""
-    if not name.isascii() or not name.isidentifier():
-        return (f"'{name}' is not a valid name", "names use ASCII letters, digits and '_' and "
-                "do not start with a digit")
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        return f"'{name}' is a Python keyword", f"choose another name, e.g. '{name}_'"
-    if name in RESERVED_NAMES or (name.startswith("__") and name.endswith("__")) or \
-            name.startswith("_"):
-        return (f"'{name}' is reserved (an attribute of PyTorch modules or of generated code)",
-                f"choose another name, e.g. '{name.strip('_')}_layer'")
-    return None
-
-
-def clear_caches() -> None:
-    """Forget the name templates, label names and validated params seen so far
-    (`loader.clear_caches`)."""
-    _template_expression.cache_clear()
-    _identifier_problem.cache_clear()
-    binding.clear_caches()
-
-
+@register
 @functools.lru_cache(maxsize=256)
 def _template_expression(inner: str):
     """The expression inside one `{...}` of a name template, parsed once per text (a template

@@ -123,7 +123,7 @@ def export(model, path, format: str | None = None, *, weights=None, seed: int | 
         from archdsl.runtime.export_blame import failure_message
 
         with _quiet():
-            message = failure_message(net, model, example, fmt, err)
+            message = failure_message(net, model, example, fmt, err, FORMAT_NAMES[fmt])
         raise BackendError(message) from err
     if verify:
         with torch.no_grad(), _quiet():
