@@ -25,7 +25,9 @@ An op is a subclass of `Op`, registered with `@register`. It declares:
   `glyph` (a merge drawn as a small symbol, Add's `+`) and `passes_through()` (an identity the
   diagram draws as a plain edge) say the rest of what a diagram needs;
 - `eval_identity`, `absorbs_affine`, `eval_affine()` and `inner_folds()`: what inference
-  optimisation (`--optimize inference`) may drop or fold (Dropout; Conv/FC take in a BatchNorm).
+  optimisation (`--optimize inference`) may drop or fold (Dropout; Conv/FC take in a BatchNorm);
+- `is_skip_branch` with `projects()`/`projection()`, `concatenates`, `weight_init` and
+  `helper_sources`: what code generation asks of an op beyond `torch()` (one group in `Op`).
 
 Rules are written with plain arithmetic so they also run on `Sym` integers, which is how block
 classes in generated code get symbolic constructor arguments.
@@ -280,6 +282,34 @@ class Op:
         """Folds inside this layer's own module: (absorbing child, affine child, the affine
         child's op), e.g. the projection shortcut's conv and BatchNorm, `("0", "1", BN)`."""
         return ()
+
+    # --- what code generation asks of an op (archdsl.codegen) ------------------------------------
+    # the skip branch of a residual merge (Shortcut): identity when its input already has the
+    # shape of the merge's other branch, else `projection()`; its stride is that branch's
+    # (`ctx.target_stride`), and in a block class whose shapes are symbolic the projection
+    # becomes a condition in the constructor; forward names its value `identity`
+    is_skip_branch: ClassVar[bool] = False
+    # its output is its inputs joined along the channels, in order: `Concat[Id, f]` is the
+    # input with f's channels appended (a dense layer, run as `DenseStack` in a labelled run)
+    concatenates: ClassVar[bool] = False
+    # how a model's `init:` setting (any but `default`) sets the weights of the modules it
+    # builds: rule -> their nn classes as generated code names them; the rules, written out
+    # for each scheme by `archdsl.codegen.weight_init`: "conv" (the scheme's rule for
+    # convolutions; kaiming: fan_out, as torchvision's ResNet; bias zero), "linear" (the
+    # scheme's rule with fan_in; bias zero), "affine" (weight one, bias zero, when built with
+    # `affine=True`); an op that declares none keeps PyTorch's initialisation
+    weight_init: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # classes its generated code defines beside the model, name -> source (`TorchModule.helper`)
+    helper_sources: ClassVar[dict[str, str]] = {}
+
+    def projects(self, ins: list[Shape], out: Shape) -> bool:
+        """For a skip branch: whether it needs a projection (else it is the identity)."""
+        return False
+
+    def projection(self, p, in_channels: Any, out_channels: Any, stride: Any) -> TorchModule:
+        """For a skip branch: the module that maps its input onto the other branch's shape
+        (the arguments may be symbolic, for a block class)."""
+        raise NotImplementedError(self.name)
 
 
 def is_default(value: Any, default: Any) -> bool:

@@ -159,6 +159,7 @@ class Concat(Op):
     module = False
     summary = "channel concatenation of branches"
     example = "Concat[Conv(64, 1), Conv(32, 3, p=1)]"
+    concatenates = True
 
     def infer(self, p, ins, ctx):
         _same_rank(ins, self.name)
@@ -240,6 +241,8 @@ class Shortcut(Op):
     module_prefix = "shortcut"
     summary = "identity or projection shortcut"
     example = "Add[Conv(64, 3, s=2, p=1) - BN, Shortcut]"
+    is_skip_branch = True
+    weight_init = {"conv": ("nn.Conv2d",), "affine": ("nn.BatchNorm2d",)}  # the projection
 
     def projects(self, ins: list[Shape], out: Shape) -> bool:
         return tuple(ins[0]) != tuple(out)
