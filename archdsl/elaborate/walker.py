@@ -58,10 +58,6 @@ class Pending:
     name_span: Span | None = None
 
 
-class _Skip(Exception):
-    """A layer failed; its diagnostics are recorded and the walk goes on without it."""
-
-
 @dataclass
 class Walker:
     blocks: dict[str, ast.BlockDef]
