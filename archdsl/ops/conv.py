@@ -128,6 +128,7 @@ class Conv(Op):
     summary = "2-D convolution"
     example = "Conv(64, 3, s=2, p=1)"
     absorbs_affine = True
+    weighted = True
 
     def check_params(self, p) -> None:
         resolve_padding(p)

@@ -51,6 +51,7 @@ class BN(_Norm):
     module_prefix = "bn"
     summary = "batch normalisation"
     example = "BN(eps=0.001)"
+    absorbs_preceding_bias = True
 
     def param_count(self, p, ins, out):
         return 2 * ins[0][0] if p.affine else 0

@@ -36,6 +36,8 @@ class Input(Op):
 
     name = "Input"
     family = "io"
+    is_input = True
+    listed = False
     module = False
     Params = InputParams
     summary = "model input"
@@ -58,6 +60,7 @@ class Id(Op):
     name = "Id"
     aliases = ("Identity",)
     family = "merge"
+    is_identity = True
     module = False
     elementwise = True
     summary = "identity"
@@ -236,6 +239,7 @@ class Shortcut(Op):
     name = "Shortcut"
     aliases = ("Skip", "Projection")
     family = "merge"
+    is_skip_branch = True
     Params = ShortcutParams
     module_prefix = "shortcut"
     summary = "identity or projection shortcut"
