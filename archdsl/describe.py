@@ -86,7 +86,7 @@ def kind_of(child: Node | Scope) -> str | None:
         if child.kind == "block" and child.block is not None:
             return child.block.definition.name
         return child.local
-    if child.op.elementwise or child.op.family == "io" or passes_through(child):
+    if child.op.elementwise or child.op.is_input or passes_through(child):
         return None
     return child.op.name
 

@@ -57,10 +57,6 @@ class Pending:
     name_span: Span | None = None
 
 
-class _Skip(Exception):
-    """A layer failed; its diagnostics are recorded and the walk goes on without it."""
-
-
 @dataclass
 class Walker:
     blocks: dict[str, ast.BlockDef]
@@ -124,10 +120,10 @@ class Walker:
               env: dict[str, Any]) -> tuple[Scope, int, int]:
         root = Scope("model", None, mdef.span)
         where = Where(root, env)
-        input_op = ops.lookup("Input")
+        input_op = ops.input_op()
         params = input_op.Params.model_construct(shape=tuple(input_shape or (1,)))
         key = self._take_keys(1)
-        node = Node(key, input_op, params, root, mdef.span, (), "Input", None, "input")
+        node = Node(key, input_op, params, root, mdef.span, (), input_op.name, None, "input")
         node.local = "input"
         self.graph.add(node, [])
         root.entry = key
@@ -345,13 +341,13 @@ class Walker:
         if op.arity is None:
             raise ArchError([Diagnostic("merge-without-branches", f"{op.name} merges branches",
                                         layer.span, f"write {op.name}[branch, branch]")])
-        if op.name == "Input":
+        if op.is_input:
             raise ArchError([Diagnostic("not-a-layer", "the input is a setting, not a layer",
                                         layer.span, "write `input: 3x224x224`")])
-        if op.name == "Shortcut":
-            raise ArchError([Diagnostic("shortcut-outside-add", "Shortcut must be a whole branch "
-                                        "of Add[...]", layer.span,
-                                        "write Add[ main branch, Shortcut ]")])
+        if op.is_skip_branch:
+            raise ArchError([Diagnostic("shortcut-outside-add", f"{op.name} must be a whole "
+                                        "branch of Add[...]", layer.span,
+                                        f"write Add[ main branch, {op.name} ]")])
         return self.op_node(op, layer, implied, [cur], where, pending)
 
     def op_node(self, op: ops.Op, layer: ast.Layer, implied: dict, inputs: list[int],
@@ -502,12 +498,13 @@ class Walker:
         shortcuts: list[int] = []
         for branch in group.branches:
             single = _single_layer(branch)
-            if single is not None and single.name.lower() in ("id", "identity") and \
-                    single.args is None and single.label is None:
+            branch_op = ops.lookup(single.name) if single is not None else None
+            if branch_op is not None and branch_op.is_identity and single.args is None and \
+                    single.label is None:
                 outs.append(cur)
                 continue
-            if single is not None and ops.lookup(single.name) is ops.lookup("Shortcut"):
-                key = self.op_node(ops.lookup("Shortcut"), single, {}, [cur], where, None)
+            if branch_op is not None and branch_op.is_skip_branch:
+                key = self.op_node(branch_op, single, {}, [cur], where, None)
                 shortcuts.append(key)
                 outs.append(key)
                 continue

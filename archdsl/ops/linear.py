@@ -47,6 +47,7 @@ class FC(Op):
     example = "FC(4096)"
     absorbs_affine = True
     weight_init = {"linear": ("nn.Linear",)}
+    weighted = True
     reads_is_classifier = True
 
     def resolve(self, p, ins, ctx):

@@ -52,6 +52,7 @@ class BN(_Norm):
     summary = "batch normalisation"
     example = "BN(eps=0.001)"
     weight_init = {"affine": ("nn.BatchNorm1d", "nn.BatchNorm2d")}
+    absorbs_preceding_bias = True
 
     def param_count(self, p, ins, out):
         return 2 * ins[0][0] if p.affine else 0
