@@ -30,14 +30,6 @@ from archdsl import ops
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "archdsl"
 
-# Modules that still name ops, until codegen is migrated (issue 12's codegen part is done on
-# another branch). Empty this after the merge: the test fails while a listed module is clean.
-UNTIL_CODEGEN_MIGRATED = {
-    "archdsl/codegen/pysource.py",
-    "archdsl/codegen/symbolic.py",
-    "archdsl/codegen/units.py",
-}
-
 _OP_NAMES = {n.lower() for op in ops.all_ops() for n in (op.name, *op.aliases)}
 _PUBLIC_OP_MODULES = {"archdsl.ops", "archdsl.ops.base", "archdsl.ops.registry"}
 
@@ -135,16 +127,9 @@ def _package_findings() -> dict[str, list[str]]:
 
 def test_no_module_outside_the_catalog_names_an_op():
     found = _package_findings()
-    wrong = [hit for path, hits in found.items() if path not in UNTIL_CODEGEN_MIGRATED
-             for hit in hits]
+    wrong = [hit for hits in found.values() for hit in hits]
     assert not wrong, "ask the op (a trait or hook on archdsl.ops.base.Op) instead:\n" + \
         "\n".join(wrong)
-
-
-def test_the_list_of_modules_not_yet_migrated_is_not_stale():
-    found = _package_findings()
-    clean = sorted(path for path in UNTIL_CODEGEN_MIGRATED if path not in found)
-    assert not clean, f"these name no op any more: remove them from UNTIL_CODEGEN_MIGRATED: {clean}"
 
 
 def test_the_scan_covers_the_package_but_not_the_catalog():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import keyword
 
-from archdsl.identifiers import BUILTIN_NAMES
+from archdsl.identifiers import BUILTIN_NAMES, GENERATED_NAMES
 
 
 def is_generic(var: str) -> bool:
@@ -35,7 +35,7 @@ class ForwardVariables:
         self.uses = uses  # value -> how often it is read
         self.var_of: dict[int, str] = {entry: "x"}
         self.pending: dict[str, int] = {"x": uses.get(entry, 0)}  # variable -> reads to come
-        self.taken = {"x", "self", "torch", "nn", "F"}
+        self.taken = {"x", "self", *GENERATED_NAMES["module"]}  # the model's input, imports
         self.fixed: set[str] = set()  # names given from outside (side outputs), never reused
 
     def reserve(self, name: str) -> None:
