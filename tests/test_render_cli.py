@@ -9,17 +9,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from archdsl.cli import render as render_cli
-from archdsl.render import diagram, figures, graphviz_render, themes
-
-
-def test_cli_choices_match_the_backends():
-    assert render_cli.VIEWS == diagram.VIEWS
-    assert render_cli.STYLES == figures.STYLES
-    assert render_cli.THEMES == themes.THEMES
-    assert render_cli.RANKDIRS == graphviz_render.RANKDIRS
-    assert render_cli.DEFAULT_DPI == figures.DEFAULT_DPI
-
 
 @pytest.mark.parametrize("ext, magic", [("svg", b"<?xml"), ("png", b"\x89PNG"), ("pdf", b"%PDF-"),
                                         ("dot", b"digraph")])

@@ -43,8 +43,8 @@ from archdsl.describe import (
 )
 from archdsl.ir import Node, Scope
 from archdsl.ops.base import fmt_shape
+from archdsl.render.choices import VIEWS
 
-VIEWS = ("auto", "layers", "blocks", "stages")
 AUTO_BOXES = 45  # `auto` picks the finest view with at most this many boxes
 
 

@@ -21,11 +21,10 @@ from html import escape
 from archdsl.describe import human
 from archdsl.diagnostics import BackendError
 from archdsl.render import wrap
+from archdsl.render.choices import FORMATS
 from archdsl.render.diagram import Box, Cluster, Diagram
 from archdsl.render.themes import LEGEND, Theme
 
-FORMATS = ("svg", "png", "pdf")
-RANKDIRS = ("auto", "TB", "LR")
 BIG_GRAPH = 120  # boxes (or twice as many edges); above this the layout caps apply
 LEGEND_PER_ROW = 8
 

@@ -34,12 +34,8 @@ import warnings
 from dataclasses import dataclass, field
 
 from archdsl.diagnostics import BackendError
+from archdsl.runtime.formats import FORMAT_NAMES, FORMATS, SUFFIXES
 
-FORMATS = ("py", "torchscript", "onnx", "export")
-FORMAT_NAMES = {"py": "Python source", "torchscript": "TorchScript", "onnx": "ONNX",
-                "export": "a torch.export program"}
-SUFFIXES = {".py": "py", ".ts": "torchscript", ".torchscript": "torchscript",
-            ".onnx": "onnx", ".pt2": "export"}
 TOLERANCE = 1e-4
 TRACE_BATCH, CHECK_BATCH = 2, 3  # traced with one batch size, verified with another
 
