@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 import archdsl
-from archdsl.runtime.export import export
 from archdsl.diagnostics import BackendError
+from archdsl.runtime.export import export
 
 SPECS = ["lenet5", "resnet18", "googlenet"]
 # the ImageNet models at half resolution (the same weights: both end in global pooling) keep CI

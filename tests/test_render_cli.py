@@ -9,11 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from archdsl.render import diagram
-from archdsl.render import figures
-from archdsl.render import graphviz_render
-from archdsl.render import themes
 from archdsl.cli import render as render_cli
+from archdsl.render import diagram, figures, graphviz_render, themes
 
 
 def test_cli_choices_match_the_backends():

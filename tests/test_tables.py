@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import archdsl
+from archdsl.diagnostics import BackendError
 from archdsl.render import figures
 from archdsl.report import tables
-from archdsl.diagnostics import BackendError
 
 UNDERSCORED = """
 model My_Net {
