@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
+from autograd_saved import measure_saved_bytes
 
 import archdsl
-
-torch = pytest.importorskip("torch")
-
-from autograd_saved import measure_saved_bytes  # noqa: E402
 
 # One or two layer kinds each, so a rule that drifts from torch names itself. The catalog's rules
 # match torch 2.13 on CPU exactly; the issue asks for 10% on whole models.
