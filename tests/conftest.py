@@ -3,7 +3,8 @@
 Contract: `cli` runs the real `archdsl` command in a subprocess (exit codes, streams, start-up
 as a user meets them); `cli_inprocess` runs `archdsl.cli.main.main(argv)` in the test's own
 process under the same conditions (working directory, no colour, an 80-column terminal), so
-both give the same exit status, stdout and stderr, in a fraction of the time.
+both give the same exit status, stdout and stderr, in a fraction of the time. Slow tests carry
+the `slow` marker (`pytest -m "not slow"` is the quick loop; plain `pytest` runs everything).
 """
 
 from __future__ import annotations

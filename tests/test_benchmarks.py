@@ -10,10 +10,13 @@ import json
 import analysis_bench
 import build_bench
 import memory_bench
+import pytest
 import run
 import runtime_bench
 import scaling_bench
 import timing
+
+pytestmark = pytest.mark.slow  # the benchmarks' smoke run builds and times real models
 
 
 def quiet(message: str) -> None:

@@ -27,6 +27,8 @@ import archdsl
 from archdsl.loader import zoo_dir, zoo_path
 from fuzz.strategies import check_outcome, mutations, token_soups, valid_chains
 
+pytestmark = pytest.mark.slow  # hypothesis: hundreds of examples
+
 # Generous: timings on a shared 2-core CI box are noisy; a hang would blow far past this.
 BOUND_S = 10.0
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow,

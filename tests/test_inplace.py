@@ -85,7 +85,7 @@ def build(spec: str, monkeypatch, adds_in_place: bool = True):
         return made()
 
 
-@pytest.mark.parametrize("spec", [*ADDS, BLOCK, "resnet18"])
+@pytest.mark.parametrize("spec", [*ADDS, BLOCK, pytest.param("resnet18", marks=pytest.mark.slow)])
 def test_gradients_equal_the_out_of_place_sums(spec, monkeypatch):
     (source, net), (ref_source, ref) = build(spec, monkeypatch), \
         build(spec, monkeypatch, adds_in_place=False)

@@ -91,6 +91,7 @@ def small_zoo() -> list[str]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", small_zoo())
 def test_zoo_model_estimate_within_ten_percent_of_autograd(name):
     model = archdsl.load(name)

@@ -111,6 +111,7 @@ TORCH_SPECS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", TORCH_SPECS)
 def test_field_matches_the_gradient_footprint_in_torch(spec):
     model = archdsl.load(spec, input="1x41x37")

@@ -21,6 +21,7 @@ def test_cli_choices_match_the_backends():
     assert render_cli.DEFAULT_DPI == figures.DEFAULT_DPI
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ext, magic", [("svg", b"<?xml"), ("png", b"\x89PNG"), ("pdf", b"%PDF-"),
                                         ("dot", b"digraph")])
 def test_format_follows_the_extension(cli, tmp_path, ext, magic):
@@ -30,6 +31,7 @@ def test_format_follows_the_extension(cli, tmp_path, ext, magic):
     assert out.read_bytes().startswith(magic)
 
 
+@pytest.mark.slow
 def test_featuremaps_png_and_dpi(cli, tmp_path):
     low, high = tmp_path / "low.png", tmp_path / "high.png"
     for out, dpi in ((low, "50"), (high, "200")):
@@ -52,6 +54,7 @@ def test_stdout_and_format_flag(cli):
     assert dot.stdout.startswith('digraph "LeNet5"')
 
 
+@pytest.mark.slow
 def test_same_output_in_every_process(cli, tmp_path):
     outputs = []
     for seed in ("0", "1", "12345"):

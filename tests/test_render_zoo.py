@@ -75,6 +75,7 @@ def check_featuremaps_figure(model, options: FigureOptions, svg: bytes) -> None:
     assert in_order(wanted, svg_texts(root)), "a column's title or size is missing or misplaced"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style, view", FIGURES, ids=[f"{s}-{v}" for s, v in FIGURES])
 @pytest.mark.parametrize("name", archdsl.zoo())
 def test_zoo_renders_everywhere(models, name, style, view):
