@@ -89,9 +89,9 @@ def test_missing_dot_says_how_to_install_it(cli, tmp_path):
     (["-o", "x.svg", "--dpi", "0"], "dpi must be between"),
     (["-o", "x.svg", "--view", "bricks"], "invalid choice"),
 ])
-def test_usage_errors(cli, tmp_path, args, message):
+def test_usage_errors(cli_inprocess, tmp_path, args, message):
     args = [a if not a.startswith("x.") else str(tmp_path / a) for a in args]
-    proc = cli("render", "resnet50", *args)
+    proc = cli_inprocess("render", "resnet50", *args)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
 
