@@ -97,6 +97,7 @@ def test_torchscript_scripts_the_built_module(name):
     torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.slow
 def test_pickle_and_deepcopy_work_in_process():
     net = archdsl.build("resnet18").eval()
     buffer = io.BytesIO()
@@ -176,6 +177,7 @@ def test_dense_blocks_run_as_a_dense_stack():
     assert archdsl.compile("densenet121").count("DenseStack(OrderedDict(") == 4
 
 
+@pytest.mark.slow
 def test_a_dense_stack_computes_what_its_layers_compute_in_turn():
     """Outputs, input gradients and parameter gradients of a `DenseStack` equal those of
     calling its layers one after another (the plain `nn.Sequential` it replaces)."""
