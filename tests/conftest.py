@@ -1,4 +1,11 @@
-"""Test setup: torchvision importable with CPU torch, golden-file helper, CLI runner."""
+"""Test setup: torchvision importable with CPU torch, golden-file helper, CLI runners.
+
+Contract: `cli` runs the real `archdsl` command in a subprocess (exit codes, streams, start-up
+as a user meets them); `cli_inprocess` runs `archdsl.cli.main.main(argv)` in the test's own
+process under the same conditions (working directory, no colour, an 80-column terminal), so
+both give the same exit status, stdout and stderr, in a fraction of the time. Slow tests carry
+the `slow` marker (`pytest -m "not slow"` is the quick loop; plain `pytest` runs everything).
+"""
 
 from __future__ import annotations
 
@@ -41,3 +48,32 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120, cwd=None,
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def cli_inprocess(monkeypatch, capsys):
+    """`cli` without the subprocess: `main(argv)` here, its streams captured."""
+    from archdsl.cli.main import main
+
+    # What the subprocess sees: NO_COLOR, and no terminal (argparse and rich wrap at a width
+    # they take from COLUMNS, else from the terminal pytest may be running in).
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("ARCHDSL_DEBUG", raising=False)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
+    monkeypatch.chdir(ROOT)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's usage errors, --help, --version
+            code = 0 if exit_.code is None else exit_.code
+            if not isinstance(code, int):  # as the interpreter does: the message, status 1
+                print(code, file=sys.stderr)
+                code = 1
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["archdsl", *args], code, out, err)
+
+    return run

@@ -58,6 +58,7 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> None:
     assert err <= 1e-5 * max(1.0, a.abs().max().item()), f"max |diff| {err}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_parity_with_the_reference(name):
     ref = reference(name).eval()
@@ -73,6 +74,7 @@ def test_parity_with_the_reference(name):
         _close(ref(x), net(x))
 
 
+@pytest.mark.slow
 def test_googlenet_side_heads_match_on_the_same_features():
     ref = reference("googlenet").eval()
     net = archdsl.build("googlenet", all_outputs=True)
@@ -90,6 +92,7 @@ def test_googlenet_side_heads_match_on_the_same_features():
         _close(ref.aux2(features["4d"]), aux2)
 
 
+@pytest.mark.slow
 def test_googlenet_returns_outputs_like_torchvision():
     net = archdsl.build("googlenet")
     x = torch.randn(2, 3, 224, 224)
@@ -100,6 +103,7 @@ def test_googlenet_returns_outputs_like_torchvision():
         assert net.eval()(x).shape == (2, 1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet50", "googlenet", "densenet121", "dpn68", "vgg11_bn",
                                   "resnext50_32x4d"])
 def test_conv_and_linear_macs_equal_fvcore(name):
