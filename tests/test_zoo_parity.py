@@ -18,7 +18,8 @@ REFERENCES = {
         "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
         "densenet121", "densenet169", "densenet201", "densenet161", "resnext101_32x8d",
-        "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2")},
+        "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "squeezenet1_0",
+        "squeezenet1_1")},
     "googlenet": ("torchvision", "googlenet", {"aux_logits": True, "init_weights": True}),
     "dpn68": ("timm", "dpn68", {}),
     "dpn92": ("timm", "dpn92", {}),
@@ -107,15 +108,15 @@ def test_googlenet_returns_outputs_like_torchvision():
 
 
 @pytest.mark.parametrize("name", ["resnet50", "googlenet", "densenet121", "dpn68", "vgg11_bn",
-                                  "resnext50_32x4d"])
+                                  "resnext50_32x4d", "squeezenet1_0"])
 def test_conv_and_linear_macs_equal_fvcore(name):
     from fvcore.nn import FlopCountAnalysis
 
     ref = reference(name).eval()
-    counts = FlopCountAnalysis(ref, torch.randn(1, 3, 224, 224))
+    model = archdsl.load(name)
+    counts = FlopCountAnalysis(ref, torch.randn(1, *model.input_shape))
     counts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     by_op = counts.by_operator()
-    model = archdsl.load(name)
     main = [n for n in model.layers() if not _in_side_output(n)]  # eval runs no aux head
     conv = sum(n.ann.macs for n in main if n.op.family == "conv" or n.op.name == "Shortcut")
     linear = sum(n.ann.macs for n in main if n.op.family == "fc")
