@@ -20,6 +20,7 @@ REFERENCES = {
         "densenet121", "densenet169", "densenet201", "densenet161", "resnext101_32x8d",
         "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "squeezenet1_0",
         "squeezenet1_1")},
+    "alexnet_torchvision": ("torchvision", "alexnet", {}),
     "googlenet": ("torchvision", "googlenet", {"aux_logits": True, "init_weights": True}),
     "dpn68": ("timm", "dpn68", {}),
     "dpn92": ("timm", "dpn92", {}),
@@ -108,7 +109,7 @@ def test_googlenet_returns_outputs_like_torchvision():
 
 
 @pytest.mark.parametrize("name", ["resnet50", "googlenet", "densenet121", "dpn68", "vgg11_bn",
-                                  "resnext50_32x4d", "squeezenet1_0"])
+                                  "resnext50_32x4d", "squeezenet1_0", "alexnet_torchvision"])
 def test_conv_and_linear_macs_equal_fvcore(name):
     from fvcore.nn import FlopCountAnalysis
 
