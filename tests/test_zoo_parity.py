@@ -22,6 +22,7 @@ REFERENCES = {
         "squeezenet1_1")},
     "alexnet_torchvision": ("torchvision", "alexnet", {}),
     "googlenet": ("torchvision", "googlenet", {"aux_logits": True, "init_weights": True}),
+    "inception_v3": ("torchvision", "inception_v3", {"aux_logits": True, "init_weights": False}),
     "dpn68": ("timm", "dpn68", {}),
     "dpn92": ("timm", "dpn92", {}),
 }
@@ -108,8 +109,34 @@ def test_googlenet_returns_outputs_like_torchvision():
         assert net.eval()(x).shape == (2, 1000)
 
 
+def test_inception_v3_side_head_matches_on_the_same_features():
+    ref = reference("inception_v3").eval()
+    net = archdsl.build("inception_v3", all_outputs=True)
+    net.load_state_dict(ref.state_dict(), strict=True)
+    net.eval()
+    features = {}
+    ref.Mixed_6e.register_forward_hook(lambda m, i, o: features.setdefault("6e", o))
+    x = torch.randn(2, 3, 299, 299, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        main_ref = ref(x)
+        main, aux = net(x)
+        _close(main_ref, main)
+        _close(ref.AuxLogits(features["6e"]), aux)
+
+
+def test_inception_v3_returns_its_side_output_in_training_only():
+    net = archdsl.build("inception_v3")
+    x = torch.randn(2, 3, 299, 299)
+    with torch.no_grad():
+        out = net.train()(x)
+        assert out._fields == ("main", "AuxLogits")  # torchvision's: ("logits", "aux_logits")
+        assert all(t.shape == (2, 1000) for t in out)
+        assert net.eval()(x).shape == (2, 1000)
+
+
 @pytest.mark.parametrize("name", ["resnet50", "googlenet", "densenet121", "dpn68", "vgg11_bn",
-                                  "resnext50_32x4d", "squeezenet1_0", "alexnet_torchvision"])
+                                  "resnext50_32x4d", "squeezenet1_0", "inception_v3",
+                                  "alexnet_torchvision"])
 def test_conv_and_linear_macs_equal_fvcore(name):
     from fvcore.nn import FlopCountAnalysis
 
