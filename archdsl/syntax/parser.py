@@ -29,6 +29,7 @@ benchmarks/results/parser.md has the figures behind these choices.
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 from importlib import resources
 from pathlib import Path
@@ -134,11 +135,18 @@ def _run(source: SourceFile):
     """(top-level items, the first error found while building, nested too deep?)."""
     parser = _lark()
     with _LOCK:
+        # Python's cyclic collector off: a parse makes thousands of objects (tokens, the nodes
+        # kept) and no cycles, and each full collection would walk all of them again (a
+        # quarter of a 10,000-layer load; benchmarks/scaling_bench.py)
+        collecting = gc.isenabled()
+        gc.disable()
         _BUILD.begin(source)
         try:
             items = parser.parse(source.text)
         finally:
             error, deep = _BUILD.end()
+            if collecting:
+                gc.enable()
     return items, error, deep
 
 
