@@ -41,8 +41,7 @@ from archdsl.source import Origin, SourceFile, Span
 from archdsl.syntax import ast
 
 MAX_ENTRIES = 4000  # AST files kept; beyond this the oldest quarter goes (entries are ~1-50 KB)
-_CODE = ("syntax/ast.py", "syntax/budget.py", "syntax/cache.py", "syntax/lexer.py",
-         "syntax/parser.py", "syntax/yaml_spec.py", "source.py", "settings.py", "identifiers.py")
+_CODE = ("syntax/*.py", "source.py", "settings.py", "identifiers.py")  # what builds an AST
 
 
 def enabled() -> bool:
@@ -122,9 +121,9 @@ def code_hash() -> str:
 
     h = hashlib.sha256(f"{archdsl.__version__}\0{sys.version_info[:2]}\0".encode())
     h.update(grammar_text().encode("utf-8"))
-    here = Path(__file__).resolve().parents[1]
-    for name in _CODE:
-        h.update((here / name).read_bytes())
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(p for pattern in _CODE for p in package.glob(pattern)):
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 
