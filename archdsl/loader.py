@@ -22,7 +22,7 @@ from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
 from archdsl.identifiers import check_block_def
 from archdsl.limits import DEFAULT_LIMITS, Limits
 from archdsl.source import SourceFile
-from archdsl.syntax import ast
+from archdsl.syntax import ast, cache
 from archdsl.syntax.budget import check_tokens
 from archdsl.syntax.parser import parse_text
 
@@ -209,13 +209,18 @@ def _parse_cached(name: str, text: str, suffix: str, limits: Limits) -> ast.Prog
         raise ArchError([Diagnostic("bad-encoding", "the spec contains a NUL character",
                                     SourceFile(name, text).span(text.index("\x00"),
                                                                 text.index("\x00") + 1))])
-    if suffix in (".yaml", ".yml"):
-        # imported here: PyYAML and the YAML schema's pydantic models cost an .arch spec ~40 ms
-        from archdsl.syntax.yaml_spec import parse_yaml
-
-        return parse_yaml(text, name, limits)
+    if suffix in (".yaml", ".yml"):  # the limits bound what the YAML may expand to
+        return cache.cached("yaml", SourceFile(name, text),
+                            functools.partial(_parse_yaml, limits=limits), repr(limits))
     check_tokens(SourceFile(name, text), limits.max_tokens)
     return parse_text(text, name)
+
+
+def _parse_yaml(source: SourceFile, limits: Limits) -> ast.Program:
+    # imported here: PyYAML and the YAML schema's pydantic models cost an .arch spec ~40 ms
+    from archdsl.syntax.yaml_spec import parse_yaml_source
+
+    return parse_yaml_source(source, limits)
 
 
 def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[Path],

@@ -9,9 +9,12 @@ the `slow` marker (`pytest -m "not slow"` is the quick loop; plain `pytest` runs
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,14 @@ import tv_shim  # noqa: F401  (defines torchvision's missing op schemas before a
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCEPT = bool(os.environ.get("ARCHDSL_ACCEPT"))
+
+# archdsl's cache directory (parsed ASTs, the parser's tables: archdsl/syntax/cache.py) is a fresh
+# one per test session, for this process and the commands it starts, so no test reads what an
+# earlier run or the user's own commands left in ~/.cache/archdsl.
+CACHE_HOME = tempfile.mkdtemp(prefix="archdsl-tests-")
+os.environ["XDG_CACHE_HOME"] = CACHE_HOME
+os.environ.pop("ARCHDSL_NO_CACHE", None)
+atexit.register(shutil.rmtree, CACHE_HOME, True)
 
 
 def check_golden(path: Path, actual: str) -> None:

@@ -56,12 +56,14 @@ def add_spec_arguments(parser: argparse.ArgumentParser, json_flag: bool = True,
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
-    freeze = None
-    if args.freeze:
-        freeze = [name.strip() for item in args.freeze for name in item.split(",")
-                  if name.strip()]
-    return {"input": args.input, "classes": args.classes, "freeze": freeze, "head": args.head,
-            "seed": args.seed}
+    """The settings given as flags (those of archdsl/settings.py's table marked `cli`)."""
+    from archdsl.settings import SETTINGS
+
+    values = {s.key: getattr(args, s.key) for s in SETTINGS if s.cli}
+    if values.get("freeze"):  # repeatable and comma-separated
+        values["freeze"] = [name.strip() for item in values["freeze"]
+                            for name in item.split(",") if name.strip()]
+    return values
 
 
 def limits_from(args: argparse.Namespace):
