@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from archdsl.diagnostics import ArchError, Diagnostic, InternalError
 from archdsl.limits import Limits
+from archdsl.version import __version__
 
-__version__ = "0.1.0"
-__all__ = ["ArchError", "Diagnostic", "InternalError", "Limits", "Model", "build", "compile",
-           "load", "load_pretrained", "zoo"]
+__all__ = ["ArchError", "Diagnostic", "InternalError", "Limits", "Model", "__version__", "build",
+           "clear_caches", "compile", "load", "load_pretrained", "zoo"]
 
 
 def load(spec, *, input=None, classes=None, model=None, freeze=None, head=None, seed=None,
@@ -68,6 +68,15 @@ def load_pretrained(module, state_dict, strict=True):
     from archdsl.weights import load_pretrained as _load
 
     return _load(module, state_dict, strict)
+
+
+def clear_caches() -> None:
+    """Forget what this process learned from spec texts (parsed files and texts, name
+    templates, checked names, validated arguments), so the next `load` pays what a new command
+    pays; what ships with archdsl (grammar, op catalog, prelude) stays. For benchmarks."""
+    from archdsl.caches import clear_caches as _clear
+
+    _clear()
 
 
 def __getattr__(name):

@@ -1,12 +1,15 @@
-"""Words and facts for diagrams: layer labels, block calls, stage compositions, and which
-scopes count as stages.
+"""Words and facts for diagrams and reports: layer labels, block calls, stage compositions,
+which scopes count as stages, and a layer's figures as a JSON record.
 
 Contract: pure functions of annotated IR nodes and scopes (labels come from the op catalog's
 `label()`, identities from `passes_through()`); no drawing and no Graphviz. `diagram` and
-`featuremaps` read them.
+`featuremaps` read them; `layer_record` is a layer of `archdsl summary --json` (`Model.summary`)
+and of `archdsl diff --json`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from archdsl.ir import Node, Scope
 
@@ -20,6 +23,25 @@ def human(n: int | float) -> str:
             text = f"{n / div:.1f}"
             return (text[:-2] if text.endswith(".0") else text) + suffix
     return str(int(n))
+
+
+def layer_record(node: Node) -> dict[str, Any]:
+    kernel, stride, padding = node.op.cells(node.ann.params) if node.ann.params is not None \
+        else ("", "", "")
+    return {
+        "name": node.name,
+        "label": node.display,
+        "op": node.op.name,
+        "output_shape": list(node.ann.out_shape or ()),
+        "params": node.ann.param_count,
+        "macs": node.ann.macs,
+        "activations": node.ann.activations,
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "frozen": node.frozen,
+        "receptive_field": node.ann.rf.to_json() if node.ann.rf is not None else None,
+    }
 
 
 def layer_label(node: Node) -> str:
@@ -64,7 +86,7 @@ def kind_of(child: Node | Scope) -> str | None:
         if child.kind == "block" and child.block is not None:
             return child.block.definition.name
         return child.local
-    if child.op.elementwise or child.op.family == "io" or passes_through(child):
+    if child.op.elementwise or child.op.is_input or passes_through(child):
         return None
     return child.op.name
 

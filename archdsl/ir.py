@@ -5,7 +5,8 @@ DiGraph's; `to_networkx()` gives a networkx copy, and only it imports networkx, 
 `archdsl check` a third of its start-up); nobody outside this module reads its storage. A `Node` is one layer: its op (from the catalog), its validated
 parameters, its source span and the chain of block calls that produced it (`trace`). Edges go
 from producer to consumer and carry the consumer's input slots (the order of Concat inputs).
-Passes write their results into `node.ann` (typed annotations), never into the structure.
+Passes write their results into `node.ann` (typed annotations, defined here: `Ann`, and `Field`
+for receptive fields), never into the structure.
 
 Scopes say how nodes group into modules: the model, labelled groups (`layer1: ...`, compiled to
 an `nn.Sequential` whose unnamed children are indexed by position), block instances (compiled to
@@ -24,8 +25,38 @@ from archdsl.source import Span
 
 if TYPE_CHECKING:
     from archdsl.ops.base import Op, Params, Shape
-    from archdsl.passes.receptive import Field
     from archdsl.syntax import ast
+
+Pair = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Field:
+    """The receptive field of one layer's output units: `size`, `jump` and `start` per spatial
+    dimension, in input pixels (conventions and the pass that computes it:
+    `archdsl.passes.receptive`)."""
+
+    size: Pair
+    jump: Pair
+    start: Pair
+    global_: bool = False  # a window on the way spanned a whole feature map
+    covers_input: bool = False
+
+    def area(self) -> float:
+        return self.size[0] * self.size[1]
+
+    def cell(self) -> str:
+        """The table cell: `7x7`, or `global` once a whole map was pooled."""
+        return "global" if self.global_ else "x".join(str(_num(v)) for v in self.size)
+
+    def to_json(self) -> dict:
+        return {"size": [_num(v) for v in self.size], "jump": [_num(v) for v in self.jump],
+                "start": [_num(v) for v in self.start], "global": self.global_,
+                "covers_input": self.covers_input}
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(float(value), 4)
 
 
 @dataclass(eq=False, slots=True)

@@ -5,7 +5,8 @@ bare layer string) and returns a `LoadedSpec`: the main program plus every block
 (its own, those of the files it uses, transitively). Imports resolve relative to the importing
 file (text specs: the working directory), must be `.arch` or `.yaml` files, may not form cycles,
 and nest at most `limits.max_import_depth` deep; with `roots` given, every imported file must lie
-under one of them. Parsed files are cached by path, size and modification time.
+under one of them. Parsed files are cached by path, size and modification time, parsed texts
+by content (`archdsl.clear_caches()` empties both).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from archdsl.caches import register
 from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
 from archdsl.identifiers import check_block_def
 from archdsl.limits import DEFAULT_LIMITS, Limits
 from archdsl.source import SourceFile
-from archdsl.syntax import ast
+from archdsl.syntax import ast, cache
 from archdsl.syntax.budget import check_tokens
 from archdsl.syntax.parser import parse_text
 
@@ -167,6 +169,7 @@ def _load_file(path: Path, limits: Limits) -> ast.Program:
     return _parse_file_cached(str(path), stat.st_size, stat.st_mtime_ns, limits)
 
 
+@register
 @functools.lru_cache(maxsize=256)
 def _parse_file_cached(path: str, size: int, mtime: int, limits: Limits) -> ast.Program:
     try:
@@ -199,30 +202,25 @@ def _display_path(path: str) -> str:
         return path
 
 
-def clear_caches() -> None:
-    """Forget what this process learned from spec texts (parsed files and texts, name
-    templates, checked names), so the next load pays what a new command pays; what ships with
-    archdsl (grammar, op catalog, prelude) stays. For benchmarks."""
-    from archdsl.elaborate import walker
-
-    _parse_cached.cache_clear()
-    _parse_file_cached.cache_clear()
-    walker.clear_caches()
-
-
+@register
 @functools.lru_cache(maxsize=64)
 def _parse_cached(name: str, text: str, suffix: str, limits: Limits) -> ast.Program:
     if "\x00" in text:
         raise ArchError([Diagnostic("bad-encoding", "the spec contains a NUL character",
                                     SourceFile(name, text).span(text.index("\x00"),
                                                                 text.index("\x00") + 1))])
-    if suffix in (".yaml", ".yml"):
-        # imported here: PyYAML and the YAML schema's pydantic models cost an .arch spec ~40 ms
-        from archdsl.syntax.yaml_spec import parse_yaml
-
-        return parse_yaml(text, name, limits)
+    if suffix in (".yaml", ".yml"):  # the limits bound what the YAML may expand to
+        return cache.cached("yaml", SourceFile(name, text),
+                            functools.partial(_parse_yaml, limits=limits), repr(limits))
     check_tokens(SourceFile(name, text), limits.max_tokens)
     return parse_text(text, name)
+
+
+def _parse_yaml(source: SourceFile, limits: Limits) -> ast.Program:
+    # imported here: PyYAML and the YAML schema's pydantic models cost an .arch spec ~40 ms
+    from archdsl.syntax.yaml_spec import parse_yaml_source
+
+    return parse_yaml_source(source, limits)
 
 
 def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[Path],
@@ -253,10 +251,8 @@ def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[P
         if not target.is_file():
             raise ArchError([Diagnostic("missing-import", f"cannot find '{use.path}'", use.span,
                                         f"looked for {_display_path(str(target))}")])
-        sub = _load_file(target, limits)
+        sub = _load_file(target, limits)  # a library may define models: only its blocks count
         seen[target] = sub
-        if sub.models:
-            pass  # a library may define models too; only its blocks are imported
         _collect(loaded, sub, target.parent, [*stack, target], limits, roots, seen, depth + 1)
 
 

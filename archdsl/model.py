@@ -1,7 +1,8 @@
 """The checked, annotated model that `archdsl.load` returns, and the pipeline that makes it.
 
 Contract: `load_model(spec, ...)` runs parse -> elaborate -> infer shapes -> count and returns a
-`Model`, or raises `ArchError` with every diagnostic found. Receptive fields are filled in on
+`Model`, or raises `ArchError` with every diagnostic found; `load_stage(spec, stage, ...)` runs
+the same pipeline and stops after a stage (`archdsl check --emit`). Receptive fields are filled in on
 first use (`layers()`, `outputs`, `receptive_field()`). A `Model` never imports torch; its
 `build()` and `source()` call the torch and Python-source backends.
 """
@@ -90,6 +91,8 @@ class Model:
     def summary(self, batch: int | None = None, dtype: str = "float32",
                 optimizer: str = "sgd") -> dict[str, Any]:
         """The figures as one JSON-ready object (the schema of `archdsl summary --json`)."""
+        from archdsl.describe import layer_record
+
         t = self.totals
         saved = self.saved_tensors(dtype)
         out: dict[str, Any] = {
@@ -193,25 +196,6 @@ class Model:
                 f"{len(self.layers())} layers>")
 
 
-def layer_record(node: Node) -> dict[str, Any]:
-    kernel, stride, padding = node.op.cells(node.ann.params) if node.ann.params is not None \
-        else ("", "", "")
-    return {
-        "name": node.name,
-        "label": node.display,
-        "op": node.op.name,
-        "output_shape": list(node.ann.out_shape or ()),
-        "params": node.ann.param_count,
-        "macs": node.ann.macs,
-        "activations": node.ann.activations,
-        "kernel": kernel,
-        "stride": stride,
-        "padding": padding,
-        "frozen": node.frozen,
-        "receptive_field": node.ann.rf.to_json() if node.ann.rf is not None else None,
-    }
-
-
 def _overrides(input=None, classes=None, freeze=None, head=None, seed=None, init=None,
                outputs=None) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -253,17 +237,32 @@ def _parse_chain(text: str, name: str):
     return body[0]
 
 
-def load_model(spec: str | os.PathLike, *, model: str | None = None,
-               limits: Limits | None = None, roots=None, **overrides) -> Model:
+# The stages `load_stage` can stop after, in pipeline order.
+STAGES = ("ast", "ir", "model")
+
+
+def load_stage(spec: str | os.PathLike, stage: str = "model", *, model: str | None = None,
+               limits: Limits | None = None, roots=None,
+               **settings) -> LoadedSpec | ModelIR | Model:
+    """Run the pipeline on `spec` up to `stage` and return that stage's output: "ast" the
+    `LoadedSpec` (the parsed program and the blocks visible to it; `model` and `settings` are
+    not read), "ir" the elaborated `ModelIR` (no shapes yet), "model" the checked `Model`.
+    `settings` are `archdsl.load`'s keywords (`input`, `classes`, ...). Raises `ArchError`."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
     limits = limits or DEFAULT_LIMITS
     try:
         loaded = read_spec(spec, limits, roots)
-        ir = elaborate(loaded, model, _overrides(**overrides), limits)
+        if stage == "ast":
+            return loaded
+        ir = elaborate(loaded, model, _overrides(**settings), limits)
     except RecursionError:  # the limits keep specs shallow; this is the last line of defence
         raise ArchError([Diagnostic("too-deep", "the spec nests too deeply to process (blocks "
                                     "within blocks within brackets)", None,
                                     "flatten the nesting, or lower the limit max_depth")]) \
             from None
+    if stage == "ir":
+        return ir
     diags = infer_shapes(ir, limits)
     if diags:
         raise ArchError(diags)
@@ -271,3 +270,8 @@ def load_model(spec: str | os.PathLike, *, model: str | None = None,
     if diags:
         raise ArchError(diags)
     return Model(ir, totals, loaded, limits)
+
+
+def load_model(spec: str | os.PathLike, *, model: str | None = None,
+               limits: Limits | None = None, roots=None, **settings) -> Model:
+    return load_stage(spec, "model", model=model, limits=limits, roots=roots, **settings)

@@ -1,9 +1,11 @@
-"""Model settings: `input:`, `classes:`, `init:`, `seed:`, `freeze:`, `head:`, `outputs:`,
-`transform_input:`.
+"""Model settings (`input: 3x224x224`, `classes: 10`, ...): the table of keys and their reading.
 
-Contract: `read_settings(model_def, overrides)` turns the setting statements of a model (and the
-caller's overrides from the CLI or the API) into one validated `ModelSettings`, reporting a
-diagnostic per bad setting. Overrides win over the file.
+Contract: `SETTINGS` is the one table of setting keys; every other list of them (the grammar's
+`SETTING_KEY` terminal, syntax-error suggestions, the YAML schema, the command line's flags) is
+derived from it, so a new setting is a row here plus its reading in `_read`.
+`read_settings(model_def, overrides)` turns the setting statements of a model (and the caller's
+overrides from the CLI or the API) into one validated `ModelSettings`, reporting a diagnostic per
+bad setting. Overrides win over the file.
 """
 
 from __future__ import annotations
@@ -16,8 +18,35 @@ from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
 from archdsl.expr import evaluate
 from archdsl.syntax import ast
 
-SETTING_KEYS = ("input", "classes", "init", "seed", "freeze", "head", "outputs",
-                "transform_input")
+
+@dataclass(frozen=True)
+class SettingKey:
+    """One model setting: its key and how each front end takes it.
+
+    `kind` says what the value is written as (`shape`, `number`, `chain`, `names`, `flag`);
+    `yaml` is the type a YAML spec may give it; `api`: a keyword of `archdsl.load`; `cli`: a
+    flag of every command that reads a spec (`--input`)."""
+
+    key: str
+    kind: str
+    yaml: Any
+    api: bool = False
+    cli: bool = False
+
+
+# The one table of settings: the grammar's SETTING_KEY terminal (parser.grammar_text), the
+# syntax errors' suggestions, the YAML schema and the command line's flags are derived from it.
+SETTINGS = (
+    SettingKey("input", "shape", str | int | list[int], api=True, cli=True),
+    SettingKey("classes", "number", int, api=True, cli=True),
+    SettingKey("init", "chain", str, api=True),
+    SettingKey("seed", "number", int, api=True, cli=True),
+    SettingKey("freeze", "names", str | list[str], api=True, cli=True),
+    SettingKey("head", "chain", str, api=True, cli=True),
+    SettingKey("outputs", "names", list[str], api=True),
+    SettingKey("transform_input", "flag", bool),
+)
+SETTING_KEYS = tuple(s.key for s in SETTINGS)
 INIT_KINDS = ("default", "kaiming", "xavier", "lecun", "normal")
 DEFAULT_SEED = 0
 

@@ -99,6 +99,9 @@ class Span:
     def __repr__(self) -> str:
         return f"Span({self.location()})"
 
+    def __reduce__(self):  # a call, not field by field: the AST cache reads back many spans
+        return Span, (self.file, self.start, self.end)
+
     def location(self) -> str:
         """`file:line:col`, as shown in diagnostics."""
         file, line, col, _ = self.located()

@@ -1,19 +1,26 @@
 """Start-up of the commands that never import torch: wall time and where it goes.
 
-Run from the repository root:  python benchmarks/startup_bench.py [--runs 15] [--json OUT]
+Run from the repository root:
+
+    python benchmarks/startup_bench.py [--runs 15] [--json OUT] [--baseline DIR]
 
 1. Wall time of cold commands (a new process each run; best and median of `--runs`, the
    commands interleaved so machine load hits them alike), with a poisoned `torch` on
-   PYTHONPATH so any import of it fails the run. Two bytecode situations:
+   PYTHONPATH so any import of it fails the run. The specs' ASTs come from archdsl's cache on
+   disk (warmed first, as for every command after the first to read a spec); the "no AST cache"
+   command parses (ARCHDSL_NO_CACHE=1: Lark imported, its tables loaded from the disk cache).
+   `--baseline DIR` adds the same commands run from another source tree of archdsl (e.g. an
+   older commit: `git archive REV | tar -x -C DIR`) on PYTHONPATH with this environment,
+   interleaved with these: the before/after comparison in one run. Two bytecode situations:
    - "no .pyc": PYTHONDONTWRITEBYTECODE=1, every archdsl module compiled from source on each
      start (an editable install in an environment that sets it, as the development sandbox does);
    - ".pyc": a warmed bytecode cache (PYTHONPYCACHEPREFIX), which a pip-installed wheel has.
 2. The import-time breakdown of `archdsl check specs/lenet5.arch` (`python -X importtime`),
    self time summed by package group, the slowest archdsl modules, and the heavy packages that
    must stay out of it (torch, networkx, yaml, numpy).
-3. In one fresh process, the stages of the check: imports, Lark grammar (cached on disk),
-   parse, elaborate, shapes, counting (the first validation of each op's pydantic schema
-   included).
+3. In one fresh process, the stages of the check: imports, parse (the AST from the disk
+   cache), elaborate, shapes, counting (the first validation of each op's pydantic schema
+   included); then what a parse costs without the AST cache: Lark's import and tables, a parse.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -43,7 +51,9 @@ COMMANDS = {
                                      "--input", "1x28x28", "--classes", "10"],
     "check resnet50": [str(ARCHDSL), "check", "resnet50"],
     "compile lenet5 (py)": [str(ARCHDSL), "compile", "specs/lenet5.arch"],
+    "check lenet5.arch, no AST cache": [str(ARCHDSL), "check", "specs/lenet5.arch"],
 }
+EXTRA_ENV = {"check lenet5.arch, no AST cache": {"ARCHDSL_NO_CACHE": "1"}}
 
 STAGES = r"""
 import time
@@ -59,25 +69,28 @@ from archdsl.limits import DEFAULT_LIMITS
 from archdsl.loader import read_spec
 from archdsl.passes.count import count
 from archdsl.passes.shapes import infer_shapes
-from archdsl.syntax.parser import _lark
 out["import pipeline"] = lap()
-_lark()
-out["Lark grammar (disk cache)"] = lap()
 loaded = read_spec("specs/lenet5.arch", DEFAULT_LIMITS, None)
-out["parse"] = lap()
+out["parse (AST cache)"] = lap()
 ir = elaborate(loaded, None, {}, DEFAULT_LIMITS)
 out["elaborate"] = lap()
 infer_shapes(ir, DEFAULT_LIMITS)
 out["shapes"] = lap()
 count(ir, DEFAULT_LIMITS)
 out["count"] = lap()
+from archdsl.syntax import parser
+parser._lark()
+out["without it: Lark import and tables (disk cache)"] = lap()
+parser._parse(loaded.program.file)
+out["without it: parse"] = lap()
 import json, sys
 print(json.dumps(out))
 """
 
 
-def environments(poison: str, pyc_dir: str) -> dict[str, dict[str, str]]:
-    base = {**os.environ, "PYTHONPATH": poison, "NO_COLOR": "1"}
+def environments(poison: str, pyc_dir: str, baseline: str | None = None) -> dict:
+    path = poison if baseline is None else os.pathsep.join([baseline, poison])
+    base = {**os.environ, "PYTHONPATH": path, "NO_COLOR": "1"}
     no_pyc = {**base, "PYTHONDONTWRITEBYTECODE": "1"}
     no_pyc.pop("PYTHONPYCACHEPREFIX", None)
     pyc = {**base, "PYTHONPYCACHEPREFIX": pyc_dir}
@@ -85,16 +98,30 @@ def environments(poison: str, pyc_dir: str) -> dict[str, dict[str, str]]:
     return {"no .pyc": no_pyc, ".pyc": pyc}
 
 
+def baseline_tree(folder: str) -> str:
+    """A source tree to import archdsl from; its grammar goes where its package looks for it
+    (an editable install would otherwise serve this tree's `archdsl.grammars`)."""
+    tree = Path(folder).resolve()
+    if not (tree / "archdsl" / "__init__.py").is_file():
+        raise SystemExit(f"--baseline {folder}: no archdsl package there")
+    grammars = tree / "archdsl" / "grammars"
+    if not grammars.is_dir() and (tree / "grammars").is_dir():
+        shutil.copytree(tree / "grammars", grammars)
+    return str(tree)
+
+
 def wall_times(envs, runs: int) -> dict:
-    for env in envs.values():  # warm the OS file cache, the Lark cache and the .pyc cache
-        for cmd in COMMANDS.values():
-            subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, check=True)
+    for env in envs.values():  # warm the OS file cache, archdsl's caches, the .pyc cache
+        for c, cmd in COMMANDS.items():
+            subprocess.run(cmd, env={**env, **EXTRA_ENV.get(c, {})}, cwd=ROOT,
+                           capture_output=True, check=True)
     times = {(e, c): [] for e in envs for c in COMMANDS}
     for _ in range(runs):
         for e, env in envs.items():
             for c, cmd in COMMANDS.items():
                 start = time.perf_counter()
-                proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+                proc = subprocess.run(cmd, env={**env, **EXTRA_ENV.get(c, {})}, cwd=ROOT,
+                                      capture_output=True, text=True)
                 times[e, c].append(time.perf_counter() - start)
                 if proc.returncode != 0:
                     raise SystemExit(f"{c} failed ({e}): {proc.stderr.strip()[-300:]}")
@@ -102,9 +129,10 @@ def wall_times(envs, runs: int) -> dict:
             for (e, c), v in times.items()}
 
 
-def import_breakdown(env) -> dict:
+def import_breakdown(env, tree: Path = ROOT) -> dict:
+    # run in the tree measured: `python -m` puts the working directory first on sys.path
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "archdsl", "check",
-                           "specs/lenet5.arch"], env=env, cwd=ROOT, capture_output=True,
+                           "specs/lenet5.arch"], env=env, cwd=tree, capture_output=True,
                           text=True, check=True)
     rows = []
     for line in proc.stderr.splitlines():
@@ -134,15 +162,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    parser.add_argument("--baseline", metavar="DIR", help="a source tree of another archdsl "
+                        "commit: its commands run interleaved with these")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as poison, tempfile.TemporaryDirectory() as pyc_dir:
+    with tempfile.TemporaryDirectory() as poison, tempfile.TemporaryDirectory() as pyc_dir, \
+            tempfile.TemporaryDirectory() as old_pyc:
         os.makedirs(os.path.join(poison, "torch"))
         Path(poison, "torch", "__init__.py").write_text(
             "raise ImportError('this command must not import torch')\n")
         envs = environments(poison, pyc_dir)
+        trees = dict.fromkeys(envs, ROOT)
+        if args.baseline:
+            old = baseline_tree(args.baseline)
+            for e, env in environments(poison, old_pyc, old).items():
+                envs[f"baseline, {e}"], trees[f"baseline, {e}"] = env, Path(old)
         results = {"wall": wall_times(envs, args.runs),
-                   "imports": {e: import_breakdown(env) for e, env in envs.items()},
-                   "stages_ms": {e: stages(env) for e, env in envs.items()}}
+                   "imports": {e: import_breakdown(env, trees[e]) for e, env in envs.items()},
+                   "stages_ms": {e: stages(env) for e, env in envs.items()
+                                 if not e.startswith("baseline")}}
     torch_start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
     results["import torch (what build/export pay), ms"] = (time.perf_counter() - torch_start) * 1e3
@@ -150,7 +187,7 @@ def main() -> None:
 
     print(f"cold commands, {args.runs} interleaved runs ({results['machine']}):")
     for name, r in results["wall"].items():
-        print(f"  {name:45} best {r['best_ms']:6.0f} ms   median {r['median_ms']:6.0f} ms")
+        print(f"  {name:60} best {r['best_ms']:6.0f} ms   median {r['median_ms']:6.0f} ms")
     for e, imp in results["imports"].items():
         print(f"import time of `archdsl check specs/lenet5.arch` [{e}]: "
               f"{imp['total_ms']:.0f} ms in all (python -X importtime, self times)")

@@ -81,9 +81,9 @@ def rss_bytes() -> int:
 def clear_parse_caches() -> None:
     """Forget archdsl's parsed files and texts and everything else it learned from specs, so
     the next load parses again (what a new command pays)."""
-    from archdsl import loader
+    import archdsl
 
-    loader.clear_caches()
+    archdsl.clear_caches()
 
 
 def torchvision():

@@ -26,6 +26,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import os
 import resource
 import shutil
 import sys
@@ -36,6 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ["ARCHDSL_NO_CACHE"] = "1"  # every input is parsed; none is stored in the user's cache
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

@@ -1,4 +1,8 @@
-"""Every architecture string of the lecture notes compiles from the command line."""
+"""Every architecture string of the lecture notes compiles from the command line.
+
+Contract: the command's `main(argv)` runs in this process (`cli_inprocess`); the real command
+in a subprocess is exercised by test_cli.py and the diagnostics corpus.
+"""
 
 import json
 
@@ -24,8 +28,8 @@ NOTES = [
 
 
 @pytest.mark.parametrize("text,shape", NOTES)
-def test_notes_string_checks_from_the_cli(cli, text, shape):
-    proc = cli("check", text, "--input", shape, "--classes", "10", "--json")
+def test_notes_string_checks_from_the_cli(cli_inprocess, text, shape):
+    proc = cli_inprocess("check", text, "--input", shape, "--classes", "10", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     assert data["ok"] is True
@@ -64,7 +68,7 @@ def test_numeric_labels_name_modules_from_kind_and_number():
     assert [n.display for n in model.layers()][:2] == ["Conv:1", "Pool:1"]
 
 
-def test_missing_classes_is_a_diagnostic(cli):
-    proc = cli("check", "Conv-Pool-FC", "--input", "1x28x28")
+def test_missing_classes_is_a_diagnostic(cli_inprocess):
+    proc = cli_inprocess("check", "Conv-Pool-FC", "--input", "1x28x28")
     assert proc.returncode == 1
     assert "classes" in proc.stderr and "^" in proc.stderr

@@ -1,27 +1,22 @@
 """The benchmark runner (benchmarks/run.py) works: each section on tiny inputs, and the report
 files of a run. No timing assertions: these check what was measured exists and agrees (same
-parameter counts, same outputs), never how fast."""
+parameter counts, same outputs), never how fast. The sections are imported from benchmarks/,
+which pyproject's pytest `pythonpath` puts on the path."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
+import analysis_bench
+import build_bench
+import memory_bench
 import pytest
+import run
+import runtime_bench
+import scaling_bench
+import timing
 
-pytest.importorskip("torch")
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import analysis_bench  # noqa: E402
-import build_bench  # noqa: E402
-import memory_bench  # noqa: E402
-import run  # noqa: E402
-import runtime_bench  # noqa: E402
-import scaling_bench  # noqa: E402
-import timing  # noqa: E402
+pytestmark = pytest.mark.slow  # the benchmarks' smoke run builds and times real models
 
 
 def quiet(message: str) -> None:

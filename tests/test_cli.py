@@ -33,8 +33,8 @@ def test_help_teaches(cli):
     (["summary", "lenet5", "--dtype", "float7"], 2),
     (["check", "lenet5", "--limit", "max_cats=3"], 2),
 ])
-def test_exit_codes(cli, args, code):
-    proc = cli(*args)
+def test_exit_codes(cli_inprocess, args, code):
+    proc = cli_inprocess(*args)  # `entry()` exits with this status (real exits: the corpus)
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
 
@@ -72,7 +72,7 @@ def test_internal_errors_are_short_and_exit_70(cli, monkeypatch, tmp_path):
     (fake / "sitecustomize.py").write_text(
         "import archdsl.model as m\n"
         "def boom(*a, **k):\n    raise RuntimeError('simulated bug')\n"
-        "m.load_model = boom\n")
+        "m.load_stage = boom\n")
     proc = cli("check", "lenet5", env={"PYTHONPATH": str(fake)})
     assert proc.returncode == 70
     assert "internal error" in proc.stderr and "Traceback" not in proc.stderr

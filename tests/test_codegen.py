@@ -25,6 +25,7 @@ def test_generated_source_matches_the_reviewed_golden_file(name):
     check_golden(GOLDEN / f"{name}.py", archdsl.compile(name))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", archdsl.zoo())
 def test_every_shipped_spec_builds_and_runs(name):
     model = archdsl.load(name)
@@ -63,6 +64,7 @@ def test_generated_sources_pass_ruff(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_compiled_file_runs_standalone(tmp_path, cli):
     out = tmp_path / "lenet5_gen.py"
     assert cli("compile", "specs/lenet5.arch", "-o", str(out)).returncode == 0
@@ -82,6 +84,7 @@ def test_one_class_per_block_shared_by_its_instances():
     assert "Bottleneck(256, 128, stride=2)" in source
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet18", "googlenet", "dpn68", "densenet121"])
 def test_torchscript_scripts_the_built_module(name):
     net = archdsl.build(name).eval()
@@ -94,6 +97,7 @@ def test_torchscript_scripts_the_built_module(name):
     torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.slow
 def test_pickle_and_deepcopy_work_in_process():
     net = archdsl.build("resnet18").eval()
     buffer = io.BytesIO()
@@ -173,6 +177,7 @@ def test_dense_blocks_run_as_a_dense_stack():
     assert archdsl.compile("densenet121").count("DenseStack(OrderedDict(") == 4
 
 
+@pytest.mark.slow
 def test_a_dense_stack_computes_what_its_layers_compute_in_turn():
     """Outputs, input gradients and parameter gradients of a `DenseStack` equal those of
     calling its layers one after another (the plain `nn.Sequential` it replaces)."""
@@ -196,6 +201,7 @@ def test_a_dense_stack_computes_what_its_layers_compute_in_turn():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.slow
 def test_a_spec_with_dense_stacks_scripts_and_exports():
     net = archdsl.build(DENSE_SPEC).eval()
     x = torch.randn(2, 4, 8, 8)
@@ -204,3 +210,21 @@ def test_a_spec_with_dense_stacks_scripts_and_exports():
         torch.testing.assert_close(torch.jit.script(net)(x), expected)
         exported = torch.export.export(net, (x,))
         torch.testing.assert_close(exported.module()(x), expected)
+
+
+def test_init_asks_the_ops_which_modules_it_sets(monkeypatch):
+    """`init:` sets the nn classes the ops declare in `weight_init`, gathered from the catalog:
+    an op that declares a rule is initialised by it, with no list in code generation to edit."""
+    from archdsl.ops import lookup
+
+    spec = "input: 3x8x8\ninit: xavier\nConv(4, 3) - IN(affine=true) - GAP - FC(2)"
+    affine = "isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm{})) and m.affine:"
+    assert affine.format("") in archdsl.compile(spec)
+    monkeypatch.setattr(type(lookup("IN")), "weight_init", {"affine": ("nn.InstanceNorm2d",)})
+    source = archdsl.compile(spec + " ")  # a new text: nothing cached
+    assert affine.format(", nn.InstanceNorm2d") in source
+    net = archdsl.build(spec + " ")
+    with torch.no_grad():
+        net.inorm1.weight.fill_(3.0)
+    net._init_weights()
+    assert torch.equal(net.inorm1.weight, torch.ones(4))

@@ -1,4 +1,4 @@
-"""The corpus of broken specs: each one through the real `archdsl` command, output golden.
+"""The corpus of broken specs: each one through the `archdsl` command, output golden.
 
 Cases live in `tests/diagnostics/<topic>/`: `.arch` and `.yaml` files are passed as paths, a
 `.txt` file holds a bare layer string (as typed in quotes on the command line). A first line
@@ -9,11 +9,17 @@ Refresh with ARCHDSL_ACCEPT=1 and review the diff.
 
 Every case must exit 1 (invalid spec) or 2 (usage) with no traceback, and the Python API must
 raise `ArchError` with the same diagnostics the command printed.
+
+Contract: each case runs the CLI's `main(argv)` in this process (`cli_inprocess`: the
+environment and working directory the subprocess gets, so the output is the same bytes); a
+handful of cases, chosen to cover stdout, stderr, colour, exit 1 and exit 2, also run the real
+`archdsl` command in a subprocess against the same golden files.
 """
 
 from __future__ import annotations
 
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -46,7 +52,7 @@ def command_of(case: Path) -> tuple[list[str], str]:
     return argv, shown
 
 
-def run_case(cli, case: Path) -> tuple[str, object]:
+def run_case(cli, case: Path) -> tuple[str, subprocess.CompletedProcess]:
     argv, shown = command_of(case)
     proc = cli(*argv)
     out = [shown, f"exit {proc.returncode}"]
@@ -64,14 +70,29 @@ def test_the_corpus_is_big_enough():
             "safety"} <= topics
 
 
-@pytest.mark.parametrize("case", cases(), ids=lambda p: str(p.relative_to(CORPUS)))
-def test_broken_spec(cli, case: Path):
+def check_case(cli, case: Path) -> None:
     text, proc = run_case(cli, case)
     check_golden(case.with_suffix(".expected"), text)
     assert proc.returncode in (1, 2), text
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
     if proc.returncode == 1 and "--json" not in text.splitlines()[0]:
         assert proc.stderr.rstrip().endswith(("1 error", "errors")), "summary count missing"
+
+
+@pytest.mark.parametrize("case", cases(), ids=lambda p: str(p.relative_to(CORPUS)))
+def test_broken_spec(cli_inprocess, case: Path):
+    check_case(cli_inprocess, case)
+
+
+# The real command: stdout (JSON), stderr with and without colour, exit 1 and 2, file specs.
+SUBPROCESS_CASES = [CORPUS / name for name in (
+    "cli/json.txt", "cli/color.txt", "cli/bad-limit-flag.txt", "cli/summary-table.txt",
+    "syntax/extra-brace.arch", "yaml/alias-bomb.yaml")]
+
+
+@pytest.mark.parametrize("case", SUBPROCESS_CASES, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_broken_spec_through_the_real_command(cli, case: Path):
+    check_case(cli, case)
 
 
 def _api_args(argv: list[str]):

@@ -1,6 +1,8 @@
-"""`archdsl diff A B` through the real CLI: alignment (VGG-16/19, ResNet-50/ResNeXt-50), exact
+"""`archdsl diff A B` through the CLI: alignment (VGG-16/19, ResNet-50/ResNeXt-50), exact
 totals, exit codes, JSON, diagnostics for either side, no torch; one golden text diff.
 
+Contract: the alignment figures and the no-torch check come from the real command in a
+subprocess; the other cases call its `main(argv)` in process (`cli_inprocess`).
 Refresh the golden file with ARCHDSL_ACCEPT=1 and review the diff."""
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ def test_vgg19_adds_one_conv_to_each_of_stages_3_to_5(vgg):
     assert sum(layer["params"] for layer in added) == params["delta"]
 
 
-def test_vgg_text_shows_added_rows_and_exact_delta(cli):
-    proc = cli("diff", "vgg16", "vgg19")
+def test_vgg_text_shows_added_rows_and_exact_delta(cli_inprocess):
+    proc = cli_inprocess("diff", "vgg16", "vgg19")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "VGG16 → VGG19" in out
@@ -83,8 +85,8 @@ def test_resnet50_against_resnext50_pairs_every_layer_by_name(resnets):
     assert totals["layers"] == {"a": 182, "b": 182, "delta": 0}
 
 
-def test_resnext_text_marks_changed_cells(cli):
-    out = cli("diff", "resnet50", "resnext50_32x4d").stdout
+def test_resnext_text_marks_changed_cells(cli_inprocess):
+    out = cli_inprocess("diff", "resnet50", "resnext50_32x4d").stdout
     row = next(line for line in out.splitlines() if "layer1.0.conv2 " in line)
     assert row.startswith("│~") and "Conv 3x3, 64 → Conv 3x3, 128, g32" in row
     assert "36,864 → 4,608" in row
@@ -92,25 +94,25 @@ def test_resnext_text_marks_changed_cells(cli):
 
 
 @pytest.mark.parametrize("flag", [[], ["--exit-code"]])
-def test_identical_specs_exit_0(cli, flag):
-    proc = cli("diff", "lenet5", "specs/lenet5.arch", *flag)
+def test_identical_specs_exit_0(cli_inprocess, flag):
+    proc = cli_inprocess("diff", "lenet5", "specs/lenet5.arch", *flag)
     assert proc.returncode == 0, proc.stderr
     assert "lenet5 and specs/lenet5.arch are the same: 12 layers" in proc.stdout
     assert "┏" not in proc.stdout  # no layer table when nothing differs
-    data = diff_json(cli, "lenet5", "specs/lenet5.arch")
+    data = diff_json(cli_inprocess, "lenet5", "specs/lenet5.arch")
     assert data["differ"] is False and data["counts"]["same"] == 12
     assert all(t.get("delta", 0) == 0 for t in data["totals"].values())
 
 
 @pytest.mark.parametrize(("flags", "code"), [([], 0), (["--exit-code"], 4),
                                              (["--exit-code", "--json"], 4)])
-def test_exit_code_only_when_asked(cli, flags, code):
-    proc = cli("diff", "resnet18", "resnet34", *flags)
+def test_exit_code_only_when_asked(cli_inprocess, flags, code):
+    proc = cli_inprocess("diff", "resnet18", "resnet34", *flags)
     assert proc.returncode == code, proc.stderr
 
 
-def test_json_shape(cli):
-    data = diff_json(cli, "lenet5", "alexnet", "--batch", "8", "--dtype", "float16",
+def test_json_shape(cli_inprocess):
+    data = diff_json(cli_inprocess, "lenet5", "alexnet", "--batch", "8", "--dtype", "float16",
                      "--optimizer", "adam")
     assert data["schema_version"] == 1
     assert set(data) == {"schema_version", "a", "b", "differ", "dtype", "batch", "optimizer",
@@ -128,49 +130,51 @@ def test_json_shape(cli):
     assert set(data["totals"]["receptive_field"]) == {"a", "b"}
 
 
-def test_all_shows_every_row(cli):
+def test_all_shows_every_row(cli_inprocess):
     args = ("diff", "resnet18", "resnet34")
-    short, full = cli(*args).stdout, cli(*args, "--all").stdout
+    short, full = cli_inprocess(*args).stdout, cli_inprocess(*args, "--all").stdout
     assert "the same" in short and "… " not in full
     assert sum(line.startswith("│") for line in full.splitlines()) == 134  # 70 same + 64 added
 
 
-def test_model_selection_per_side(cli, tmp_path):
+def test_model_selection_per_side(cli_inprocess, tmp_path):
     spec = tmp_path / "nets.arch"
     spec.write_text("model Small {\n  input: 1x28x28\n  Conv(8, 3) - ReLU - GAP - FC(10)\n}\n"
                     "model Large {\n  input: 1x28x28\n  Conv(32, 3) - ReLU - GAP - FC(10)\n}\n")
-    data = diff_json(cli, str(spec), str(spec), "--model-a", "Small", "--model-b", "Large")
+    data = diff_json(cli_inprocess, str(spec), str(spec), "--model-a", "Small",
+                     "--model-b", "Large")
     assert (data["a"]["name"], data["b"]["name"]) == ("Small", "Large")
     assert data["differ"] is True
-    same = diff_json(cli, str(spec), str(spec), "--model", "Large")
+    same = diff_json(cli_inprocess, str(spec), str(spec), "--model", "Large")
     assert same["differ"] is False and same["a"]["name"] == "Large"
 
 
-def test_errors_in_both_specs_are_reported_with_their_side(cli, tmp_path):
+def test_errors_in_both_specs_are_reported_with_their_side(cli_inprocess, tmp_path):
     bad = tmp_path / "bad.arch"
     bad.write_text("model M {\n  input: 3x32x32\n  Conv(8, 3) - Foo - FC(10)\n}\n")
-    proc = cli("diff", str(bad), "Conv-ReLU-Poool-FC", "--input", "3x32x32", "--exit-code")
+    proc = cli_inprocess("diff", str(bad), "Conv-ReLU-Poool-FC", "--input", "3x32x32",
+                         "--exit-code")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "unknown layer 'Foo'" in proc.stderr and "did you mean 'Pool'?" in proc.stderr
     assert "note: in A: " in proc.stderr and "note: in B: Conv-ReLU-Poool-FC" in proc.stderr
     assert proc.stderr.rstrip().endswith("2 errors")
-    proc = cli("diff", "lenet5", "Conv-ReLU-Poool-FC", "--input", "3x32x32", "--json")
+    proc = cli_inprocess("diff", "lenet5", "Conv-ReLU-Poool-FC", "--input", "3x32x32", "--json")
     assert proc.returncode == 1
     [diag] = json.loads(proc.stdout)["diagnostics"]
     assert diag["code"] == "unknown-layer"
 
 
-def test_usage_errors_exit_2(cli):
-    assert cli("diff", "lenet5").returncode == 2
-    assert cli("diff", "lenet5", "lenet5", "--batch", "0").returncode == 2
+def test_usage_errors_exit_2(cli_inprocess):
+    assert cli_inprocess("diff", "lenet5").returncode == 2
+    assert cli_inprocess("diff", "lenet5", "lenet5", "--batch", "0").returncode == 2
 
 
-def test_help_teaches(cli):
-    proc = cli("diff", "--help")
+def test_help_teaches(cli_inprocess):
+    proc = cli_inprocess("diff", "--help")
     assert proc.returncode == 0
     assert "examples:" in proc.stdout and "archdsl diff vgg16 vgg19" in proc.stdout
     assert "--exit-code" in proc.stdout and "4 when they" in proc.stdout
-    assert "diff" in cli("--help").stdout
+    assert "diff" in cli_inprocess("--help").stdout
 
 
 def test_diff_never_imports_torch(cli, tmp_path):
@@ -182,8 +186,9 @@ def test_diff_never_imports_torch(cli, tmp_path):
     assert cli("diff", "vgg16", "vgg19", "--json", env=env).returncode == 0
 
 
-def test_golden_small_diff(cli):
-    proc = cli("diff", "tests/golden/diff/small_a.arch", "tests/golden/diff/small_b.arch")
+def test_golden_small_diff(cli_inprocess):
+    proc = cli_inprocess("diff", "tests/golden/diff/small_a.arch",
+                         "tests/golden/diff/small_b.arch")
     assert proc.returncode == 0, proc.stderr
     check_golden(GOLDEN / "small.expected", proc.stdout)
 

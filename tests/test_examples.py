@@ -8,6 +8,7 @@ import pytest
 from conftest import ROOT
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script,args", [("quickstart.py", []),
                                          ("train_synthetic.py", ["--steps", "60"]),
                                          ("transfer_learning.py", ["--steps", "2"])])

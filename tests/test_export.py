@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 import archdsl
-from archdsl.runtime.export import export
 from archdsl.diagnostics import BackendError
+from archdsl.runtime.export import export
 
 SPECS = ["lenet5", "resnet18", "googlenet"]
 # the ImageNet models at half resolution (the same weights: both end in global pooling) keep CI
@@ -69,6 +69,7 @@ def weights(tmp_path_factory):
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", SPECS)
 def test_export_equals_the_module_with_the_given_weights(name, fmt, weights, tmp_path):
@@ -94,6 +95,7 @@ def test_export_equals_the_module_with_the_given_weights(name, fmt, weights, tmp
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_torchscript_is_compiled_not_traced(tmp_path):
     """A scripted module keeps the training switch: in training mode the auxiliary heads run."""
     out = tmp_path / "googlenet.ts"
@@ -120,6 +122,7 @@ model AuxNet {
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "export"])
 def test_outputs_main_exports_only_the_main_output(fmt, tmp_path):
     model = archdsl.load(AUX_SPEC)
@@ -149,6 +152,7 @@ model AllOps {
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_layer_kind_exports(fmt, tmp_path):
     from archdsl.ops import all_ops
@@ -217,6 +221,7 @@ def test_safetensors_and_ddp_prefixed_weights_load(tmp_path):
 
 
 # --- the command -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_compile_onnx_with_weights_on_the_command_line(cli, tmp_path, weights):
     path_weights, reference = weights["lenet5"]
     out = tmp_path / "lenet5.onnx"
@@ -232,6 +237,7 @@ def test_compile_onnx_with_weights_on_the_command_line(cli, tmp_path, weights):
         np.testing.assert_allclose(got, reference(x).numpy(), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_output_suffix_chooses_the_format_and_the_seed_the_weights(cli, tmp_path):
     out = tmp_path / "lenet5.pt2"
     proc = cli("compile", "lenet5", "--seed", "3", "-o", str(out))
@@ -256,6 +262,7 @@ def test_compile_usage_errors_exit_2(cli, tmp_path, args, message):
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_exporter_package_exits_3_saying_what_to_install(cli, tmp_path):
     poison = tmp_path / "poison" / "onnxscript"
     poison.mkdir(parents=True)

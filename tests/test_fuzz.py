@@ -15,7 +15,6 @@ for as long as you like.
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,10 +25,9 @@ from hypothesis import strategies as st
 
 import archdsl
 from archdsl.loader import zoo_dir, zoo_path
-from conftest import ROOT
+from fuzz.strategies import check_outcome, mutations, token_soups, valid_chains
 
-sys.path.insert(0, str(ROOT))
-from fuzz.strategies import check_outcome, mutations, token_soups, valid_chains  # noqa: E402
+pytestmark = pytest.mark.slow  # hypothesis: hundreds of examples
 
 # Generous: timings on a shared 2-core CI box are noisy; a hang would blow far past this.
 BOUND_S = 10.0

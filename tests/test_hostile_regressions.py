@@ -7,15 +7,10 @@ Add a row for every crash the fuzzers find (`fuzz/run.py` writes reproducers to
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 import archdsl
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT))
-from fuzz.strategies import check_outcome  # noqa: E402
+from fuzz.strategies import check_outcome
 
 MODEL = "model Net {{\n  input: 3x32x32\n  {}\n}}\n"
 DEEP_BLOCKS = "".join(f"block B{i}(c) {{ {'[' * 20}B{i - 1}(c){']' * 20} }}\n"

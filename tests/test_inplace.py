@@ -4,6 +4,7 @@ generated forward writes it, and that autograd gives exactly what the out-of-pla
 from __future__ import annotations
 
 import pytest
+import torch
 
 import archdsl
 from archdsl.codegen import pysource
@@ -84,9 +85,8 @@ def build(spec: str, monkeypatch, adds_in_place: bool = True):
         return made()
 
 
-@pytest.mark.parametrize("spec", [*ADDS, BLOCK, "resnet18"])
+@pytest.mark.parametrize("spec", [*ADDS, BLOCK, pytest.param("resnet18", marks=pytest.mark.slow)])
 def test_gradients_equal_the_out_of_place_sums(spec, monkeypatch):
-    torch = pytest.importorskip("torch")
     (source, net), (ref_source, ref) = build(spec, monkeypatch), \
         build(spec, monkeypatch, adds_in_place=False)
     expected = ADDS.get(spec, "+=")  # the block spec and ResNet-18 sum in place

@@ -80,13 +80,31 @@ def test_a_loaded_layer_leaves_few_objects_for_the_garbage_collector():
     (node, annotations) of `Conv(8, 3, p=1)-ReLU` come to 11 per layer."""
     import gc
 
-    from archdsl import loader
-
     text = "-".join(["Conv(8, 3, p=1)-ReLU"] * 200)
-    loader.clear_caches()
+    archdsl.clear_caches()
     gc.collect()
     before = len(gc.get_objects())
     model = archdsl.load(text, input="3x32x32")
     gc.collect()  # untracks the tuples and dicts that hold no containers, as any collection does
     per_layer = (len(gc.get_objects()) - before) / len(model.layers())
     assert per_layer <= 12, per_layer
+
+
+def test_clear_caches_forgets_what_loads_learned(monkeypatch):
+    """`archdsl.clear_caches()` empties the caches every module registers (archdsl.caches): the
+    next load parses its text and checks its labels again, as a new command would."""
+    from archdsl import identifiers, loader
+
+    parsed = []
+    real = loader.parse_text
+    monkeypatch.setattr(loader, "parse_text", lambda *a: parsed.append(a) or real(*a))
+    text = "input: 3x8x8\nConv:cache_probe(4, 3) - ReLU - FC(2)"
+    archdsl.clear_caches()
+    archdsl.load(text)
+    archdsl.load(text)
+    assert len(parsed) == 1  # the second load found the text cached
+    assert identifiers._identifier_problem.cache_info().currsize > 0
+    archdsl.clear_caches()
+    assert identifiers._identifier_problem.cache_info().currsize == 0
+    archdsl.load(text)
+    assert len(parsed) == 2

@@ -9,6 +9,7 @@ wall-clock bound guards against hangs without flaking on a busy machine.
 from __future__ import annotations
 
 import dataclasses
+import math
 import subprocess
 import sys
 import time
@@ -103,14 +104,25 @@ def _spellings(n: int) -> list[str]:
     return out
 
 
+def assert_well_within_the_defaults(model) -> None:
+    """The figures the defaults bound are a tenth of the ceiling or less ("by a wide margin")."""
+    assert model.limits == DEFAULT_LIMITS
+    assert 0 < len(model.layers()) <= DEFAULT_LIMITS.max_layers // 10
+    assert 0 < model.totals.params <= DEFAULT_LIMITS.max_params // 10
+    largest = max(math.prod(n.ann.out_shape) for n in model.graph.order())
+    assert largest <= DEFAULT_LIMITS.max_tensor_elements // 10
+
+
 @pytest.mark.parametrize("name", archdsl.zoo())
 def test_defaults_admit_every_zoo_spec(name):
-    archdsl.load(name, limits=DEFAULT_LIMITS)
+    assert_well_within_the_defaults(archdsl.load(name, limits=DEFAULT_LIMITS))
 
 
 @pytest.mark.parametrize("text,shape", NOTES)
 def test_defaults_admit_every_notes_string(text, shape):
-    archdsl.load(text, input=shape, classes=10, limits=DEFAULT_LIMITS)
+    model = archdsl.load(text, input=shape, classes=10, limits=DEFAULT_LIMITS)
+    assert model.output_shape == (10,)
+    assert_well_within_the_defaults(model)
 
 
 def test_a_limit_can_be_raised():

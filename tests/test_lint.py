@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # ruff over the whole tree; run before you push
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -58,9 +58,13 @@ def test_the_plan_comes_from_the_graph_and_the_catalog():
     assert not {"pre", "shared"} & {f.affine for f in folds}
 
 
-@pytest.mark.parametrize("spec, size", [(MIXED, None), ("resnet18", "3x64x64"),
-                                         ("googlenet", "3x96x96"), ("vgg11_bn", "3x32x32"),
-                                         ("densenet121", "3x64x64")])
+@pytest.mark.parametrize("spec, size", [
+    (MIXED, None),
+    pytest.param("resnet18", "3x64x64", marks=pytest.mark.slow),
+    pytest.param("googlenet", "3x96x96", marks=pytest.mark.slow),
+    pytest.param("vgg11_bn", "3x32x32", marks=pytest.mark.slow),
+    pytest.param("densenet121", "3x64x64", marks=pytest.mark.slow),
+])
 def test_optimized_outputs_equal_the_original_in_eval_mode(spec, size, tmp_path):
     model = archdsl.load(spec, input=size)
     reference = trained_looking(model.build(all_outputs=True)).eval()
@@ -87,6 +91,7 @@ def test_what_stays_unfolded_in_the_mixed_spec():
     assert not any(p.requires_grad for p in net.parameters())
 
 
+@pytest.mark.slow
 def test_channels_last_keeps_the_outputs(tmp_path):
     model = archdsl.load("resnet18", input="3x64x64")
     reference = trained_looking(model.build()).eval()
@@ -103,6 +108,7 @@ def test_an_unknown_mode_is_refused():
         archdsl.build("lenet5", optimize="training")
 
 
+@pytest.mark.slow
 def test_optimized_onnx_has_no_batchnorm_or_dropout(cli, tmp_path):
     spec = tmp_path / "mixed.arch"
     spec.write_text(MIXED)

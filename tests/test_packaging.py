@@ -4,6 +4,7 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
 import tomllib
 
 from conftest import ROOT
@@ -18,6 +19,7 @@ def test_every_subpackage_is_listed_in_pyproject():
     assert {"archdsl.grammars", "archdsl.specs", "archdsl.specs.blocks"} <= listed
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_the_grammar_the_zoo_and_all_modules(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                            "-q", "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 import archdsl
 from archdsl.report import tables
@@ -110,9 +111,9 @@ TORCH_SPECS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", TORCH_SPECS)
 def test_field_matches_the_gradient_footprint_in_torch(spec):
-    torch = pytest.importorskip("torch")
     model = archdsl.load(spec, input="1x41x37")
     net = model.build().eval()  # BatchNorm as a positive per-channel scale
     for p in net.parameters():  # positive weights: no gradient cancels inside the field

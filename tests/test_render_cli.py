@@ -9,21 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from archdsl.render import diagram
-from archdsl.render import figures
-from archdsl.render import graphviz_render
-from archdsl.render import themes
-from archdsl.cli import render as render_cli
 
-
-def test_cli_choices_match_the_backends():
-    assert render_cli.VIEWS == diagram.VIEWS
-    assert render_cli.STYLES == figures.STYLES
-    assert render_cli.THEMES == themes.THEMES
-    assert render_cli.RANKDIRS == graphviz_render.RANKDIRS
-    assert render_cli.DEFAULT_DPI == figures.DEFAULT_DPI
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("ext, magic", [("svg", b"<?xml"), ("png", b"\x89PNG"), ("pdf", b"%PDF-"),
                                         ("dot", b"digraph")])
 def test_format_follows_the_extension(cli, tmp_path, ext, magic):
@@ -33,6 +20,7 @@ def test_format_follows_the_extension(cli, tmp_path, ext, magic):
     assert out.read_bytes().startswith(magic)
 
 
+@pytest.mark.slow
 def test_featuremaps_png_and_dpi(cli, tmp_path):
     low, high = tmp_path / "low.png", tmp_path / "high.png"
     for out, dpi in ((low, "50"), (high, "200")):
@@ -55,6 +43,7 @@ def test_stdout_and_format_flag(cli):
     assert dot.stdout.startswith('digraph "LeNet5"')
 
 
+@pytest.mark.slow
 def test_same_output_in_every_process(cli, tmp_path):
     outputs = []
     for seed in ("0", "1", "12345"):
@@ -89,9 +78,9 @@ def test_missing_dot_says_how_to_install_it(cli, tmp_path):
     (["-o", "x.svg", "--dpi", "0"], "dpi must be between"),
     (["-o", "x.svg", "--view", "bricks"], "invalid choice"),
 ])
-def test_usage_errors(cli, tmp_path, args, message):
+def test_usage_errors(cli_inprocess, tmp_path, args, message):
     args = [a if not a.startswith("x.") else str(tmp_path / a) for a in args]
-    proc = cli("render", "resnet50", *args)
+    proc = cli_inprocess("render", "resnet50", *args)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
 

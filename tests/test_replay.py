@@ -120,9 +120,7 @@ def test_replay_respects_the_layer_limit(monkeypatch):
 
 
 def test_validated_params_are_shared_only_between_equal_values_of_the_same_type():
-    from archdsl.elaborate import binding
-
-    binding.clear_caches()
+    archdsl.clear_caches()
     a = archdsl.load("input: 3x8x8\nDropout(0) - Dropout(0.0) - Dropout(0) - FC(2)")
     drops = [n for n in a.layers() if n.op.name == "Dropout"]
     assert drops[0].params is drops[2].params  # bound once

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 import archdsl
+
+pytestmark = pytest.mark.slow  # torch.compile and DDP each take seconds
 
 AUX = """
 model AuxNet {

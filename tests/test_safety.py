@@ -55,6 +55,7 @@ def test_only_torch_build_executes_code():
                 assert path == EXEC_MODULE and name in ("exec", "compile"), (path, name)
 
 
+@pytest.mark.slow
 def test_only_build_module_executes_generated_source():
     callers = set()
     for path in PACKAGE.rglob("*.py"):
@@ -215,6 +216,7 @@ def test_accepted_names_give_safe_source_that_runs(what, spec, tmp_path, monkeyp
     assert not (tmp_path / "PWNED").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", archdsl.zoo())
 def test_zoo_source_passes_the_audit(name):
     audit(archdsl.compile(name))

@@ -23,6 +23,7 @@ def poisoned(tmp_path_factory):
     return {"PYTHONPATH": str(folder)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [
     ["check", "specs/lenet5.arch"],
     ["check", "Conv-ReLU-Pool-Conv-ReLU-Pool-FC-SM", "--input", "1x28x28", "--classes", "10"],

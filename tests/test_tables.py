@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import archdsl
+from archdsl.diagnostics import BackendError
 from archdsl.render import figures
 from archdsl.report import tables
-from archdsl.diagnostics import BackendError
 
 UNDERSCORED = """
 model My_Net {
@@ -106,6 +106,7 @@ def test_csv_reads_back(alexnet):
     assert rows[0]["kernel"] == "11x11" and rows[0]["output"] == "96x55x55"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["table", "markdown", "latex", "csv", "json"])
 def test_summary_formats_from_the_cli(cli, fmt):
     proc = cli("summary", "specs/alexnet.arch", "--format", fmt)

@@ -73,6 +73,7 @@ def test_head_on_the_cli(cli):
     assert json.loads(proc.stdout)["output_shape"] == [2]
 
 
+@pytest.mark.slow
 def test_recipe_pretrained_weights_from_a_local_file(tmp_path):
     """The README's recipe: torchvision weights saved locally, frozen backbone, new head."""
     import torchvision

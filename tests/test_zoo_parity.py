@@ -17,8 +17,12 @@ REFERENCES = {
     **{name: ("torchvision", name, {}) for name in (
         "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
-        "densenet121", "densenet169", "densenet201")},
+        "densenet121", "densenet169", "densenet201", "densenet161", "resnext101_32x8d",
+        "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "squeezenet1_0",
+        "squeezenet1_1")},
+    "alexnet_torchvision": ("torchvision", "alexnet", {}),
     "googlenet": ("torchvision", "googlenet", {"aux_logits": True, "init_weights": True}),
+    "inception_v3": ("torchvision", "inception_v3", {"aux_logits": True, "init_weights": False}),
     "dpn68": ("timm", "dpn68", {}),
     "dpn92": ("timm", "dpn92", {}),
 }
@@ -29,6 +33,10 @@ REQUIRED = {"lenet5", "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg16", "vgg16_b
             "vgg19_bn", "vgg_a_lrn", "vgg_c", "googlenet", "resnet18", "resnet34", "resnet50",
             "resnet101", "resnet152", "resnext50_32x4d", "densenet121", "densenet169",
             "densenet201", "dpn68", "dpn92"}
+# a smaller input than the spec's where the architecture allows it, to keep CI fast (the largest
+# models; Inception-v3 keeps its 299x299, which its auxiliary head needs)
+SIZE = {"resnext101_32x8d": 112, "resnext101_64x4d": 112, "wide_resnet101_2": 112,
+        "densenet161": 112}
 
 
 def reference(name: str) -> torch.nn.Module:
@@ -58,6 +66,7 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> None:
     assert err <= 1e-5 * max(1.0, a.abs().max().item()), f"max |diff| {err}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_parity_with_the_reference(name):
     ref = reference(name).eval()
@@ -68,11 +77,13 @@ def test_parity_with_the_reference(name):
     assert model.totals.params == sum(p.numel() for p in ref.parameters())
     net.load_state_dict(ref.state_dict(), strict=True, assign=True)
     net.eval()
-    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    size = SIZE.get(name, model.input_shape[-1])
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         _close(ref(x), net(x))
 
 
+@pytest.mark.slow
 def test_googlenet_side_heads_match_on_the_same_features():
     ref = reference("googlenet").eval()
     net = archdsl.build("googlenet", all_outputs=True)
@@ -90,6 +101,7 @@ def test_googlenet_side_heads_match_on_the_same_features():
         _close(ref.aux2(features["4d"]), aux2)
 
 
+@pytest.mark.slow
 def test_googlenet_returns_outputs_like_torchvision():
     net = archdsl.build("googlenet")
     x = torch.randn(2, 3, 224, 224)
@@ -100,16 +112,45 @@ def test_googlenet_returns_outputs_like_torchvision():
         assert net.eval()(x).shape == (2, 1000)
 
 
+@pytest.mark.slow
+def test_inception_v3_side_head_matches_on_the_same_features():
+    ref = reference("inception_v3").eval()
+    net = archdsl.build("inception_v3", all_outputs=True)
+    net.load_state_dict(ref.state_dict(), strict=True)
+    net.eval()
+    features = {}
+    ref.Mixed_6e.register_forward_hook(lambda m, i, o: features.setdefault("6e", o))
+    x = torch.randn(2, 3, 299, 299, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        main_ref = ref(x)
+        main, aux = net(x)
+        _close(main_ref, main)
+        _close(ref.AuxLogits(features["6e"]), aux)
+
+
+@pytest.mark.slow
+def test_inception_v3_returns_its_side_output_in_training_only():
+    net = archdsl.build("inception_v3")
+    x = torch.randn(2, 3, 299, 299)
+    with torch.no_grad():
+        out = net.train()(x)
+        assert out._fields == ("main", "AuxLogits")  # torchvision's: ("logits", "aux_logits")
+        assert all(t.shape == (2, 1000) for t in out)
+        assert net.eval()(x).shape == (2, 1000)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet50", "googlenet", "densenet121", "dpn68", "vgg11_bn",
-                                  "resnext50_32x4d"])
+                                  "resnext50_32x4d", "squeezenet1_0", "inception_v3",
+                                  "alexnet_torchvision"])
 def test_conv_and_linear_macs_equal_fvcore(name):
     from fvcore.nn import FlopCountAnalysis
 
     ref = reference(name).eval()
-    counts = FlopCountAnalysis(ref, torch.randn(1, 3, 224, 224))
+    model = archdsl.load(name)
+    counts = FlopCountAnalysis(ref, torch.randn(1, *model.input_shape))
     counts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     by_op = counts.by_operator()
-    model = archdsl.load(name)
     main = [n for n in model.layers() if not _in_side_output(n)]  # eval runs no aux head
     conv = sum(n.ann.macs for n in main if n.op.family == "conv" or n.op.name == "Shortcut")
     linear = sum(n.ann.macs for n in main if n.op.family == "fc")

@@ -35,27 +35,16 @@ def emit_stage(args) -> int | None:
     """Handle --emit for check and compile; None when no stage was asked for."""
     if not args.emit:
         return None
+    from archdsl.cli.common import write_output
     from archdsl.report import dump
-    from archdsl.cli.common import limits_from, roots_from, settings_from, write_output
 
     if args.emit == "ast":
-        from archdsl.loader import read_spec
-
-        loaded = read_spec(args.spec, limits_from(args), roots_from(args))
-        write_output(getattr(args, "output", None), dump.dump_ast(loaded.program))
-        return OK
-    if args.emit == "ir":
-        from archdsl.elaborate import elaborate
-        from archdsl.loader import read_spec
-        from archdsl.model import _overrides
-
-        limits = limits_from(args)
-        loaded = read_spec(args.spec, limits, roots_from(args))
-        ir = elaborate(loaded, args.model, _overrides(**settings_from(args)), limits)
-        write_output(getattr(args, "output", None), dump.dump_ir(ir))
-        return OK
-    model = load_from_args(args)
-    text = dump.dump_shapes(model) if args.emit == "shapes" else model.source()
+        text = dump.dump_ast(load_from_args(args, "ast").program)
+    elif args.emit == "ir":
+        text = dump.dump_ir(load_from_args(args, "ir"))
+    else:
+        model = load_from_args(args)
+        text = dump.dump_shapes(model) if args.emit == "shapes" else model.source()
     write_output(getattr(args, "output", None), text)
     return OK
 

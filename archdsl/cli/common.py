@@ -56,12 +56,14 @@ def add_spec_arguments(parser: argparse.ArgumentParser, json_flag: bool = True,
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
-    freeze = None
-    if args.freeze:
-        freeze = [name.strip() for item in args.freeze for name in item.split(",")
-                  if name.strip()]
-    return {"input": args.input, "classes": args.classes, "freeze": freeze, "head": args.head,
-            "seed": args.seed}
+    """The settings given as flags (those of archdsl/settings.py's table marked `cli`)."""
+    from archdsl.settings import SETTINGS
+
+    values = {s.key: getattr(args, s.key) for s in SETTINGS if s.cli}
+    if values.get("freeze"):  # repeatable and comma-separated
+        values["freeze"] = [name.strip() for item in values["freeze"]
+                            for name in item.split(",") if name.strip()]
+    return values
 
 
 def limits_from(args: argparse.Namespace):
@@ -84,13 +86,14 @@ def roots_from(args: argparse.Namespace):
     return [path.resolve().parent if path is not None else Path.cwd()]
 
 
-def load_from_args(args: argparse.Namespace):
-    """The checked model for a command's SPEC and settings (raises ArchError)."""
-    from archdsl.model import load_model
+def load_from_args(args: argparse.Namespace, stage: str = "model"):
+    """The checked model for a command's SPEC and settings, or the output of an earlier stage
+    of the pipeline (`archdsl.model.load_stage`); raises ArchError."""
+    from archdsl.model import load_stage
 
     if args.classes is not None and args.classes < 1:
         raise UsageError("--classes must be at least 1")
-    return load_model(args.spec, model=args.model, limits=limits_from(args),
+    return load_stage(args.spec, stage, model=args.model, limits=limits_from(args),
                       roots=roots_from(args), **settings_from(args))
 
 

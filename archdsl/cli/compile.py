@@ -11,8 +11,8 @@ import os
 import sys
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, write_output
+from archdsl.runtime.formats import FORMATS
 
-FORMATS = ("py", "torchscript", "onnx", "export")
 HELP = "compile a spec to PyTorch source, TorchScript, ONNX or a torch.export program"
 DESCRIPTION = """\
 Write a spec as readable standalone PyTorch source (the default: imports torch

@@ -8,7 +8,7 @@ import sys
 import traceback
 
 from archdsl import __version__
-from archdsl.cli import check, compile, ops, summary
+from archdsl.cli import check, compile, diff, ops, render, summary, zoo
 from archdsl.cli.common import (
     ENVIRONMENT,
     INTERNAL,
@@ -19,8 +19,9 @@ from archdsl.cli.common import (
     use_color,
 )
 
-# Each command is a module with `register(subparsers)`; its parser sets `run`.
-COMMANDS = [check, summary, compile, ops]
+# Each command is a module with `register(subparsers)`; its parser sets `run`. All ship with
+# archdsl (pyproject.toml lists the archdsl.cli package), so each is imported directly.
+COMMANDS = [check, summary, compile, ops, zoo, render, diff]
 
 DESCRIPTION = """\
 archdsl: write a CNN as text; get a checked graph, exact figures, diagrams and PyTorch.
@@ -33,20 +34,6 @@ exit codes: 0 ok, 1 invalid spec, 2 usage error, 3 missing tool or backend failu
 """
 
 
-def _extra_commands():
-    """Commands added by optional modules (render, zoo, diff, ...), when present."""
-    import importlib
-
-    found = []
-    for name in ("zoo", "render", "diff"):
-        try:
-            found.append(importlib.import_module(f"archdsl.cli.{name}"))
-        except ModuleNotFoundError as err:
-            if err.name != f"archdsl.cli.{name}":
-                raise
-    return found
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archdsl", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,13 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="colour diagnostics (default: on a terminal, unless NO_COLOR)")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.required = True
-    for command in [*COMMANDS, *_extra_commands()]:
+    for command in COMMANDS:
         command.register(sub)
     for command_parser in sub.choices.values():  # `archdsl check X --color never` works too
-        if "--color" not in command_parser._option_string_actions:
-            command_parser.add_argument("--color", choices=("auto", "always", "never"),
-                                        default=argparse.SUPPRESS, help="colour diagnostics "
-                                        "(default: on a terminal, unless NO_COLOR is set)")
+        command_parser.add_argument("--color", choices=("auto", "always", "never"),
+                                    default=argparse.SUPPRESS, help="colour diagnostics "
+                                    "(default: on a terminal, unless NO_COLOR is set)")
     return parser
 
 

@@ -19,7 +19,7 @@ def run(args) -> int:
 
     records = []
     for op in all_ops():
-        if op.name == "Input":
+        if not op.listed:  # the input: a setting, not a layer
             continue
         records.append({"name": op.name, "aliases": list(op.aliases), "family": op.family,
                         "arguments": list(op.Params.model_fields),

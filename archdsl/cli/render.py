@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args
+from archdsl.render.choices import DEFAULT_DPI, RANKDIRS, STYLES, THEMES, VIEWS
 
 HELP = "draw a spec: layers, blocks or stages view, or the feature-map figure (svg/png/pdf/dot)"
 DESCRIPTION = """\
@@ -43,13 +44,6 @@ examples:
 """
 
 
-# The backends' choices, repeated here so building the parser imports no backend (start-up time
-# of every command); tests/test_render_cli.py checks they agree.
-VIEWS = ("auto", "layers", "blocks", "stages")
-STYLES = ("graph", "featuremaps")
-THEMES = ("light", "dark", "print")
-RANKDIRS = ("auto", "TB", "LR")
-DEFAULT_DPI = 150
 
 
 def register(sub) -> None:

@@ -49,8 +49,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from archdsl.report import tables
     from archdsl.cli.common import write_output
+    from archdsl.report import tables
 
     if args.batch is not None and args.batch < 1:
         raise UsageError("--batch must be at least 1")

@@ -125,8 +125,9 @@ class SymbolicClass:
             self.shapes[node.key] = out
             first_in = graph.inputs(node.key)[0].key if graph.inputs(node.key) else None
             jump = self.jumps.get(first_in, Sym.const(1))
-            rf = node.op.rf(params) if node.op.name != "Shortcut" else None
-            if node.op.name == "Shortcut" and merge is not None:
+            # a skip branch strides as the merge's other branch does, whatever its params say
+            rf = node.op.rf(params) if not node.op.is_skip_branch else None
+            if node.op.is_skip_branch and merge is not None:
                 jump = jump * ctx.target_stride
             elif rf is not None:
                 jump = jump * lift(pair(rf.stride)[0])

@@ -79,14 +79,15 @@ def elaborate(loaded: LoadedSpec, model: str | None = None,
 
 
 def _settle_bias(graph: Graph) -> None:
-    """The notes: a convolution followed directly by BatchNorm has no bias (BN shifts)."""
+    """The notes: a convolution followed directly by BatchNorm has no bias (BN shifts): its
+    only consumer declares `absorbs_preceding_bias`."""
     settled: dict[tuple[int, bool], Any] = {}  # layers bound alike share their params
     for node in graph.nodes:
         params = node.params
         if params is not None and "bias" in schema_fields(type(params))[1] and \
                 params.bias == "auto":
             consumers = graph.consumers(node.key)
-            bias = not (len(consumers) == 1 and consumers[0].op.name == "BN")
+            bias = not (len(consumers) == 1 and consumers[0].op.absorbs_preceding_bias)
             key = (id(params), bias)
             if key not in settled:
                 settled[key] = params.model_copy(update={"bias": bias})
@@ -94,13 +95,15 @@ def _settle_bias(graph: Graph) -> None:
 
 
 def _classifier(graph: Graph, main: int) -> Node | None:
+    """The weighted layer the main output comes from, past the elementwise layers after it
+    (softmax, dropout, flatten, activations); None when there is none."""
     node = graph.node(main)
-    while node.op.elementwise or node.op.family in ("output", "dropout", "shape"):
+    while node.op.elementwise:
         inputs = graph.inputs(node.key)
         if len(inputs) != 1:
             return None
         node = inputs[0]
-    return node if node.op.family in ("fc", "conv") else None
+    return node if node.op.weighted else None
 
 
 def _replace_head(walker: Walker, graph: Graph, main: int, settings: ModelSettings,

@@ -25,6 +25,7 @@ from typing import Any
 import annotated_types
 from pydantic import ValidationError
 
+from archdsl.caches import register
 from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
 from archdsl.expr import evaluate, names_in, unknown_name, value_names
 from archdsl.ops import registry
@@ -137,8 +138,9 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
 
 # Validated params by schema and values (with their types: true, 1 and 1.0 differ). Pydantic
 # takes 10-20 us per layer; a model binds the same values again and again (every BatchNorm with
-# no arguments). Params are frozen, so layers share them. Bounded; `clear_caches` empties it.
-_VALIDATED: dict[tuple, Any] = {}
+# no arguments). Params are frozen, so layers share them. Bounded; `archdsl.clear_caches()`
+# empties it.
+_VALIDATED: dict[tuple, Any] = register({})
 _VALIDATED_MAX = 4096
 
 
@@ -156,11 +158,6 @@ def _validated(op: Op, values: dict[str, Any]):
                 _VALIDATED.clear()
             _VALIDATED[key] = found
     return found
-
-
-def clear_caches() -> None:
-    """Forget the validated params (for benchmarks of a cold load)."""
-    _VALIDATED.clear()
 
 
 @functools.cache

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import functools
 import itertools
-import keyword
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archdsl import ops
+from archdsl.caches import register
 from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
-from archdsl.elaborate import binding
 from archdsl.elaborate.binding import bind_block, bind_op
 from archdsl.elaborate.replay import Expansion
 from archdsl.elaborate.sizes import Sizer
 from archdsl.expr import evaluate, names_in, unknown_name
-from archdsl.identifiers import check_output_name
+from archdsl.identifiers import check_identifier, check_output_name
 from archdsl.ir import BlockInfo, Graph, Node, RepeatInfo, Scope
 from archdsl.limits import Limits
 from archdsl.source import Span
@@ -56,10 +55,6 @@ class Pending:
     repeat: RepeatInfo | None = None
     name: str | None = None
     name_span: Span | None = None
-
-
-class _Skip(Exception):
-    """A layer failed; its diagnostics are recorded and the walk goes on without it."""
 
 
 @dataclass
@@ -125,10 +120,10 @@ class Walker:
               env: dict[str, Any]) -> tuple[Scope, int, int]:
         root = Scope("model", None, mdef.span)
         where = Where(root, env)
-        input_op = ops.lookup("Input")
+        input_op = ops.input_op()
         params = input_op.Params.model_construct(shape=tuple(input_shape or (1,)))
         key = self._take_keys(1)
-        node = Node(key, input_op, params, root, mdef.span, (), "Input", None, "input")
+        node = Node(key, input_op, params, root, mdef.span, (), input_op.name, None, "input")
         node.local = "input"
         self.graph.add(node, [])
         root.entry = key
@@ -350,13 +345,13 @@ class Walker:
         if op.arity is None:
             raise ArchError([Diagnostic("merge-without-branches", f"{op.name} merges branches",
                                         layer.span, f"write {op.name}[branch, branch]")])
-        if op.name == "Input":
+        if op.is_input:
             raise ArchError([Diagnostic("not-a-layer", "the input is a setting, not a layer",
                                         layer.span, "write `input: 3x224x224`")])
-        if op.name == "Shortcut":
-            raise ArchError([Diagnostic("shortcut-outside-add", "Shortcut must be a whole branch "
-                                        "of Add[...]", layer.span,
-                                        "write Add[ main branch, Shortcut ]")])
+        if op.is_skip_branch:
+            raise ArchError([Diagnostic("shortcut-outside-add", f"{op.name} must be a whole "
+                                        "branch of Add[...]", layer.span,
+                                        f"write Add[ main branch, {op.name} ]")])
         return self.op_node(op, layer, implied, [cur], where, pending)
 
     def op_node(self, op: ops.Op, layer: ast.Layer, implied: dict, inputs: list[int],
@@ -507,12 +502,13 @@ class Walker:
         shortcuts: list[int] = []
         for branch in group.branches:
             single = _single_layer(branch)
-            if single is not None and single.name.lower() in ("id", "identity") and \
-                    single.args is None and single.label is None:
+            branch_op = ops.lookup(single.name) if single is not None else None
+            if branch_op is not None and branch_op.is_identity and single.args is None and \
+                    single.label is None:
                 outs.append(cur)
                 continue
-            if single is not None and ops.lookup(single.name) is ops.lookup("Shortcut"):
-                key = self.op_node(ops.lookup("Shortcut"), single, {}, [cur], where, None)
+            if branch_op is not None and branch_op.is_skip_branch:
+                key = self.op_node(branch_op, single, {}, [cur], where, None)
                 shortcuts.append(key)
                 outs.append(key)
                 continue
@@ -633,52 +629,7 @@ def _single_layer(branch: ast.Branch) -> ast.Layer | None:
     return None
 
 
-# Attributes of torch.nn.Module (and names generated code uses); a label equal to one of these
-# would shadow it. Checked by tests against the installed torch.
-RESERVED_NAMES = frozenset("""
-T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
-double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
-get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules
-named_parameters parameters register_backward_hook register_buffer register_forward_hook
-register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
-register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
-register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
-set_extra_state set_submodule share_memory smart_apply state_dict to to_empty train training
-type xpu zero_grad all_outputs self
-""".split())
-
-
-def check_identifier(name: str, span: Span) -> None:
-    """A label becomes a Python attribute in generated code: it must be a safe identifier."""
-    problem = _identifier_problem(name)
-    if problem is not None:
-        raise ArchError([Diagnostic("bad-name", problem[0], span, problem[1])])
-
-
-@functools.lru_cache(maxsize=4096)
-def _identifier_problem(name: str) -> tuple[str, str | None] | None:
-    """(reason, hint) when `name` cannot be a module name; checked once per name (a model
-    repeats its labels: DenseNet-201 has 98 `norm1`)."""
-    if not name.isascii() or not name.isidentifier():
-        return (f"'{name}' is not a valid name", "names use ASCII letters, digits and '_' and "
-                "do not start with a digit")
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        return f"'{name}' is a Python keyword", f"choose another name, e.g. '{name}_'"
-    if name in RESERVED_NAMES or (name.startswith("__") and name.endswith("__")) or \
-            name.startswith("_"):
-        return (f"'{name}' is reserved (an attribute of PyTorch modules or of generated code)",
-                f"choose another name, e.g. '{name.strip('_')}_layer'")
-    return None
-
-
-def clear_caches() -> None:
-    """Forget the name templates, label names and validated params seen so far
-    (`loader.clear_caches`)."""
-    _template_expression.cache_clear()
-    _identifier_problem.cache_clear()
-    binding.clear_caches()
-
-
+@register
 @functools.lru_cache(maxsize=256)
 def _template_expression(inner: str):
     """The expression inside one `{...}` of a name template, parsed once per text (a template

@@ -25,7 +25,19 @@ An op is a subclass of `Op`, registered with `@register`. It declares:
   `glyph` (a merge drawn as a small symbol, Add's `+`) and `passes_through()` (an identity the
   diagram draws as a plain edge) say the rest of what a diagram needs;
 - `eval_identity`, `absorbs_affine`, `eval_affine()` and `inner_folds()`: what inference
-  optimisation (`--optimize inference`) may drop or fold (Dropout; Conv/FC take in a BatchNorm).
+  optimisation (`--optimize inference`) may drop or fold (Dropout; Conv/FC take in a BatchNorm);
+- what the rest of the pipeline asks instead of naming an op (no module outside `archdsl/ops/`
+  compares an op's name with a string; `tests/test_op_boundary.py` checks it): `is_input` (the
+  model's input, a setting and not a layer; `archdsl.ops.input_op()` finds it), `listed`
+  (`archdsl ops` shows it), `is_identity` (a bare branch of only this layer is the merge's input
+  itself), `is_skip_branch` (only a whole branch of a merge, shaped by the other branches:
+  Shortcut), `weighted` (a learned map over all its input, Conv and FC: what "the classifier"
+  and "a weighted layer after it" mean), `absorbs_preceding_bias` (a convolution right before it
+  needs no bias: BatchNorm); and for a skip branch, `projects()` (whether, for these shapes, it
+  is a module rather than the identity) and `projection()` (that module's constructor, for any
+  channels and stride, as generated block classes need it).
+- `concatenates`, `weight_init` and `helper_sources`: what code generation asks of an op beyond
+  `torch()` (one group in `Op`).
 
 Rules are written with plain arithmetic so they also run on `Sym` integers, which is how block
 classes in generated code get symbolic constructor arguments.
@@ -202,6 +214,38 @@ class Op:
     # (a walk of the whole graph) only when some layer asks
     reads_is_classifier: ClassVar[bool] = False
 
+    # --- traits the pipeline asks instead of naming an op (issue 12: op knowledge lives here) --
+    # The model's input tensor (`input: 3x224x224`), a setting and not a layer: the walker makes
+    # one per model (`archdsl.ops.input_op()`) and rejects it written as a layer; the input box.
+    is_input: ClassVar[bool] = False
+    # `archdsl ops` lists it (the input is not written as a layer, so it is not listed)
+    listed: ClassVar[bool] = True
+    # Always hands its input on unchanged (Id): a merge's branch that is only this layer, bare,
+    # adds no node (`Concat[Id, ...]` reads the merge's input itself).
+    is_identity: ClassVar[bool] = False
+    # Only a whole branch of a merge (Shortcut): its rules read the merge's other branches
+    # (`ctx.target`), and it may be a module mapping its input onto them (`projects()`).
+    is_skip_branch: ClassVar[bool] = False
+    # Multiplies its input by learned weights (Conv and its kinds, FC): the model's classifier
+    # is the last one (`head:` replaces it), and a bare FC with none after it sizes itself to
+    # the classes (`reads_is_classifier`).
+    weighted: ClassVar[bool] = False
+    # Shifts each channel by a learned bias of its own (BatchNorm): a convolution whose only
+    # consumer it is needs no bias (`bias=auto` settles to off, as the notes write it).
+    absorbs_preceding_bias: ClassVar[bool] = False
+
+    def projects(self, ins: list[Shape], out: Shape) -> bool:
+        """For a skip branch: whether, for these shapes, it is a module mapping its input onto
+        the merge's shape (the projection shortcut) rather than the identity. Default: never."""
+        return False
+
+    def projection(self, p, in_channels, out_channels, stride) -> TorchModule:
+        """For a skip branch: the module `projects()` stands for, for any channels and stride,
+        plain or symbolic (a generated block class builds it under a condition on its
+        arguments)."""
+        raise NotImplementedError(self.name)
+    # --- end of the traits of issue 12 ---------------------------------------------------------
+
     @property
     def positional(self) -> tuple[str, ...]:
         return tuple(self.Params.model_fields)
@@ -280,6 +324,20 @@ class Op:
         """Folds inside this layer's own module: (absorbing child, affine child, the affine
         child's op), e.g. the projection shortcut's conv and BatchNorm, `("0", "1", BN)`."""
         return ()
+
+    # --- what code generation asks of an op (archdsl.codegen) ------------------------------------
+    # its output is its inputs joined along the channels, in order: `Concat[Id, f]` is the
+    # input with f's channels appended (a dense layer, run as `DenseStack` in a labelled run)
+    concatenates: ClassVar[bool] = False
+    # how a model's `init:` setting (any but `default`) sets the weights of the modules it
+    # builds: rule -> their nn classes as generated code names them; the rules, written out
+    # for each scheme by `archdsl.codegen.weight_init`: "conv" (the scheme's rule for
+    # convolutions; kaiming: fan_out, as torchvision's ResNet; bias zero), "linear" (the
+    # scheme's rule with fan_in; bias zero), "affine" (weight one, bias zero, when built with
+    # `affine=True`); an op that declares none keeps PyTorch's initialisation
+    weight_init: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # classes its generated code defines beside the model, name -> source (`TorchModule.helper`)
+    helper_sources: ClassVar[dict[str, str]] = {}
 
 
 def is_default(value: Any, default: Any) -> bool:

@@ -128,6 +128,8 @@ class Conv(Op):
     summary = "2-D convolution"
     example = "Conv(64, 3, s=2, p=1)"
     absorbs_affine = True
+    weight_init = {"conv": ("nn.Conv2d",)}
+    weighted = True
 
     def check_params(self, p) -> None:
         resolve_padding(p)

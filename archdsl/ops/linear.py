@@ -46,6 +46,8 @@ class FC(Op):
     summary = "fully connected layer (flattens its input)"
     example = "FC(4096)"
     absorbs_affine = True
+    weight_init = {"linear": ("nn.Linear",)}
+    weighted = True
     reads_is_classifier = True
 
     def resolve(self, p, ins, ctx):

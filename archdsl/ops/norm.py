@@ -51,6 +51,8 @@ class BN(_Norm):
     module_prefix = "bn"
     summary = "batch normalisation"
     example = "BN(eps=0.001)"
+    weight_init = {"affine": ("nn.BatchNorm1d", "nn.BatchNorm2d")}
+    absorbs_preceding_bias = True
 
     def param_count(self, p, ins, out):
         return 2 * ins[0][0] if p.affine else 0
@@ -157,6 +159,7 @@ class GN(_Norm):
     name = "GN"
     aliases = ("GroupNorm",)
     Params = GNParams
+    weight_init = {"affine": ("nn.GroupNorm",)}
     keywords = {"g": "groups", "num_groups": "groups"}
     module_prefix = "gn"
     summary = "group normalisation"

@@ -187,6 +187,7 @@ class SPool(_Pool):
     module_prefix = "pool"
     summary = "stochastic pooling"
     example = "SPool(2)"
+    helper_sources = {"StochasticPool2d": STOCHASTIC_POOL_SOURCE}
 
     def check_params(self, p):
         pass

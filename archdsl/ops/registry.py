@@ -1,7 +1,7 @@
 """The registry of layer kinds: lookup by name or alias, case-insensitively when unambiguous.
 
 `register` raises on a duplicate name and on an incomplete declaration, so a new op cannot be
-half-added. VGG-paper tokens (`conv3-64`, `FC-4096`, `soft-max`) are looked up here too.
+half-added. `input_op()` is the op of the model's input node, found by its trait, not its name. VGG-paper tokens (`conv3-64`, `FC-4096`, `soft-max`) are looked up here too.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ def register(cls: type[Op]) -> type[Op]:
         raise TypeError(f"op {cls.__name__} must declare name, summary and a docstring")
     if op.module and cls.torch is _base_torch():
         raise TypeError(f"op {cls.name} must say how it becomes a PyTorch module")
+    if cls.is_input and any(other.is_input for other in _ORDER):
+        raise ValueError(f"op {cls.name} declares is_input, and so does "
+                         f"{input_op().name}: a model has one input")
     for name in (cls.name, *cls.aliases):
         if name in _BY_NAME:
             raise ValueError(f"layer name {name!r} is declared twice ({cls.__name__} and "
@@ -47,6 +50,14 @@ def all_ops() -> list[Op]:
 
 def names() -> list[str]:
     return list(_BY_NAME)
+
+
+def input_op() -> Op:
+    """The op of every model's input node (the one declaring `is_input`)."""
+    for op in _ORDER:
+        if op.is_input:
+            return op
+    raise LookupError("no op declares is_input")
 
 
 def lookup(name: str) -> Op | None:

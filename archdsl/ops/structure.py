@@ -36,6 +36,8 @@ class Input(Op):
 
     name = "Input"
     family = "io"
+    is_input = True
+    listed = False
     module = False
     Params = InputParams
     summary = "model input"
@@ -58,6 +60,7 @@ class Id(Op):
     name = "Id"
     aliases = ("Identity",)
     family = "merge"
+    is_identity = True
     module = False
     elementwise = True
     summary = "identity"
@@ -159,6 +162,7 @@ class Concat(Op):
     module = False
     summary = "channel concatenation of branches"
     example = "Concat[Conv(64, 1), Conv(32, 3, p=1)]"
+    concatenates = True
 
     def infer(self, p, ins, ctx):
         _same_rank(ins, self.name)
@@ -236,10 +240,12 @@ class Shortcut(Op):
     name = "Shortcut"
     aliases = ("Skip", "Projection")
     family = "merge"
+    is_skip_branch = True
     Params = ShortcutParams
     module_prefix = "shortcut"
     summary = "identity or projection shortcut"
     example = "Add[Conv(64, 3, s=2, p=1) - BN, Shortcut]"
+    weight_init = {"conv": ("nn.Conv2d",), "affine": ("nn.BatchNorm2d",)}  # the projection
 
     def projects(self, ins: list[Shape], out: Shape) -> bool:
         return tuple(ins[0]) != tuple(out)

@@ -34,36 +34,10 @@ input's field.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from archdsl.ir import ModelIR, Node
+# `Field`, the annotation this pass writes, is defined with the other annotations in the IR.
+from archdsl.ir import Field, ModelIR, Node
 from archdsl.ops.base import RF
-
-Pair = tuple[float, float]
-
-
-@dataclass(frozen=True)
-class Field:
-    """The receptive field of one layer's output units (see the module docstring)."""
-
-    size: Pair
-    jump: Pair
-    start: Pair
-    global_: bool = False  # a window on the way spanned a whole feature map
-    covers_input: bool = False
-
-    def area(self) -> float:
-        return self.size[0] * self.size[1]
-
-    def cell(self) -> str:
-        """The table cell: `7x7`, or `global` once a whole map was pooled."""
-        return "global" if self.global_ else "x".join(_text(v) for v in self.size)
-
-    def to_json(self) -> dict:
-        return {"size": [_num(v) for v in self.size], "jump": [_num(v) for v in self.jump],
-                "start": [_num(v) for v in self.start], "global": self.global_,
-                "covers_input": self.covers_input}
-
 
 INPUT_FIELD = Field((1, 1), (1, 1), (0.5, 0.5))
 
@@ -140,11 +114,3 @@ def _tidy(value: float) -> float:
     """Integers stay integers (sizes and jumps are whole pixels unless adaptive pooling made a
     mean stride)."""
     return int(value) if float(value).is_integer() else value
-
-
-def _num(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else round(float(value), 4)
-
-
-def _text(value: float) -> str:
-    return str(_num(value))

@@ -19,8 +19,6 @@ from archdsl.ir import ModelIR, Node
 from archdsl.limits import Limits
 from archdsl.ops.base import Ctx, Shape, ShapeError, fmt_shape
 
-WEIGHTED = ("conv", "fc")
-
 
 def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
     graph = ir.graph
@@ -83,7 +81,8 @@ def _shapes(inputs: tuple[Node, ...]) -> tuple[Shape, ...] | None:
 
 
 class _WeightedAfter:
-    """Whether a Conv or FC lies downstream of a node (an FC without one is the classifier):
+    """Whether a `weighted` layer (Conv, FC) lies downstream of a node (an FC without one is
+    the classifier):
     worked out on demand, each node at most once, so asking about the last layer is cheap."""
 
     def __init__(self, ir: ModelIR):
@@ -99,7 +98,7 @@ class _WeightedAfter:
                 stack.pop()
                 continue
             consumers = list(graph.consumer_keys(current))
-            if any(known.get(c) or graph.node(c).op.family in WEIGHTED for c in consumers):
+            if any(known.get(c) or graph.node(c).op.weighted for c in consumers):
                 known[current] = True
             else:
                 unknown = [c for c in consumers if c not in known]

@@ -43,8 +43,8 @@ from archdsl.describe import (
 )
 from archdsl.ir import Node, Scope
 from archdsl.ops.base import fmt_shape
+from archdsl.render.choices import VIEWS
 
-VIEWS = ("auto", "layers", "blocks", "stages")
 AUTO_BOXES = 45  # `auto` picks the finest view with at most this many boxes
 
 
@@ -143,7 +143,7 @@ class _Builder:
     def layer_box(self, node: Node) -> Box:
         box = Box(f"n{node.key}", node.op.family, layer_label(node), glyph=node.op.glyph,
                   params=node.ann.param_count, keys=[node.key])
-        if node.op.family == "io":
+        if node.op.is_input:
             box.io = True
             box.title = "Input"
             box.lines.append(fmt_shape(node.ann.out_shape))

@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 from html import escape
 
+from archdsl.ops.base import Shape
 from archdsl.render import wrap
 from archdsl.render.diagram import Box, Diagram, Options, build_diagram
 from archdsl.render.graphviz_render import LEGEND_PER_ROW, Look
 from archdsl.render.themes import LEGEND, Theme
-from archdsl.ops.base import Shape
 
 FONT = "Helvetica, Arial, sans-serif"
 GAP = 34.0  # px between columns (the arrow)

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archdsl.render import diagram as dg
-from archdsl.render.graphviz_render import FORMATS, RANKDIRS, Look, run_dot, to_dot
-from archdsl.render.themes import THEMES, theme
 from archdsl.diagnostics import BackendError
+from archdsl.render import diagram as dg
+from archdsl.render.choices import DEFAULT_DPI, FORMATS, RANKDIRS, STYLES, THEMES
+from archdsl.render.graphviz_render import Look, run_dot, to_dot
+from archdsl.render.themes import theme
 
-STYLES = ("graph", "featuremaps")
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
-DEFAULT_DPI = 150
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,13 @@ import dataclasses
 from dataclasses import dataclass
 from html import escape
 
-from archdsl.render import wrap
 from archdsl.describe import human
+from archdsl.diagnostics import BackendError
+from archdsl.render import wrap
+from archdsl.render.choices import FORMATS
 from archdsl.render.diagram import Box, Cluster, Diagram
 from archdsl.render.themes import LEGEND, Theme
-from archdsl.diagnostics import BackendError
 
-FORMATS = ("svg", "png", "pdf")
-RANKDIRS = ("auto", "TB", "LR")
 BIG_GRAPH = 120  # boxes (or twice as many edges); above this the layout caps apply
 LEGEND_PER_ROW = 8
 

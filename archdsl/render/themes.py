@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-THEMES = ("light", "dark", "print")
+from archdsl.render.choices import THEMES
 
 # Legend order and wording (families missing from the drawing are left out).
 LEGEND = {

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from archdsl.describe import layer_label
+from archdsl.describe import layer_label, layer_record
 from archdsl.ir import Node
 
 SAME, CHANGED, ADDED, REMOVED = "same", "changed", "added", "removed"
@@ -130,7 +130,6 @@ class Comparison:
 
     def to_json(self, spec_a: str, spec_b: str) -> dict[str, Any]:
         from archdsl.diagnostics import SCHEMA_VERSION
-        from archdsl.model import layer_record
 
         def record(f: Figures | None) -> dict[str, Any] | None:
             # `archdsl summary --json`'s layer, with the diff's `kind` (`Conv 3x3, 128, g32`)

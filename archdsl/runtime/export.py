@@ -34,12 +34,8 @@ import warnings
 from dataclasses import dataclass, field
 
 from archdsl.diagnostics import BackendError
+from archdsl.runtime.formats import FORMAT_NAMES, FORMATS, SUFFIXES
 
-FORMATS = ("py", "torchscript", "onnx", "export")
-FORMAT_NAMES = {"py": "Python source", "torchscript": "TorchScript", "onnx": "ONNX",
-                "export": "a torch.export program"}
-SUFFIXES = {".py": "py", ".ts": "torchscript", ".torchscript": "torchscript",
-            ".onnx": "onnx", ".pt2": "export"}
 TOLERANCE = 1e-4
 TRACE_BATCH, CHECK_BATCH = 2, 3  # traced with one batch size, verified with another
 
@@ -123,7 +119,7 @@ def export(model, path, format: str | None = None, *, weights=None, seed: int | 
         from archdsl.runtime.export_blame import failure_message
 
         with _quiet():
-            message = failure_message(net, model, example, fmt, err)
+            message = failure_message(net, model, example, fmt, err, FORMAT_NAMES[fmt])
         raise BackendError(message) from err
     if verify:
         with torch.no_grad(), _quiet():

@@ -1,12 +1,13 @@
 """Which layer an export fails on: the message of an export's `BackendError`.
 
-Contract: `failure_message(net, model, example, fmt, err)` runs the module once eagerly on
+Contract: `failure_message(net, model, example, fmt, err, what)` runs the module once eagerly on
 `example`, recording with forward pre-hooks the input of every layer's module (the IR's nodes
 that are modules) in forward order; then it runs the format's exporter on each of those modules
 alone (the first of each distinct class, configuration and input shape, within `BUDGET_S`
 seconds), and names the first that fails: its module name, op, spec location and the exporter's
 reason. When no layer fails alone (the failure lies in the forward code between layers), the
-message quotes the generated source line the error points at, if any. It never raises.
+message quotes the generated source line the error points at, if any. It never raises. `what`
+names the format in words (`export.FORMAT_NAMES`): passed in, as `export` imports this module.
 """
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 GENERATED = re.compile(r'(<archdsl-generated [^>]+>)"?, line (\d+)')
 
 
-def failure_message(net, model, example, fmt: str, err: BaseException) -> str:
-    from archdsl.runtime.export import FORMAT_NAMES
-
-    head = f"cannot export {model.name} to {FORMAT_NAMES[fmt]}"
+def failure_message(net, model, example, fmt: str, err: BaseException, what: str) -> str:
+    head = f"cannot export {model.name} to {what}"
     try:
         culprit = _first_failing_layer(net, model, example, fmt)
     except Exception:  # noqa: BLE001  (blame is best effort; the exporter's reason still shows)

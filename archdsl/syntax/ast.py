@@ -8,6 +8,7 @@ spec was written as text or as YAML.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 from archdsl.source import SourceFile, Span
@@ -304,3 +305,20 @@ class Program:
     uses: tuple[Use, ...]
     blocks: tuple[BlockDef, ...]
     models: tuple[ModelDef, ...]
+
+
+# --- pickling ----------------------------------------------------------------------------------
+
+
+def _pickle_as_a_call(cls: type) -> None:
+    """Pickle instances of `cls` as a call `cls(*fields)`: the AST cache (cache.py) reads back
+    thousands of nodes per spec, and a frozen dataclass's own unpickling, which sets each field
+    through `dataclasses.fields`, is several times slower."""
+    values = operator.attrgetter(*cls.__slots__)  # every node has at least two fields
+    cls.__reduce__ = lambda self: (cls, values(self))  # type: ignore[method-assign]
+
+
+for _cls in [c for c in list(globals().values())
+             if isinstance(c, type) and c.__module__ == __name__ and hasattr(c, "__slots__")]:
+    _pickle_as_a_call(_cls)
+del _cls

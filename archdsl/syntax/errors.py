@@ -19,6 +19,7 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
+from archdsl.settings import SETTING_KEYS
 from archdsl.source import SourceFile, Span
 
 MAX_TREE_DEPTH = 100  # parse-tree levels; the zoo needs under 20
@@ -26,8 +27,6 @@ MAX_SYNTAX_ERRORS = 10
 RECOVERY_MAX_CHARS = 64_000  # error recovery re-parses; only for files of ordinary size
 MAX_NUMBER_DIGITS = 60  # far beyond any layer size (expr.MAX_INT_DIGITS agrees)
 
-SETTING_WORDS = ("input", "classes", "init", "seed", "freeze", "head", "outputs",
-                 "transform_input")
 
 _TERMINALS = {
     "NAME": "a layer name", "VGG_TOKEN": "a layer name", "INT": "a number", "FLOAT": "a number",
@@ -319,21 +318,21 @@ def _special_token(src: SourceFile, tok: Token, start: int, end: int,
                           "write whole numbers in decimal (16) and fractions as 0.5 or 1e-4")
     if tok.type == "STAGE":
         word = str(tok)[:-1]
-        guess = suggest(word, SETTING_WORDS)
+        guess = suggest(word, SETTING_KEYS)
         if guess is not None and guess != word and "NAME" not in expected:
             return Diagnostic("unknown-setting", f"unknown setting '{word}'",
                               src.span(start, end - 1), f"did you mean '{guess}:'?")
     before = text[:start].rstrip(" \t")
     prev_stage = re.search(r"([A-Za-z_][A-Za-z0-9_]*):$", before)
     if tok.type in ("SHAPE", "INT", "FLOAT") and prev_stage and \
-            prev_stage.group(1) not in SETTING_WORDS and before.endswith(":") and \
+            prev_stage.group(1) not in SETTING_KEYS and before.endswith(":") and \
             text[len(before):start]:
         word = prev_stage.group(1)
-        guess = suggest(word, SETTING_WORDS)
+        guess = suggest(word, SETTING_KEYS)
         return Diagnostic("unknown-setting", f"unknown setting '{word}'",
                           src.span(prev_stage.start(1), prev_stage.end(1)),
                           f"did you mean '{guess}:'?" if guess else
-                          "settings are " + ", ".join(SETTING_WORDS))
+                          "settings are " + ", ".join(SETTING_KEYS))
     return None
 
 

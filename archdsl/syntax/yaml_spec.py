@@ -32,11 +32,12 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
 from archdsl.identifiers import check_model_name
 from archdsl.limits import DEFAULT_LIMITS, Limits
+from archdsl.settings import SETTINGS
 from archdsl.source import Origin, SourceFile, Span
 from archdsl.syntax import ast
 from archdsl.syntax.budget import check_tokens
@@ -63,20 +64,12 @@ class BlockSpec(_Strict):
     nodes: list[NodeSpec] | None = None
 
 
-class SpecFile(_Strict):
-    name: str | None = None
-    input: str | int | list[int] | None = None
-    classes: int | None = None
-    init: str | None = None
-    seed: int | None = None
-    freeze: str | list[str] | None = None
-    head: str | None = None
-    outputs: list[str] | None = None
-    transform_input: bool | None = None
-    use: str | list[str] | None = None
-    blocks: dict[str, BlockSpec] = {}
-    layers: str | list[str] | None = None
-    nodes: list[NodeSpec] | None = None
+# A spec file: its name, the settings (from archdsl/settings.py's table), imports, blocks, layers.
+SpecFile = create_model(
+    "SpecFile", __base__=_Strict, name=(str | None, None),
+    **{s.key: (s.yaml | None, None) for s in SETTINGS},
+    use=(str | list[str] | None, None), blocks=(dict[str, BlockSpec], {}),
+    layers=(str | list[str] | None, None), nodes=(list[NodeSpec] | None, None))
 
 
 class _Marks:
@@ -157,7 +150,11 @@ def _node_span(src: SourceFile, node: yaml.Node) -> Span:
 
 
 def parse_yaml(text: str, name: str = "<yaml>", limits: Limits = DEFAULT_LIMITS) -> ast.Program:
-    src = SourceFile(name, text)
+    return parse_yaml_source(SourceFile(name, text), limits)
+
+
+def parse_yaml_source(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> ast.Program:
+    text = src.text
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
@@ -452,21 +449,21 @@ class _Lower:
 
     def settings(self, spec: SpecFile) -> tuple[ast.Setting, ...]:
         out = []
-        for key in ("input", "classes", "init", "seed", "freeze", "head", "outputs",
-                    "transform_input"):
+        for setting in SETTINGS:
+            key, kind = setting.key, setting.kind
             value = getattr(spec, key)
             if value is None:
                 continue
             span = self.span(key)
             key_node = self.marks.key_nodes.get((key,))
             key_span = _node_span(self.src, key_node) if key_node else span
-            if key in ("init", "head"):
+            if kind == "chain":
                 setting_value: Any = self.chain(value, key)
-            elif key == "input" and isinstance(value, list):
+            elif kind == "shape" and isinstance(value, list):
                 setting_value = ast.Shape(tuple(value), span)
-            elif key in ("classes", "seed") or (key == "input" and isinstance(value, int)):
+            elif kind == "number" or (kind == "shape" and isinstance(value, int)):
                 setting_value = ast.Num(value, span)
-            elif key in ("freeze", "outputs"):
+            elif kind == "names":
                 setting_value = ast.Literal(tuple(value) if isinstance(value, list) else value,
                                             span)
             else:
