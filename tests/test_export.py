@@ -147,6 +147,8 @@ model AllOps {
   Aux:aux1[ GAP - FC(10) ]
   Concat[ Id, Conv(16, 1) - IN(affine=true) ] - GN(4) - LRN(5) - Tanh
   Concat[ Slice(0, 16), Slice(16) ] - MPool(2) - APool(2, s=1) - SPool(2) - LN
+  Conv(16, 1) - BN - ReLU6 - Conv(16, 1) - Hardswish - Conv(16, 1) - BN - SiLU - Hardsigmoid
+  Mish - PReLU(16)
   AdaptiveAPool(3) - Flatten - FC(64) - BN - ReLU - Dropout(0.5) - FC(classes) - SM
 }
 """

@@ -281,3 +281,34 @@ model M {
     assert names == ["unit1.conv", "unit3.conv", "unit5.conv", "extra1.conv", "extra2.conv"]
     with pytest.raises(ArchError, match="not an expression"):
         archdsl.load(spec.replace("i * 2 + 1", "i +"))
+
+
+def test_modern_activations_build_what_torchvision_writes():
+    import torch
+    from torch import nn
+
+    text = "Conv(16, 3) - BN - ReLU6 - Conv(16, 3) - BN - Hardswish - Conv(8, 1) - Swish - " \
+           "Hardsigmoid(inplace=false) - Mish - PReLU(8, init=0.1) - GAP - FC"
+    model = archdsl.load(text, input="3x12x12", classes=10)
+    torch.manual_seed(0)
+    net = model.build()
+    hand = nn.Sequential(
+        nn.Conv2d(3, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU6(inplace=True),
+        nn.Conv2d(16, 16, 3, bias=False), nn.BatchNorm2d(16), nn.Hardswish(inplace=True),
+        nn.Conv2d(16, 8, 1), nn.SiLU(inplace=True), nn.Hardsigmoid(), nn.Mish(),
+        nn.PReLU(8, init=0.1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+    hand.load_state_dict(dict(zip(hand.state_dict(), net.state_dict().values())))
+    assert [repr(m) for m in net.children()][:11] == [repr(m) for m in hand][:11]
+    x = torch.randn(2, 3, 12, 12)
+    torch.testing.assert_close(net.eval()(x), hand.eval()(x))
+    assert model.totals.params == sum(p.numel() for p in hand.parameters())
+
+
+def test_prelu_counts_one_slope_or_one_per_channel():
+    def params(prelu: str) -> int:
+        return archdsl.load(f"Conv(16, 3) - {prelu} - FC", input="3x8x8", classes=4).totals.params
+
+    assert params("PReLU(16)") - params("PReLU") == 15
+    assert params("PReLU(n=16)") == params("PReLU(16)")
+    err = error("Conv(16, 3) - PReLU(8) - FC", input="3x8x8", classes=4)
+    assert "8 slopes but its input has 16 channels" in str(err)

@@ -22,6 +22,12 @@ OP_SPECS = {
     "lrn": "Conv(8, 3) - ReLU - LRN - MPool(3, s=2) - FC",
     "smooth-activations": "Conv(8, 3) - Tanh - Conv(8, 3) - Sigmoid - Conv(8, 3) - GELU - "
                           "Conv(8, 3) - ELU - Conv(8, 3) - LeakyReLU(0.1) - FC",
+    # torchvision's modern activations keep their input; in place, a copy autograd takes first
+    "modern-activations": "Conv(8, 3) - BN - ReLU6 - Conv(8, 3) - BN - Hardswish - Conv(8, 1) - "
+                          "SiLU - Conv(8, 1) - BN - Hardsigmoid - Mish - PReLU(8) - "
+                          "Swish(inplace=false) - PReLU - FC",
+    "modern-activations-out-of-place": "Conv(8, 3) - ReLU6 - Mish - Hardswish(inplace=false) - "
+                                       "Conv(8, 1) - Hardsigmoid(inplace=false) - SiLU - FC",
     "norms": "Conv(8, 3) - LN - Conv(8, 3) - GN(4) - Conv(8, 3) - IN - Conv(8, 3) - "
              "IN(affine=true) - ReLU - FC",
     "stochastic-pool": "Conv(8, 3) - ReLU - SPool(2) - Conv(8, 3) - ReLU - SPool(3, s=2) - FC",

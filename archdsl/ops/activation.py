@@ -1,4 +1,13 @@
-"""Activation functions and softmax. All elementwise: they add no activations of their own."""
+"""Activation functions and softmax. All elementwise: they add no activations of their own.
+
+Contract: one `Op` per kind. ReLU, ReLU6, SiLU, Hardswish, Hardsigmoid and Mish take
+`inplace=auto|true|false` as torchvision writes them (`nn.Hardswish(inplace=True)`):
+`archdsl.passes.inplace` decides `auto`. `saved()` is what autograd keeps out of place (torch
+2.13, measured with `benchmarks/autograd_saved.py`): ReLU its output, the others here their input;
+run in place, all but ReLU keep a copy of the input they overwrite (autograd clones it), which
+`archdsl.passes.memory` counts. PReLU is the one with parameters (`num_parameters` slopes: 1, or
+one per channel).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from archdsl.ops.base import Op, Params, Saved, TorchModule, kwargs_without_defaults
+from archdsl.ops.base import (
+    Op,
+    Params,
+    Saved,
+    ShapeError,
+    TorchModule,
+    kwargs_without_defaults,
+)
 from archdsl.ops.registry import register
 
 KEEPS_OUTPUT = Saved(output=True)  # backward reads the result (ReLU, tanh, sigmoid, softmax)
@@ -49,6 +65,119 @@ class ReLU(_Activation):
 
     def torch_inplace(self, p, ins, out):
         return TorchModule("nn.ReLU", (), (("inplace", True),))
+
+
+class _InplaceActivation(_Activation):
+    """An activation torchvision runs in place (`nn.SiLU(inplace=True)`): in place when nothing
+    else reads its input, unless written `inplace=false`. Backward reads its input (out of place
+    the input itself, in place a copy autograd takes before overwriting it)."""
+
+    Params = InplaceParams
+
+    def saved(self, p, ins, out, trainable):
+        return KEEPS_INPUT
+
+    def torch(self, p, ins, out):
+        return TorchModule(self.torch_cls, (), (("inplace", True),) if p.inplace is True else ())
+
+    def inplace_slots(self, p, ins, out):
+        return () if p.inplace is False else (0,)
+
+    def torch_inplace(self, p, ins, out):
+        return TorchModule(self.torch_cls, (), (("inplace", True),))
+
+
+@register
+class ReLU6(_InplaceActivation):
+    """ReLU capped at 6, min(max(0, x), 6), as MobileNet v2 uses. `ReLU6`."""
+
+    name = "ReLU6"
+    torch_cls = "nn.ReLU6"
+    module_prefix = "relu6_"
+    summary = "ReLU capped at 6"
+    example = "ReLU6"
+
+
+@register
+class SiLU(_InplaceActivation):
+    """Sigmoid linear unit, x * sigmoid(x) (Swish), as EfficientNet uses. `SiLU`, `Swish`."""
+
+    name = "SiLU"
+    aliases = ("Swish",)
+    torch_cls = "nn.SiLU"
+    summary = "sigmoid linear unit (swish)"
+    example = "SiLU"
+
+
+@register
+class Hardswish(_InplaceActivation):
+    """Hard swish, x * relu6(x + 3) / 6, as MobileNet v3 uses. `Hardswish`, `HSwish`."""
+
+    name = "Hardswish"
+    aliases = ("HSwish", "HardSwish")
+    torch_cls = "nn.Hardswish"
+    summary = "hard swish"
+    example = "Hardswish"
+
+
+@register
+class Hardsigmoid(_InplaceActivation):
+    """Hard sigmoid, relu6(x + 3) / 6, MobileNet v3's squeeze-and-excitation gate.
+    `Hardsigmoid`, `HSigmoid`."""
+
+    name = "Hardsigmoid"
+    aliases = ("HSigmoid", "HardSigmoid")
+    torch_cls = "nn.Hardsigmoid"
+    summary = "hard sigmoid"
+    example = "Hardsigmoid"
+
+
+@register
+class Mish(_InplaceActivation):
+    """Mish, x * tanh(softplus(x)). `Mish`."""
+
+    name = "Mish"
+    torch_cls = "nn.Mish"
+    summary = "mish"
+    example = "Mish"
+
+
+class PReLUParams(Params):
+    num_parameters: Annotated[int, Field(ge=1)] = 1
+    init: float = 0.25
+
+
+@register
+class PReLU(_Activation):
+    """Parametric ReLU: a learned slope for negative inputs, one shared (`PReLU`) or one per
+    channel (`PReLU(64)`, the input's channels); `init` is the slopes' start, 0.25."""
+
+    name = "PReLU"
+    Params = PReLUParams
+    keywords = {"n": "num_parameters"}
+    summary = "parametric rectified linear unit"
+    example = "PReLU(64)"
+
+    def infer(self, p, ins, ctx):
+        shape = ins[0]
+        if p.num_parameters != 1 and p.num_parameters != shape[0]:
+            raise ShapeError(f"PReLU has {p.num_parameters} slopes but its input has {shape[0]} "
+                             f"channels", hint="give it 1 slope or one per channel",
+                             arg="num_parameters")
+        return shape
+
+    def param_count(self, p, ins, out):
+        return p.num_parameters
+
+    def saved(self, p, ins, out, trainable):
+        return KEEPS_INPUT  # prelu's backward reads the input (and its weight, a parameter)
+
+    def torch(self, p, ins, out):
+        return TorchModule("nn.PReLU", (), kwargs_without_defaults(
+            [("num_parameters", p.num_parameters, 1), ("init", p.init, 0.25)]))
+
+    def label(self, p, ins, out):
+        return "PReLU" if p.num_parameters == 1 else f"PReLU({p.num_parameters})"
 
 
 class EluParams(Params):
