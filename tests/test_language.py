@@ -297,7 +297,7 @@ def test_modern_activations_build_what_torchvision_writes():
         nn.Conv2d(16, 16, 3, bias=False), nn.BatchNorm2d(16), nn.Hardswish(inplace=True),
         nn.Conv2d(16, 8, 1), nn.SiLU(inplace=True), nn.Hardsigmoid(), nn.Mish(),
         nn.PReLU(8, init=0.1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
-    hand.load_state_dict(dict(zip(hand.state_dict(), net.state_dict().values())))
+    hand.load_state_dict(dict(zip(hand.state_dict(), net.state_dict().values(), strict=True)))
     assert [repr(m) for m in net.children()][:11] == [repr(m) for m in hand][:11]
     x = torch.randn(2, 3, 12, 12)
     torch.testing.assert_close(net.eval()(x), hand.eval()(x))
