@@ -114,7 +114,7 @@ class Hardswish(_InplaceActivation):
     """Hard swish, x * relu6(x + 3) / 6, as MobileNet v3 uses. `Hardswish`, `HSwish`."""
 
     name = "Hardswish"
-    aliases = ("HSwish", "HardSwish")
+    aliases = ("HSwish",)
     torch_cls = "nn.Hardswish"
     summary = "hard swish"
     example = "Hardswish"
@@ -126,7 +126,7 @@ class Hardsigmoid(_InplaceActivation):
     `Hardsigmoid`, `HSigmoid`."""
 
     name = "Hardsigmoid"
-    aliases = ("HSigmoid", "HardSigmoid")
+    aliases = ("HSigmoid",)
     torch_cls = "nn.Hardsigmoid"
     summary = "hard sigmoid"
     example = "Hardsigmoid"
@@ -161,8 +161,9 @@ class PReLU(_Activation):
     def infer(self, p, ins, ctx):
         shape = ins[0]
         if p.num_parameters != 1 and p.num_parameters != shape[0]:
+            unit = "channels" if len(shape) > 1 else "features"
             raise ShapeError(f"PReLU has {p.num_parameters} slopes but its input has {shape[0]} "
-                             f"channels", hint="give it 1 slope or one per channel",
+                             f"{unit}", hint=f"give it 1 slope or one per {unit[:-1]}",
                              arg="num_parameters")
         return shape
 
