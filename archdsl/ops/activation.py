@@ -164,7 +164,7 @@ class PReLU(_Activation):
             unit = "channels" if len(shape) > 1 else "features"
             raise ShapeError(f"PReLU has {p.num_parameters} slopes but its input has {shape[0]} "
                              f"{unit}", hint=f"give it 1 slope or one per {unit[:-1]}",
-                             arg="num_parameters")
+                             arg="num_parameters", code="bad-slopes")
         return shape
 
     def param_count(self, p, ins, out):
