@@ -26,8 +26,10 @@ OP_SPECS = {
     "modern-activations": "Conv(8, 3) - BN - ReLU6 - Conv(8, 3) - BN - Hardswish - Conv(8, 1) - "
                           "SiLU - Conv(8, 1) - BN - Hardsigmoid - Mish - PReLU(8) - "
                           "Swish(inplace=false) - PReLU - FC",
-    "modern-activations-out-of-place": "Conv(8, 3) - ReLU6 - Mish - Hardswish(inplace=false) - "
-                                       "Conv(8, 1) - Hardsigmoid(inplace=false) - SiLU - FC",
+    # only the ReLU6 over the convolution runs in place: the others follow an activation
+    "modern-activations-mostly-out-of-place": "Conv(8, 3) - ReLU6 - Mish - "
+                                              "Hardswish(inplace=false) - Conv(8, 1) - "
+                                              "Hardsigmoid(inplace=false) - SiLU - FC",
     "norms": "Conv(8, 3) - LN - Conv(8, 3) - GN(4) - Conv(8, 3) - IN - Conv(8, 3) - "
              "IN(affine=true) - ReLU - FC",
     "stochastic-pool": "Conv(8, 3) - ReLU - SPool(2) - Conv(8, 3) - ReLU - SPool(3, s=2) - FC",
