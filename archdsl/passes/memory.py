@@ -9,16 +9,15 @@ run) and the op catalog; they allocate nothing and never import torch.
 
 How the estimate works: every layer's output lives in a storage, its own or (views: `Id`,
 `Slice`, `Flatten`, an identity `Shortcut`; activations and residual Adds that run in place,
-decided by `archdsl.passes.inplace.inplace_layers` exactly as code generation decides) its input's, for
-an in-place Add the branch it overwrites. A layer is recorded by autograd when one of its inputs
-needs a gradient or it has trainable parameters (frozen layers at the start of a model record
-nothing). A recorded layer keeps what the catalog's `Op.saved()` says: some inputs, its output,
-tensors of its own (max-pooling indices, dropout masks, normalisation statistics); a layer
-that runs in place and keeps the input it overwrites keeps a copy autograd takes first (in-place
-SiLU, Hardswish, ...), a storage of its own. Each storage
-counts once, however many layers keep it (a block's input kept by its first convolution and by
-its projection shortcut). The model's input counts when a layer keeps it (the first convolution
-does).
+decided by `archdsl.passes.inplace.inplace_layers` exactly as code generation decides) its
+input's, for an in-place Add the branch it overwrites. A layer is recorded by autograd when one
+of its inputs needs a gradient or it has trainable parameters (frozen layers at the start of a
+model record nothing). A recorded layer keeps what the catalog's `Op.saved()` says: some inputs,
+its output, tensors of its own (max-pooling indices, dropout masks, normalisation statistics); a
+layer that runs in place and keeps the input it overwrites keeps a copy autograd takes first
+(in-place SiLU, Hardswish, ...), a storage of its own. Each storage counts once, however many
+layers keep it (a block's input kept by its first convolution and by its projection shortcut).
+The model's input counts when a layer keeps it (the first convolution does).
 
 This is what `torch.autograd.graph.saved_tensors_hooks` sees, counting each storage once by its
 `untyped_storage().data_ptr()` and leaving out parameter and buffer storages; the benchmark
