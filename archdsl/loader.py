@@ -3,9 +3,10 @@
 Contract: `read_spec(spec)` takes a path, a zoo name (`resnet50`) or spec text (a program or a
 bare layer string) and returns a `LoadedSpec`: the main program plus every block visible to it
 (its own, those of the files it uses, transitively). Imports resolve relative to the importing
-file (text specs: the working directory), must be `.arch` or `.yaml` files, may not form cycles,
-and nest at most `limits.max_import_depth` deep; with `roots` given, every imported file must lie
-under one of them. Parsed files are cached by path, size and modification time, parsed texts
+file (text specs: the working directory), then among the shipped specs (`import_candidates`),
+must be `.arch` or `.yaml` files, may not form cycles, and nest at most
+`limits.max_import_depth` deep; with `roots` given, every imported file must lie under one of
+them or among the shipped specs. Parsed files are cached by path, size and modification time, parsed texts
 by content (`archdsl.clear_caches()` empties both).
 """
 
@@ -229,11 +230,13 @@ def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[P
     for block in program.blocks:
         _add_block(loaded, block)
     for use in program.uses:
-        target = (base / use.path).resolve()
+        searched = import_candidates(use.path, base)
+        target = next((c for c in searched if c.is_file()), searched[0])
         if target.suffix not in SPEC_SUFFIXES:
             raise ArchError([Diagnostic("bad-import", f"'{use.path}' is not a spec file",
                                         use.span, "`use` imports .arch and .yaml files only")])
-        if roots is not None and not any(_inside(target, r) for r in roots):
+        from_library = len(searched) > 1 and target == searched[-1]  # shipped: trusted
+        if roots is not None and not from_library and not any(_inside(target, r) for r in roots):
             raise ArchError([Diagnostic("import-escape", f"'{use.path}' is outside the allowed "
                                         "directories", use.span, "--no-escape allows only "
                                         "files under " + ", ".join(
@@ -250,10 +253,23 @@ def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[P
             continue
         if not target.is_file():
             raise ArchError([Diagnostic("missing-import", f"cannot find '{use.path}'", use.span,
-                                        f"looked for {_display_path(str(target))}")])
+                                        "looked for " + " and ".join(
+                                            _display_path(str(c)) for c in searched))])
         sub = _load_file(target, limits)  # a library may define models: only its blocks count
         seen[target] = sub
         _collect(loaded, sub, target.parent, [*stack, target], limits, roots, seen, depth + 1)
+
+
+def import_candidates(path: str, base: Path) -> list[Path]:
+    """Where `use "path"` may find its file, in order: beside the importing file (`base`: its
+    folder; a command-line string's is the working directory), then, for a relative path, among
+    the specs shipped with archdsl (`use "blocks/resnet.yaml"` works from any folder). A file
+    beside the spec wins, so a spec can shadow a shipped library with its own copy."""
+    local = (base / path).resolve()
+    shipped = (zoo_dir() / path).resolve()
+    if Path(path).is_absolute() or shipped == local or not _inside(shipped, zoo_dir()):
+        return [local]
+    return [local, shipped]
 
 
 def _inside(path: Path, root: Path) -> bool:

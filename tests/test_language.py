@@ -240,6 +240,32 @@ def test_import_cycles_and_missing_files(tmp_path):
     assert error(tmp_path / "n.arch")[0].code == "missing-import"
 
 
+def test_shipped_block_libraries_import_from_any_folder(tmp_path):
+    spec = tmp_path / "net.arch"
+    spec.write_text('use "blocks/resnet.yaml"\nmodel N { input: 3x32x32\n'
+                    '  Conv(64, 3, p=1) - BasicBlock(64) - BasicBlock(128, stride=2) }\n')
+    model = archdsl.load(spec, roots=[tmp_path])  # a shipped library is no escape
+    assert [n.name for n in model.layers()][:3] == ["conv1", "basicblock1.conv1",
+                                                     "basicblock1.bn1"]
+    # a library of the same name beside the spec wins over the shipped one
+    (tmp_path / "blocks").mkdir()
+    (tmp_path / "blocks" / "resnet.yaml").write_text(
+        "blocks:\n  BasicBlock:\n    params: [planes, stride=1]\n"
+        "    body: Conv(planes, 3, s=stride, p=1)\n")
+    archdsl.clear_caches()
+    assert len(archdsl.load(spec).layers()) == 3
+
+
+def test_a_missing_import_names_every_place_searched(tmp_path):
+    (tmp_path / "n.arch").write_text('use "blocks/nope.yaml"\nmodel N { input: 1x4x4\n'
+                                     ' Conv(1, 1) }\n')
+    d = error(tmp_path / "n.arch")[0]
+    assert d.code == "missing-import"
+    beside, shipped = d.hint.removeprefix("looked for ").split(" and ")
+    assert beside == str(tmp_path / "blocks" / "nope.yaml")
+    assert shipped.endswith("specs/blocks/nope.yaml")  # shown relative to the working directory
+
+
 def test_zoo_names_work_everywhere(cli):
     assert archdsl.load("resnet50").totals.params == 25_557_032
     proc = cli("summary", "resnet50", "--json")
