@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import functools
 import keyword
+import re
 
 from archdsl.caches import register
 from archdsl.diagnostics import ArchError, Diagnostic, Note
@@ -52,11 +53,16 @@ set_extra_state set_submodule share_memory smart_apply state_dict to to_empty tr
 type xpu zero_grad all_outputs self
 """.split()),
 }
+# What a block's body knows of its input without the caller passing it (a block's parameter
+# cannot take this name): its channels (a vector's size); generated block classes take it as
+# their first constructor argument.
+BLOCK_INPUT_NAMES = ("in_channels",)
 BUILTIN_NAMES = frozenset(dir(builtins))
 _BUILTINS = frozenset(n for n in BUILTIN_NAMES if not n.startswith("_"))
 
 # What each kind of name from a spec may not be, derived from the table above.
-PARAM_RESERVED = GENERATED_NAMES["module"] | GENERATED_NAMES["constructor"]
+PARAM_RESERVED = GENERATED_NAMES["module"] | GENERATED_NAMES["constructor"] | \
+    frozenset(BLOCK_INPUT_NAMES) | {"when"}  # `when=` is every layer's condition
 OUTPUT_RESERVED = GENERATED_NAMES["module"] | GENERATED_NAMES["forward"]
 LABEL_RESERVED = GENERATED_NAMES["attribute"]
 # A model's or block's class name: the module's imports and every builtin (the code generator
@@ -132,6 +138,18 @@ def check_identifier(name: str, span: Span) -> None:
     problem = _identifier_problem(name)
     if problem is not None:
         raise ArchError([Diagnostic("bad-name", problem[0], span, problem[1])])
+
+
+# A quoted label may also join identifier parts with '-', as torchvision names RegNet's blocks
+# (`trunk_output.block1.block1-0`); generated code registers it with `add_module`.
+_HYPHENATED = re.compile(r"[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)+\Z")
+
+
+def check_module_name(name: str, span: Span) -> None:
+    """A module name from a quoted label or a name template: an identifier, or identifier parts
+    joined with '-'."""
+    if _HYPHENATED.match(name) is None:
+        check_identifier(name, span)
 
 
 @register

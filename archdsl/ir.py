@@ -147,6 +147,9 @@ class Scope:
     exit: int | None = None  # the node whose output leaves
     written: str = ""  # for blocks: the block name as called
     side: bool = False  # a side output (Aux): computed in training, or when all outputs asked
+    # a block written as one `Seq[...]`: it is itself an nn.Sequential, its modules numbered
+    # by position as in a labelled group (torchvision's Conv2dNormActivation: `conv.0.0`)
+    sequential: bool = False
 
     @property
     def name(self) -> str:

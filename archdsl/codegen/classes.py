@@ -23,7 +23,7 @@ from archdsl.codegen.forward import ForwardWriter
 from archdsl.codegen.helpers import HELPERS
 from archdsl.codegen.shortcut import conditional_projection, projection_text
 from archdsl.codegen.symbolic import SymbolicClass
-from archdsl.codegen.text import doc, location, render_call
+from archdsl.codegen.text import assign_module, doc, location, render_call
 from archdsl.codegen.units import Unit, appended_channels, is_dense_stack
 from archdsl.expr import Sym, evaluate, expr_text, render_value
 from archdsl.identifiers import CLASS_RESERVED
@@ -88,16 +88,19 @@ class ClassWriter:
             self.imports.helpers.add(call.helper)
         return render_call(call)
 
-    def scope_ctor(self, scope: Scope, sym: SymbolicClass) -> str:
+    def scope_ctor(self, scope: Scope, sym: SymbolicClass, indent: str = "        ") -> str:
         if scope.kind == "block":
             return self.block_call(scope, sym)
-        return self.sequential(scope, sym)
+        return self.sequential(scope, sym, indent)
 
     def sequential(self, scope: Scope, sym: SymbolicClass, indent: str = "        ") -> str:
         items: list[tuple[str, str]] = []
+        named = not all(child.local == str(i) for i, child in enumerate(
+            c for c in scope.children if isinstance(c, Scope) or c.op.module))
+        nested = indent + ("        " if named else "    ")  # where an item's lines start
         for child in scope.children:
             if isinstance(child, Scope):
-                items.append((child.local, self.scope_ctor(child, sym)))
+                items.append((child.local, self.scope_ctor(child, sym, nested)))
             elif child.op.module:
                 text = self.ctor(child, sym)
                 if text is not None:
@@ -143,7 +146,8 @@ class ClassWriter:
         body = self.class_body(scope, sym, is_model=False)
         sig = ["self", "in_channels: int" if len(sym.entry_shape) > 1 else "in_features: int"]
         late: list[str] = []
-        in_scope = frozenset(p.name for p in defn.params)  # the defaults as Python source
+        # the defaults as Python source: they may read the parameters and the input's channels
+        in_scope = frozenset(p.name for p in defn.params) | {"in_channels"}
         for param in defn.params:
             value = scope.block.values[param.name]
             kind = {int: "int", float: "float", bool: "bool", str: "str"}.get(type(value))
@@ -161,7 +165,8 @@ class ClassWriter:
         params_text = ", ".join(p.name + (f"={expr_text(p.default)}" if p.default is not None
                                           else "") for p in defn.params)
         docstring = f'    """Block {doc(f"{defn.name}({params_text}), {location(defn.name_span)}")}."""'
-        text = self.class_text("{NAME}", docstring, sig, body)
+        text = self.class_text("{NAME}", docstring, sig, body,
+                               base="nn.Sequential" if scope.sequential else "nn.Module")
         if text in self.by_text:
             return self.by_text[text]
         name = safe_class_name(defn.name, self.taken)
@@ -170,9 +175,10 @@ class ClassWriter:
         self.classes.append((name, text.replace("{NAME}", name, 1)))
         return name
 
-    def class_text(self, name: str, docstring: str, sig: list[str], body: ClassBody) -> str:
+    def class_text(self, name: str, docstring: str, sig: list[str], body: ClassBody,
+                   base: str = "nn.Module") -> str:
         signature = ", ".join(sig)
-        lines = [f"class {name}(nn.Module):", docstring, ""]
+        lines = [f"class {name}({base}):", docstring, ""]
         head = f"    def __init__({signature}) -> None:"
         if len(head) > 100:
             head = "    def __init__(\n" + "".join(f"        {s},\n" for s in sig) + \
@@ -214,8 +220,8 @@ class ClassWriter:
         if isinstance(child, Scope):
             text = self.scope_ctor(child, sym)
             loc = location(child.span)
-            body.init.append(f"        self.{child.local} = {text}" + (f"  # {loc}" if loc and
-                                                                          "\n" not in text else ""))
+            body.init.append(f"        {assign_module(child.local, text)}" +
+                             (f"  # {loc}" if loc and "\n" not in text else ""))
             return
         if not child.op.module:
             return
@@ -224,7 +230,7 @@ class ClassWriter:
             cond, text = conditional_projection(self.ir, child, sym)
             if cond is None:
                 if text is not None:
-                    body.init.append(f"        self.{child.local} = {text}{loc}")
+                    body.init.append(f"        {assign_module(child.local, text)}{loc}")
                 return
             body.init.append(f"        self.{child.local}: nn.Module | None = None{loc}")
             body.init.append(f"        if {cond}:")
@@ -233,7 +239,7 @@ class ClassWriter:
             return
         text = self.ctor(child, sym)
         if text is not None:
-            body.init.append(f"        self.{child.local} = {text}{loc}")
+            body.init.append(f"        {assign_module(child.local, text)}{loc}")
 
 
 def _constant_default(param):

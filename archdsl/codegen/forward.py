@@ -184,7 +184,7 @@ def _var_base(u: Unit) -> str:
     if u.node is not None:
         return "identity" if u.node.op.is_skip_branch else "out"
     name = u.scope.explicit_name
-    return name if name and not name[0].isdigit() else "out"
+    return name if name and name.isidentifier() else "out"
 
 
 def _functional(call: Functional, in_vars: list[str], attrs: set[str]) -> str | None:

@@ -15,16 +15,22 @@ from typing import Any
 
 from archdsl.diagnostics import InternalError
 from archdsl.expr import Sym, SymFloat, evaluate
+from archdsl.identifiers import BLOCK_INPUT_NAMES
 from archdsl.ir import ModelIR, Node, Scope
 from archdsl.ops.base import Ctx, pair
 
 
-def symbolic_env(scope: Scope, parent_env: dict[str, Any] | None) -> dict[str, Any]:
+def symbolic_env(scope: Scope, parent_env: dict[str, Any] | None,
+                 entry_shape: tuple = ()) -> dict[str, Any]:
     """The parameters of a block instance, bound to Syms named after them (for its own class),
-    or re-evaluated in the enclosing class's terms (`parent_env`)."""
+    or re-evaluated in the enclosing class's terms (`parent_env`); what the block knows of its
+    input (`in_channels`, ...) comes from its entry's symbolic shape."""
     info = scope.block
     defn = info.definition
     env: dict[str, Any] = {}
+    for name, dim in zip(BLOCK_INPUT_NAMES, entry_shape, strict=False):
+        if name in info.values:
+            env[name] = dim
     for order, param in enumerate(defn.params, start=1):
         value = info.values[param.name]
         if parent_env is None:
@@ -74,31 +80,30 @@ class SymbolicClass:
             c, *rest = entry.ann.out_shape
             name = "in_channels" if rest else "in_features"
             self.entry_shape = (Sym.name(c, name, 0), *(Sym.opaque(d) for d in rest))
-            root_env = symbolic_env(root, None)
+            root_env = symbolic_env(root, None, self.entry_shape)
         self.root_env = root_env
         self.concrete = concrete or root.kind != "block"
         if root.entry is not None:
             self.shapes[root.entry] = self.entry_shape
             self.jumps[root.entry] = Sym.const(1)
-        self._envs(root, root_env)
         self._walk()
 
-    def _envs(self, scope: Scope, env: dict[str, Any]) -> None:
-        for child in scope.children:
-            if isinstance(child, Scope):
-                if child.kind == "block":
-                    inner = symbolic_env(child, env) if not self.concrete else \
-                        dict(child.block.values)
-                    self.envs[id(child)] = inner
-                    self._envs(child, inner)
-                else:
-                    self.envs[id(child)] = env
-                    self._envs(child, env)
-            else:
-                self.envs[child.key] = env
-
     def env_of(self, scope: Scope) -> dict[str, Any]:
-        return self.envs.get(id(scope), self.root_env)
+        """The values in scope inside `scope`, in this class's terms; a nested block's are
+        made when first asked, after its input's symbolic shape is known."""
+        if scope is self.root or scope.parent is None:
+            return self.root_env
+        env = self.envs.get(id(scope))
+        if env is None:
+            outer = self.env_of(scope.parent)
+            if scope.kind != "block":
+                env = outer
+            elif self.concrete:
+                env = dict(scope.block.values)
+            else:
+                env = symbolic_env(scope, outer, self.shapes.get(scope.entry, ()))
+            self.envs[id(scope)] = env
+        return env
 
     def _walk(self) -> None:
         graph = self.ir.graph
@@ -138,7 +143,7 @@ class SymbolicClass:
         if self.concrete or not node.arg_exprs:
             return concrete.model_copy(update={
                 k: lift(getattr(concrete, k)) for k in type(concrete).model_fields})
-        env = self.envs[node.key]
+        env = self.env_of(node.scope)
         update = {}
         for field in type(concrete).model_fields:
             value = getattr(concrete, field)

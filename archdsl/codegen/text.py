@@ -55,8 +55,24 @@ def doc(text: str) -> str:
 
 
 def attr(base: str, parts: list[str]) -> str:
-    """`base.a.b[3]`: digits index an `nn.Sequential`, other parts are attributes."""
+    """`base.a.b[3]`: digits index an `nn.Sequential`, other parts are attributes; a name that
+    is not an identifier (RegNet's `block1-0`) is read with `getattr`."""
     out = base
     for part in parts:
-        out += f"[{part}]" if part.isdigit() else f".{part}"
+        if part.isdigit():
+            out += f"[{part}]"
+        elif part.isidentifier():
+            out += f".{part}"
+        else:
+            out = f'getattr({out}, "{part}")'
     return out
+
+
+def assign_module(name: str, text: str) -> str:
+    """The `__init__` statement that registers a submodule: `self.conv1 = ...`, or
+    `self.add_module("0", ...)` for a position or a name that is not an identifier."""
+    if name.isidentifier():
+        return f"self.{name} = {text}"
+    return f'self.add_module("{name}", {text})'
+
+

@@ -388,9 +388,12 @@ def describe_type(annotation: Any) -> str:
         annotation, getattr(annotation, "__name__", str(annotation)))
 
 
-def bind_block(defn: ast.BlockDef, call: ast.Layer, caller_env: Mapping[str, Any]
+def bind_block(defn: ast.BlockDef, call: ast.Layer, caller_env: Mapping[str, Any],
+               implicit: Mapping[str, Any] | None = None
                ) -> tuple[dict[str, Any], dict[str, ast.Expr]]:
-    """Values for a block's parameters from a call, plus the call's argument expressions."""
+    """Values for a block's parameters from a call, plus the call's argument expressions;
+    `implicit` holds what the body knows without being passed (`in_channels`), in scope for
+    the defaults and kept in the values."""
     params = [p.name for p in defn.params]
     given: dict[str, tuple[Any, ast.Arg]] = {}
     failed: set[str] = set()  # given, but wrong: already reported, never "missing" too
@@ -434,7 +437,7 @@ def bind_block(defn: ast.BlockDef, call: ast.Layer, caller_env: Mapping[str, Any
             failed.add(name)
             continue
         given[name] = (value, arg)
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(implicit or {})
     exprs: dict[str, ast.Expr] = {}
     for param in defn.params:
         if param.name in given:

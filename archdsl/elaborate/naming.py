@@ -3,8 +3,9 @@
 Rules (the language reference states them too):
 - a label names the module: `FC:fc` is `fc`; a numeric label is a display name and the module is
   named from the kind and number (`Conv:1` is `conv1`, `Pool:2` is `pool2`);
-- in a labelled group (`features: [...]`, `layer1: ...`), an unlabelled child is named by its
-  position, counting every module child (torchvision's `features.3`, `layer1.0`);
+- in a labelled group (`features: [...]`, `layer1: ...`, `Seq[...]`) and in a block written as
+  one `Seq[...]`, an unlabelled child is named by its position, counting every module child
+  (torchvision's `features.3`, `layer1.0`, `features.1.conv.0.0`);
 - elsewhere an unlabelled child is named from its kind and a counter (`conv1`, `relu2`,
   `bottleneck1`), skipping names that labels already took;
 - two labels with the same name in one scope are an error.
@@ -45,7 +46,7 @@ def _name_children(scope: Scope, reporter: Reporter) -> None:
     taken = set(explicit)
     counters: dict[str, int] = {}
     position = 0
-    positional = scope.kind == "group"
+    positional = scope.kind == "group" or scope.sequential
     for child in scope.children:
         module = _is_module(child)
         if child.explicit_name:

@@ -33,7 +33,7 @@ class Expansion:
     # expressions, bare, repeat, input keys; scopes, traces and keys as positions in the template
     nodes: tuple[tuple[Any, ...], ...]
     # per scope below the instance, parents first: its parent, kind, span, trace, explicit name,
-    # block, repeat, entry, exit, written, side (the instance itself is scope 0)
+    # block, repeat, entry, exit, written, side, sequential (the instance itself is scope 0)
     scopes: tuple[tuple[Any, ...], ...]
     children: tuple[tuple[tuple[bool, int], ...], ...]  # per scope: (is a scope, position)
     traces: tuple[tuple, ...]  # the traces below the instance's own, each once
@@ -67,7 +67,7 @@ class Expansion:
              tuple(position(k) for k in graph.input_keys(n.key))) for n in nodes)
         scope_recipes = tuple(
             (scope_at[id(s.parent)], s.kind, s.span, trace(s.trace), s.explicit_name, s.block,
-             s.repeat, position(s.entry), position(s.exit), s.written, s.side)
+             s.repeat, position(s.entry), position(s.exit), s.written, s.side, s.sequential)
             for s in scopes[1:])
         node_at = {id(n): i for i, n in enumerate(nodes)}
         children = tuple(tuple((isinstance(c, Scope), scope_at[id(c)] if isinstance(c, Scope)
@@ -95,9 +95,9 @@ class Expansion:
 
         scopes = [scope]
         for (parent, kind, span, t, name, block, rep, start, end, written,
-             side) in self.scopes:
+             side, sequential) in self.scopes:
             new = Scope(kind, scopes[parent], span, traces[t], name, block=block,
-                        repeat=repeat(rep), written=written, side=side)
+                        repeat=repeat(rep), written=written, side=side, sequential=sequential)
             new.entry = None if start is None else key(start)
             new.exit = None if end is None else key(end)
             scopes.append(new)

@@ -10,6 +10,7 @@ or assign names (see `naming`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from dataclasses import dataclass, field, replace
@@ -22,8 +23,14 @@ from archdsl.elaborate.binding import bind_block, bind_op
 from archdsl.elaborate.replay import Expansion
 from archdsl.elaborate.sizes import Sizer
 from archdsl.expr import evaluate, names_in, unknown_name
-from archdsl.identifiers import check_identifier, check_output_name
+from archdsl.identifiers import (
+    BLOCK_INPUT_NAMES,
+    check_identifier,
+    check_module_name,
+    check_output_name,
+)
 from archdsl.ir import BlockInfo, Graph, Node, RepeatInfo, Scope
+from archdsl.ops.base import ShapeError
 from archdsl.limits import Limits
 from archdsl.source import Span
 from archdsl.syntax import ast
@@ -81,6 +88,10 @@ class Walker:
         # the first one, until a second call makes it the template (None: not replayable)
         self._first: dict[tuple, tuple] = {}
         self._expansions: dict[tuple, Expansion | None] = {}
+        self._reads: dict[int, bool] = {}  # id(block) -> whether it reads its input's shape
+        self._index_readers: dict[int, bool] = {}  # id(element) -> whether it reads `i`
+        self._shapes: dict[int, tuple[int, ...]] = {}  # node key -> shape, as blocks ask
+        self._ctx = ops.Ctx()
 
     def _block_of(self, layer: ast.Layer) -> ast.BlockDef | None:
         """The block a layer name calls, or None (an op, or unknown: reported later)."""
@@ -118,6 +129,7 @@ class Walker:
     # --- model -----------------------------------------------------------------------------------
     def model(self, mdef: ast.ModelDef, input_shape: tuple[int, ...] | None,
               env: dict[str, Any]) -> tuple[Scope, int, int]:
+        self._ctx = ops.Ctx(model_input=tuple(input_shape or ()), classes=env.get("classes"))
         root = Scope("model", None, mdef.span)
         where = Where(root, env)
         input_op = ops.input_op()
@@ -201,11 +213,22 @@ class Walker:
                 name_span = el.repeat.template.span
             before = len(where.scope.children)
             info = RepeatInfo(group, i, count)
-            cur = self.unit(el.unit, cur, where, Pending(info, name, name_span))
+            copy = Where(where.scope, {**where.env, "i": i}, where.trace) \
+                if self._reads_index(el) else where
+            cur = self.unit(el.unit, cur, copy, Pending(info, name, name_span))
             for child in where.scope.children[before:]:
                 if child.repeat is None:
                     child.repeat = info
         return cur
+
+    def _reads_index(self, el: ast.Element) -> bool:
+        """Whether a repeated unit's arguments read `i`, the copy's index (only then is it put
+        in scope, so copies that do not read it stay equal and blocks replay)."""
+        found = self._index_readers.get(id(el))
+        if found is None:
+            found = self._index_readers[id(el)] = any(
+                name == "i" for name, _ in _names_and_layers(el.unit))
+        return found
 
     def _count(self, rep: ast.Repeat, where: Where) -> int | None:
         try:
@@ -260,7 +283,7 @@ class Walker:
             out.append(str(value))
             pos = end + 1
         name = "".join(out)
-        check_identifier(name, label.span)
+        check_module_name(name, label.span)
         return name
 
     # --- units -------------------------------------------------------------------------------------
@@ -338,6 +361,9 @@ class Walker:
                                     hint)])
 
     def layer(self, layer: ast.Layer, cur: int, where: Where, pending: Pending | None) -> int:
+        layer, when = self._when(layer, where.env)
+        if not when:  # `ConvBNReLU(hidden, 1, when=t != 1)`: left out
+            return cur
         kind, what, implied = self.resolve_name(layer)
         if kind == "block":
             return self.block_call(what, layer, cur, where, pending)
@@ -429,7 +455,8 @@ class Walker:
             raise ArchError([Diagnostic("limit-exceeded", f"blocks nest more than "
                                         f"{self.limits.max_depth} deep", layer.span,
                                         "raise the limit max_depth if this is intended")])
-        values, call_exprs = bind_block(defn, layer, where.env)
+        implicit = self._input_names(defn, layer, cur)
+        values, call_exprs = bind_block(defn, layer, where.env, implicit)
         token = self._env_token(values) if REPLAY_BLOCKS else None
         replay_key = (id(defn), token, len(self._stack))
         done = self._expansion(replay_key) if token is not None else None
@@ -449,6 +476,7 @@ class Walker:
         scope = self._child_scope("block", where, layer.span, name, pending,
                                   block=BlockInfo(defn, values, call_exprs), written=layer.name)
         scope.entry = cur
+        scope.sequential = _sequential_body(defn) is not None
         inner = Where(scope, values, (*where.trace, Call(layer.span, defn.name)))
         if done is not None:
             out = done.replay(self.graph, scope, cur, inner.trace,
@@ -456,8 +484,10 @@ class Walker:
         else:
             errors = len(self.reporter.diagnostics)
             self._stack.append(defn)
+            seq = _sequential_body(defn)
+            body = seq.branches[0].statements if seq is not None else defn.body
             try:
-                out = self.statements(defn.body, cur, inner)
+                out = self.statements(body, cur, inner)
             finally:
                 self._stack.pop()
             if token is not None and len(self.reporter.diagnostics) == errors and \
@@ -465,6 +495,71 @@ class Walker:
                 self._first[replay_key] = (scope, cur, out, len(inner.trace))
         scope.exit = out
         return out
+
+    # --- the block's input, known inside its body -----------------------------------------------
+    def _input_names(self, defn: ast.BlockDef, layer: ast.Layer, cur: int) -> dict[str, int]:
+        """`in_channels` for a block that reads it, itself or through a block it calls; {} for
+        others, so that their instances stay equal (and replayable) whatever their input."""
+        if not self._reads_input(defn):
+            return {}
+        return {"in_channels": self._shape_of(cur, layer)[0]}
+
+    def _reads_input(self, defn: ast.BlockDef) -> bool:
+        found = self._reads.get(id(defn))
+        if found is None:
+            self._reads[id(defn)] = False  # a recursive call is reported elsewhere
+            found = False
+            for name, layer in _names_and_layers(defn):
+                if name in BLOCK_INPUT_NAMES:
+                    found = True
+                    break
+                if layer is not None:
+                    inner = self._block_of(layer)
+                    if inner is not None and self._reads_input(inner):
+                        found = True
+                        break
+            self._reads[id(defn)] = found
+        return found
+
+    def _shape_of(self, key: int, layer: ast.Layer) -> tuple[int, ...]:
+        """The output shape of a node already walked, inferred from the graph so far (the
+        shape pass proper runs after the walk; this only covers what a block's input needs)."""
+        shapes = self._shapes
+        if key not in shapes:
+            todo, stack = set(), [key]
+            while stack:
+                k = stack.pop()
+                if k in shapes or k in todo:
+                    continue
+                todo.add(k)
+                stack.extend(self.graph.input_keys(k))
+                target = self.graph.target_of(k)
+                if target is not None:  # a Shortcut is shaped by its merge's other branches
+                    stack.extend(i for i in self.graph.input_keys(target) if i != k)
+            for k in sorted(todo):
+                self._infer_one(k, layer)
+        return shapes[key]
+
+    def _infer_one(self, key: int, layer: ast.Layer) -> None:
+        node = self.graph.node(key)
+        if node.op.is_input:
+            self._shapes[key] = tuple(node.params.shape)
+            return
+        ins = [self._shapes[k] for k in self.graph.input_keys(key)]
+        ctx = self._ctx
+        target = self.graph.target_of(key)
+        if target is not None:
+            others = [k for k in self.graph.input_keys(target) if k != key]
+            ctx = replace(ctx, target=self._shapes[others[0]] if others else None)
+        try:
+            params = node.op.resolve(node.params, ins, ctx)
+            self._shapes[key] = tuple(node.op.infer(params, ins, ctx))
+        except ShapeError as err:
+            raise ArchError([Diagnostic(
+                "unknown-input", f"the input of {layer.name} is not known: {node.written} "
+                f"before it fails ({err.message})", layer.span,
+                "fix that layer first",
+                (Note(f"{node.written} is here", node.span),))]) from None
 
     def _expansion(self, replay_key: tuple) -> Expansion | None:
         """The template for a block call, if one can be replayed: at the second call with the
@@ -492,6 +587,12 @@ class Walker:
             return self.statements(group.branches[0].statements, cur, where)
         if head.name.lower() == "aux":
             return self.aux(group, cur, where, pending)
+        if _is_seq(head):
+            return self.seq(group, cur, where, pending)
+        head, when = self._when(head, where.env)
+        if not when:
+            # `Add(when=false)[main, Id]`: no merge; the first branch alone is the block's path
+            return self.statements(group.branches[0].statements, cur, where)
         kind, what, _ = self.resolve_name(head)
         if kind != "op" or what.arity is not None:
             raise ArchError([Diagnostic("not-a-merge", f"{head.name} does not take branches in "
@@ -520,6 +621,44 @@ class Walker:
         for s in shortcuts:
             self.graph.set_target(s, key)
         return key
+
+    def _when(self, head: ast.Layer, env: dict) -> tuple[ast.Layer, bool]:
+        """A layer's `when=` condition, evaluated, and the layer without it: the layer exists
+        only where the condition holds (`ConvBNReLU(hidden, 1, when=t != 1)`); for a merge,
+        `Add(when=s == 1 and in_channels == c)[main, Id]`, only its first branch is kept."""
+        args = head.args or ()
+        found = [a for a in args if a.key == "when"]
+        if not found:
+            return head, True
+        arg = found[0]
+        value = evaluate(arg.value, env)
+        if isinstance(value, str) and isinstance(arg.value, ast.Name) and arg.value.id not in env \
+                and arg.value.id.lower() not in ("true", "false"):
+            raise ArchError([unknown_name(arg.value, env)])
+        if not isinstance(value, (bool, int, float)):
+            raise ArchError([Diagnostic("bad-argument", f"`when` must be a condition, got "
+                                        f"{value!r}", arg.span,
+                                        "e.g. when=stride == 1 and in_channels == c")])
+        rest = tuple(a for a in args if a is not arg)
+        return replace(head, args=rest or None), bool(value)
+
+    def seq(self, group: ast.Group, cur: int, where: Where, pending: Pending | None) -> int:
+        """`Seq[ chain ]`: an nn.Sequential, its modules numbered by position; `Seq:name[...]`
+        names it (as `name: [...]` does)."""
+        head = group.head
+        if len(group.branches) != 1:
+            raise ArchError([Diagnostic("branches-without-merge", "Seq takes one chain of "
+                                        "layers", group.span, "remove the ',' inside Seq[...]")])
+        if head.args:
+            raise ArchError([Diagnostic("unknown-argument", "Seq takes no arguments", head.span)])
+        name, _ = self._label(head, where, "seq")
+        pending = self._pending_with_label(pending, head)
+        scope = self._child_scope("group", where, group.span, name, pending)
+        scope.entry = cur
+        out = self.statements(group.branches[0].statements, cur,
+                              Where(scope, where.env, where.trace))
+        scope.exit = out
+        return out
 
     def aux(self, group: ast.Group, cur: int, where: Where, pending: Pending | None) -> int:
         head = group.head
@@ -618,6 +757,51 @@ class Walker:
 def _at_least(size: int) -> str:
     """A lower bound in words; sizes are capped, so a huge one reads as "over 10,000"."""
     return f"at least {size:,}" if size <= 10**9 else "over a billion"
+
+
+def _names_and_layers(what) -> list[tuple[str, ast.Layer | None]]:
+    """The names a block's defaults and body (or a unit) read, and the layers it calls ("",
+    layer); not what the blocks it calls read."""
+    found: list[tuple[str, ast.Layer | None]] = []
+
+    def visit(obj) -> None:
+        if isinstance(obj, ast.Name):
+            found.append((obj.id, None))
+        elif isinstance(obj, ast.Layer):
+            found.append(("", obj))
+        if isinstance(obj, (tuple, list)):
+            for item in obj:
+                visit(item)
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            for f in dataclasses.fields(obj):
+                if f.name not in ("span", "name_span", "label_span"):
+                    visit(getattr(obj, f.name))
+
+    if isinstance(what, ast.BlockDef):
+        visit(tuple(p.default for p in what.params))
+        visit(what.body)
+    else:
+        visit(what)
+    return found
+
+
+def _is_seq(head: ast.Layer) -> bool:
+    return head.name.lower() in ("seq", "sequential")
+
+
+def _sequential_body(defn: ast.BlockDef) -> ast.Group | None:
+    """The `Seq[...]` that is a block's whole body, unlabelled: the block is then itself an
+    nn.Sequential (as torchvision's Conv2dNormActivation is), not a module holding one."""
+    if len(defn.body) != 1 or not isinstance(defn.body[0], ast.Chain):
+        return None
+    elements = defn.body[0].elements
+    if len(elements) != 1 or elements[0].repeat is not None:
+        return None
+    unit = elements[0].unit
+    if isinstance(unit, ast.Group) and unit.head is not None and _is_seq(unit.head) and \
+            unit.head.label is None and not unit.head.args and len(unit.branches) == 1:
+        return unit
+    return None
 
 
 def _single_layer(branch: ast.Branch) -> ast.Layer | None:

@@ -33,6 +33,7 @@ _TERMINALS = {
     "STRING": "a string", "SHAPE": "a shape such as 3x224x224", "MINUS": "'-'", "COMMA": "','",
     "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "LPAR_ARGS": "'('", "RPAR": "')'",
     "LBRACE": "'{'", "RBRACE": "'}'", "COLON": "':'", "EQUAL": "'='", "STAGE": "a stage label",
+    "GROUP_LABEL": "a layer name",  # `- classifier: [...]`: rarely what was meant; kept short
     "SETTING_KEY": "a setting", "REPEAT_X": "'x'", "_NL": "a line break", "$END": "the end",
     "ADD_OP": "an operator", "MUL_OP": "an operator", "PLUS": "'+'", "AS": "'as'",
     "MODEL": "'model'", "BLOCK": "'block'", "USE": "'use'",

@@ -443,6 +443,17 @@ class _Build:
         elements = tuple(_values(c))
         return ast.Chain(elements, self._span(elements[0].span.start, elements[-1].span.end))
 
+    def named_group(self, c):  # `- name: [ ... ]`, read as `- [ name: [ ... ] ]`
+        self._level(c, step=2)
+        tok, _, branch, close = c
+        span = self._span(tok.start_pos, close.end_pos)
+        label_span = self.src.span(tok.start_pos, tok.end_pos - 1)
+        bracket = ast.Group(None, (branch,), self._span(_.start_pos, close.end_pos))
+        inner = ast.Chain((ast.Element(bracket, None, bracket.span),), bracket.span)
+        stage = ast.Stage(str(tok)[:-1], inner, span, label_span)
+        outer = ast.Group(None, (ast.Branch((stage,), span),), span)
+        return ast.Element(outer, None, span)
+
     def stage(self, c):
         self._level(c)
         tok, chain = c
