@@ -124,13 +124,26 @@ def repeat_groups(scope: Scope) -> set[int]:
             if isinstance(c, Scope) and c.kind == "block" and c.repeat is not None}
 
 
+def is_trunk(scope: Scope) -> bool:
+    """A sequential block that holds blocks or stages (EfficientNet's `features`, one block so
+    that each variant is one call): in tables and diagrams it reads as a labelled group, not as
+    one block."""
+    return scope.kind == "block" and scope.sequential and \
+        any(isinstance(c, Scope) for c in scope.children)
+
+
+def is_group(scope: Scope) -> bool:
+    """A labelled group, `Seq[...]`, or a trunk: a container of stages or blocks."""
+    return scope.kind == "group" or is_trunk(scope)
+
+
 def is_stage(scope: Scope) -> bool:
     """A labelled group drawn as one box in the stages view: it holds no stages of its own and
     at most one run of repeated blocks (a group of several runs, like DPN's `features`, is a
     cluster whose runs are the stages)."""
-    if scope.kind != "group":
+    if not is_group(scope):
         return False
-    if any(isinstance(c, Scope) and c.kind == "group" for c in scope.children):
+    if any(isinstance(c, Scope) and is_group(c) for c in scope.children):
         return False
     return len(repeat_groups(scope)) <= 1
 

@@ -36,6 +36,7 @@ from archdsl.describe import (
     human,
     is_side,
     is_stage,
+    is_trunk,
     layer_label,
     passes_through,
     scope_family,
@@ -213,7 +214,7 @@ class _Builder:
                 out.append(self.scope_box(run, title))
             elif level == "stages" and is_stage(child):
                 out.append(self.scope_box([child], child.local))
-            elif level != "layers" and child.kind in ("block", "aux"):
+            elif level != "layers" and child.kind in ("block", "aux") and not is_trunk(child):
                 out.append(self.scope_box([child], scope_title(child)))
             else:
                 out.append(self.cluster(child, level))
@@ -233,7 +234,7 @@ class _Builder:
         return len(self.graph.consumers(inputs[0].key)) == 1
 
     def cluster(self, scope: Scope, level: str) -> Cluster:
-        if scope.kind == "block":
+        if scope.kind == "block" and not is_trunk(scope):
             title = f"{scope_title(scope)}: {block_call(scope)}"
         elif is_side(scope):
             title = f"{scope.local} (side output)"
