@@ -49,6 +49,12 @@ def symbolic_env(scope: Scope, parent_env: dict[str, Any] | None,
     return env
 
 
+def _with_copy_index(env: dict[str, Any], repeat) -> dict[str, Any]:
+    """The values in scope of one copy of a repeat: `i` is its index there, as elaboration binds
+    it (so `RB(w, s=2 if i == 0 else 1) x n` gives each copy its own arguments)."""
+    return env if repeat is None else {**env, "i": repeat.index}
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -95,7 +101,7 @@ class SymbolicClass:
             return self.root_env
         env = self.envs.get(id(scope))
         if env is None:
-            outer = self.env_of(scope.parent)
+            outer = _with_copy_index(self.env_of(scope.parent), scope.repeat)
             if scope.kind != "block":
                 env = outer
             elif self.concrete:
@@ -143,7 +149,7 @@ class SymbolicClass:
         if self.concrete or not node.arg_exprs:
             return concrete.model_copy(update={
                 k: lift(getattr(concrete, k)) for k in type(concrete).model_fields})
-        env = self.env_of(node.scope)
+        env = _with_copy_index(self.env_of(node.scope), node.repeat)
         update = {}
         for field in type(concrete).model_fields:
             value = getattr(concrete, field)
