@@ -129,6 +129,25 @@ def test_the_copy_index_is_in_scope_in_a_repeat():
     assert rates == pytest.approx([0.1, 0.2])
 
 
+def test_the_copy_index_reaches_generated_block_classes():
+    """A repeat inside a block reads `i` in a layer's and in a block call's arguments, so the
+    generated class (not only the elaborated graph) gets each copy's own values."""
+    text = """
+block Rated(p) { Dropout(p) }
+block Stage(n, first, total) {
+  Seq[ [ Conv(4 + 2 * i, 3, p=1) - Rated(0.5 * (first + i) / (total - 1)) ] x n ]
+  Seq[ Dropout(0.1 * (i + 1)) ] x 2
+}
+model S { input: 3x8x8
+  Stage(2, 0, 4) - Stage(2, 2, 4) }
+"""
+    net = archdsl.build(text)
+    rates = [round(m.p, 6) for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    assert rates == [0.0, round(0.5 / 3, 6), 0.1, 0.2, round(1 / 3, 6), 0.5, 0.1, 0.2]
+    widths = [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert widths == [4, 6, 4, 6]
+
+
 def test_hyphenated_names_are_registered_as_torchvision_names_them():
     text = """
 block RB(c, s=1) { Add[ f: [ Conv:a(c, 3, s=s, p=1) - BN ], Shortcut:proj ] - ReLU }
