@@ -146,6 +146,19 @@ model S { input: 3x8x8
     assert rates == [0.0, round(0.5 / 3, 6), 0.1, 0.2, round(1 / 3, 6), 0.5, 0.1, 0.2]
     widths = [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert widths == [4, 6, 4, 6]
+    # inside a block, each copy of a repeat gets its own arguments in the generated class too
+    text = """
+block Down(c, s=1) { Conv:conv(c, 3, s=s, p=1) - ReLU }
+block Stage(c, n) { Down(c, s=2 if i == 0 else 1) x n as "down{i}" - Conv(c + i, 1) x 2 }
+model N { input: 3x16x16
+  Stage:stage(4, 3) }
+"""
+    net = archdsl.build(text)
+    strides = [net.stage.get_submodule(f"down{k}").conv.stride for k in range(3)]
+    assert strides == [(2, 2), (1, 1), (1, 1)]
+    assert [m.out_channels for m in net.stage.modules()
+            if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1)] == [4, 5]
+    assert net(torch.randn(1, 3, 16, 16)).shape == (1, 5, 8, 8)
 
 
 def test_hyphenated_names_are_registered_as_torchvision_names_them():

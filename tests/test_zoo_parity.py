@@ -20,7 +20,10 @@ REFERENCES = {
         "densenet121", "densenet169", "densenet201", "densenet161", "resnext101_32x8d",
         "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "squeezenet1_0",
         "squeezenet1_1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
-        "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")},
+        "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
+        *(f"regnet_x_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
+        *(f"regnet_y_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf",
+                                    "128gf")))},
     "alexnet_torchvision": ("torchvision", "alexnet", {}),
     "googlenet": ("torchvision", "googlenet", {"aux_logits": True, "init_weights": True}),
     "inception_v3": ("torchvision", "inception_v3", {"aux_logits": True, "init_weights": False}),
@@ -37,7 +40,8 @@ REQUIRED = {"lenet5", "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg16", "vgg16_b
 # a smaller input than the spec's where the architecture allows it, to keep CI fast (the largest
 # models; Inception-v3 keeps its 299x299, which its auxiliary head needs)
 SIZE = {"resnext101_32x8d": 112, "resnext101_64x4d": 112, "wide_resnet101_2": 112,
-        "densenet161": 112}
+        "densenet161": 112, "regnet_x_16gf": 112, "regnet_x_32gf": 112, "regnet_y_16gf": 112,
+        "regnet_y_32gf": 112, "regnet_y_128gf": 64}
 
 
 def reference(name: str) -> torch.nn.Module:
