@@ -149,6 +149,9 @@ model AllOps {
   Concat[ Slice(0, 16), Slice(16) ] - MPool(2) - APool(2, s=1) - SPool(2) - LN
   Conv(16, 1) - BN - ReLU6 - Conv(16, 1) - Hardswish - Conv(16, 1) - BN - SiLU - Hardsigmoid
   Mish - PReLU(16)
+  Mul[ Id, AdaptiveAPool(1) - Conv(16, 1) - Sigmoid ] - ChannelShuffle(4) - LayerNorm2d
+  Permute(0, 2, 3, 1) - LN(dims=1) - FC(16, flatten=false) - Permute(0, 3, 1, 2)
+  LayerScale(0.5) - Add[ StochasticDepth(0.2), Id ] - StochasticDepth(0.1, applied=false)
   AdaptiveAPool(3) - Flatten - FC(64) - BN - ReLU - Dropout(0.5) - FC(classes) - SM
 }
 """

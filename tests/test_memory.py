@@ -45,6 +45,22 @@ OP_SPECS = {
     # residual sums in place: over the BatchNorm's output (the first branch, then the second)
     "residual-adds-in-place": "Conv(8, 3, p=1) - BN - ReLU - Add[Conv(8, 3, p=1) - BN, Shortcut] "
                               "- ReLU - Add[Conv(8, 3, p=1) - ReLU, Conv(8, 1) - BN] - FC",
+    # a gate times a map (squeeze-and-excitation) keeps both; over the model's input, which
+    # needs no gradient, only the input (for the gate's gradient)
+    "broadcast-mul": "Conv(8, 3) - ReLU - Mul[Id, GAP - Conv(2, 1) - ReLU - Conv(8, 1) - "
+                     "Sigmoid] - Mul[Conv(8, 1), Id] - FC",
+    "mul-over-the-input": "Mul[Id, AdaptiveAPool(1) - Conv(3, 1) - Hardsigmoid] - Conv(8, 3) - FC",
+    # channels last: LayerNorm keeps its permuted input, a Linear its input (the permuted view
+    # copied by matmul when not contiguous), LayerScale its input, StochasticDepth its noise
+    "channels-last": "Conv(8, 3) - Permute(0, 2, 3, 1) - LN(eps=1e-6, dims=1) - "
+                     "FC(16, flatten=false) - GELU - FC(8, flatten=false) - Permute(0, 3, 1, 2) - "
+                     "LayerScale(0.1) - StochasticDepth(0.5) - Permute(0, 2, 3, 1) - "
+                     "FC(4, flatten=false) - Permute(0, 3, 1, 2) - LN(dims=2) - "
+                     "StochasticDepth(0.2, mode=batch) - StochasticDepth(0) - FC",
+    "layernorm2d-shuffle": "Conv(8, 3) - LayerNorm2d(eps=1e-6) - ChannelShuffle(2) - Conv(8, 1) - "
+                           "ChannelShuffle(1) - LN2d(affine=false) - ChannelShuffle(8) - "
+                           "StochasticDepth(0.3, applied=false) - FC",
+    "dropout-in-place": "Conv(8, 3) - ReLU - GAP - Flatten - Dropout(0.2, inplace=true) - FC",
     # and not: one tensor taken twice, branches whose layers keep their outputs
     "adds-not-in-place": "Conv(8, 3, p=1) - BN - Add[Id, Id] - ReLU - "
                          "Add[Conv(8, 3, p=1) - Sigmoid, Conv(8, 3, p=1) - Tanh] - FC",

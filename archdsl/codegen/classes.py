@@ -88,6 +88,17 @@ class ClassWriter:
             self.imports.helpers.add(call.helper)
         return render_call(call)
 
+    def parameter(self, node: Node, sym: SymbolicClass) -> str:
+        """`nn.Parameter(...)` for a layer held as a parameter of the class (`OwnParameter`);
+        its values are the constructor's (arguments, not attributes)."""
+        call = node.op.torch(sym.params[node.key],
+                             [sym.shape(i.key) for i in self.ir.graph.inputs(node.key)],
+                             sym.shape(node.key))
+        init = call.init
+        for key, value in call.values:
+            init = init.replace(f"{{{key}}}", render_value(value))
+        return f"nn.Parameter({init})"
+
     def scope_ctor(self, scope: Scope, sym: SymbolicClass, indent: str = "        ") -> str:
         if scope.kind == "block":
             return self.block_call(scope, sym)
@@ -223,9 +234,11 @@ class ClassWriter:
             body.init.append(f"        {assign_module(child.local, text)}" +
                              (f"  # {loc}" if loc and "\n" not in text else ""))
             return
-        if not child.op.module:
-            return
         loc = f"  # {location(child.span)}" if child.span is not None else ""
+        if not child.op.module:
+            if child.op.held_by_class:  # a parameter of this class (LayerScale)
+                body.init.append(f"        self.{child.local} = {self.parameter(child, sym)}{loc}")
+            return
         if child.op.is_skip_branch and not sym.concrete:
             cond, text = conditional_projection(self.ir, child, sym)
             if cond is None:

@@ -9,7 +9,9 @@ class's units (`archdsl.codegen.units`) in order and writes one statement each:
   for the constructor to store;
 - an in-place update where `archdsl.passes.inplace` decided it (`out += identity`, or
   `a.add_(b)` when the result takes another variable); the overwritten input comes first;
-- nothing for an identity (the value keeps its input's variable);
+- nothing for an identity (the value keeps its input's variable), nor for a module built but
+  not called (`Op.skipped_in_forward`);
+- for a parameter of the class (`OwnParameter`, LayerScale), its expression over the attribute;
 - for a skip branch whose projection depends on the block's arguments, a test of the attribute
   the constructor set (`archdsl.codegen.shortcut`).
 Variables come from `archdsl.codegen.variables`. In the model class, the units of a side output
@@ -20,6 +22,8 @@ at that value (the new features of a dense layer) and returns it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archdsl.codegen.shortcut import conditional_projection
 from archdsl.codegen.symbolic import SymbolicClass
 from archdsl.codegen.text import attr
@@ -27,7 +31,7 @@ from archdsl.codegen.units import Unit, aux_scope_of, class_units, needs_flatten
 from archdsl.codegen.variables import ForwardVariables, is_generic
 from archdsl.expr import Sym, render_value
 from archdsl.ir import ModelIR, Node, Scope
-from archdsl.ops.base import Functional, Update, fmt_shape
+from archdsl.ops.base import Functional, OwnParameter, Update, fmt_shape
 
 
 class ForwardWriter:
@@ -169,7 +173,13 @@ class ForwardWriter:
                     node.ann.out_shape) else f"{target}({in_vars[0]})"
             return ["{out} = {inp}", f"if {target} is not None:",
                     f"    {{out}} = {target}({{inp}})"]
-        call = node.op.torch(*self._shapes(node))
+        shapes = self._shapes(node)
+        if node.op.skipped_in_forward(shapes[0]):  # built, never called: the value passes on
+            return None
+        call = node.op.torch(*shapes)
+        if isinstance(call, OwnParameter):  # a parameter of this class, by the layer's name
+            call = replace(call, template=call.template.replace(
+                "{param}", attr("self", path_of(node, root))))
         if isinstance(call, Functional):
             return _functional(call, in_vars, self.attrs)
         arg = in_vars[0]
@@ -200,6 +210,8 @@ def _functional(call: Functional, in_vars: list[str], attrs: set[str]) -> str | 
         template = template[:start] + sep.join(in_vars) + template[end + 1:]
     values = {}
     for key, value in call.values:
+        if f"{{{key}}}" not in template:
+            continue  # a value only the constructor reads (an `OwnParameter`'s size)
         if isinstance(value, Sym) and value.symbolic:
             attrs.update(value.names())
         values[key] = render_value(value, "self.")

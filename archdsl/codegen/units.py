@@ -51,7 +51,7 @@ def is_linear(ir: ModelIR, scope: Scope) -> bool:
                 return False
             out = child.exit
         else:
-            if not child.op.module:
+            if not child.op.module or child.op.skipped_in_forward(child.params):
                 return False
             inputs = graph.inputs(child.key)
             if len(inputs) != 1 or inputs[0].key != previous:

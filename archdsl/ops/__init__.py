@@ -1,6 +1,15 @@
 """The op catalog: every layer kind, declared once (see `archdsl.ops.base` for the contract)."""
 
-from archdsl.ops import activation, conv, linear, norm, pool, structure  # noqa: F401  (register)
+from archdsl.ops import (  # noqa: F401  (register)
+    activation,
+    conv,
+    linear,
+    norm,
+    pool,
+    reshape,
+    scale,
+    structure,
+)
 from archdsl.ops.base import (
     RF,
     Ctx,

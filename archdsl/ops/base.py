@@ -109,6 +109,16 @@ class Functional:
 
 
 @dataclass(frozen=True)
+class OwnParameter(Functional):
+    """A learnable tensor the enclosing class holds as a parameter, not a module (ConvNeXt's
+    `self.layer_scale = nn.Parameter(torch.ones(C, 1, 1) * 1e-6)`): the constructor sets the
+    layer's attribute to `nn.Parameter(init)` and `forward` computes `template`, in which
+    `{param}` is that attribute (`values` fill both, as for `Functional`)."""
+
+    init: str = ""
+
+
+@dataclass(frozen=True)
 class Update:
     """An in-place update in `forward`, the first input overwritten with the result: one
     `{0} OP= {i}` statement per further input (`out += identity`, as torchvision writes it), or
@@ -151,6 +161,9 @@ class Saved:
     inputs: tuple[int, ...] = ()
     output: bool = False
     extra: tuple[Extra, ...] = ()
+    # an input is kept only for another input's gradient (a product: `a * b` keeps b for a's
+    # gradient and a for b's), so only when some other input needs one
+    for_other_inputs: bool = False
 
 
 NOTHING_SAVED = Saved()
@@ -233,6 +246,17 @@ class Op:
     # Shifts each channel by a learned bias of its own (BatchNorm): a convolution whose only
     # consumer it is needs no bias (`bias=auto` settles to off, as the notes write it).
     absorbs_preceding_bias: ClassVar[bool] = False
+
+    # A learnable tensor of the enclosing class rather than a module (`torch()` returns an
+    # `OwnParameter`): it lives in the model or a block class, never in a labelled group (an
+    # `nn.Sequential` holds modules only); the shape pass says so.
+    held_by_class: ClassVar[bool] = False
+
+    def skipped_in_forward(self, p) -> bool:
+        """Whether the built module exists but `forward` does not call it, the value passing
+        on unchanged (torchvision's MBConv holds a StochasticDepth it never calls in blocks
+        without a residual). Default: never."""
+        return False
 
     def projects(self, ins: list[Shape], out: Shape) -> bool:
         """For a skip branch: whether, for these shapes, it is a module mapping its input onto

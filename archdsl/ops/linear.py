@@ -26,6 +26,7 @@ AUTO_HIDDEN_FEATURES = 512
 class FCParams(Params):
     out_features: PositiveInt | Literal["auto"] = "auto"
     bias: bool = True
+    flatten: bool = True
 
 
 @register
@@ -33,7 +34,8 @@ class FC(Op):
     """Fully connected layer; flattens a feature map first. `FC(4096)`, `FC-4096`.
 
     Written without a size, the last FC of the model (the classifier) gets `classes` outputs and
-    any other FC gets 512.
+    any other FC gets 512. `flatten=false` maps the last dimension alone, at every position
+    (`(..., in)` to `(..., n)`), as ConvNeXt's channels-last `nn.Linear` after a Permute.
     """
 
     fresh_output = True
@@ -64,18 +66,22 @@ class FC(Op):
         return p
 
     def infer(self, p, ins, ctx):
+        if not p.flatten:
+            return (*ins[0][:-1], p.out_features)
         return (p.out_features,)
 
-    def in_features(self, ins) -> int:
-        return prod(ins[0])
+    def in_features(self, ins, p=None) -> int:
+        return ins[0][-1] if p is not None and not p.flatten else prod(ins[0])
 
     def param_count(self, p, ins, out):
-        return self.in_features(ins) * out[0] + (out[0] if p.bias else 0)
+        return self.in_features(ins, p) * out[-1] + (out[-1] if p.bias else 0)
 
     def macs(self, p, ins, out):
-        return self.in_features(ins) * out[0]
+        return self.in_features(ins, p) * prod(out)  # one dot product per output element
 
     def rf(self, p, ins=None, out=None):
+        if p is not None and not p.flatten:
+            return None  # each position on its own, like a 1x1 convolution over channels-last
         return _whole_map(ins)
 
     def saved(self, p, ins, out, trainable):
@@ -83,12 +89,12 @@ class FC(Op):
         return Saved(inputs=(0,)) if trainable else NOTHING_SAVED
 
     def torch(self, p, ins, out):
-        return TorchModule("nn.Linear", (self.in_features(ins), out[0]),
+        return TorchModule("nn.Linear", (self.in_features(ins, p), out[-1]),
                            kwargs_without_defaults([("bias", p.bias, True)]),
-                           flatten_input=len(ins[0]) > 1)
+                           flatten_input=p.flatten and len(ins[0]) > 1)
 
     def label(self, p, ins, out):
-        return f"FC {out[0]}"
+        return f"FC {out[-1]}"
 
     def cells(self, p):
         return "", "", ""

@@ -1,4 +1,5 @@
-"""Normalisation: batch, layer, instance and group normalisation, and AlexNet's LRN."""
+"""Normalisation: batch, layer (also over a map's channels: LayerNorm2d), instance and group
+normalisation, and AlexNet's LRN."""
 
 from __future__ import annotations
 
@@ -84,30 +85,100 @@ class BN(_Norm):
 class LNParams(Params):
     eps: PositiveFloat = 1e-5
     affine: bool = True
+    dims: PositiveInt | None = None
 
 
 @register
 class LN(_Norm):
-    """Layer normalisation over each sample's whole (C, H, W) output."""
+    """Layer normalisation over each sample's whole output, or over its last `dims` dimensions:
+    `LN(eps=1e-6, dims=1)` after `Permute(0, 2, 3, 1)` normalises each position's channels, as
+    ConvNeXt's `nn.LayerNorm(96, eps=1e-6)` does."""
 
     name = "LN"
     aliases = ("LayerNorm",)
     Params = LNParams
     keywords = {"elementwise_affine": "affine"}
     module_prefix = "ln"
-    summary = "layer normalisation"
-    example = "LN"
+    summary = "layer normalisation (over the last `dims` dimensions, default all)"
+    example = "LN(eps=1e-6, dims=1)"
+
+    def normalized(self, p, shape):
+        """The normalised dimensions (the last `dims`) of a per-sample shape."""
+        return tuple(shape) if p.dims is None else tuple(shape[len(shape) - p.dims:])
+
+    def infer(self, p, ins, ctx):
+        if p.dims is not None and p.dims > len(ins[0]):
+            raise ShapeError(f"LayerNorm over the last {p.dims} dimensions, but its input "
+                             f"{'x'.join(str(d) for d in ins[0])} has {len(ins[0])}",
+                             arg="dims", code="rank-mismatch",
+                             hint=f"normalise at most {len(ins[0])} dimensions")
+        return ins[0]
 
     def param_count(self, p, ins, out):
-        return 2 * prod(ins[0]) if p.affine else 0
+        return 2 * prod(self.normalized(p, ins[0])) if p.affine else 0
 
     def saved(self, p, ins, out, trainable):
-        return Saved(inputs=(0,), extra=_stats(1))
+        # one mean and inverse deviation per normalised group: per position for dims < rank
+        return Saved(inputs=(0,), extra=_stats(prod(ins[0][:len(ins[0]) - len(
+            self.normalized(p, ins[0]))])))
 
     def torch(self, p, ins, out):
-        shape = list(int(d) for d in ins[0]) if len(ins[0]) > 1 else ins[0][0]
+        dims = self.normalized(p, ins[0])
+        shape = list(int(d) for d in dims) if len(dims) > 1 else dims[0]
         return TorchModule("nn.LayerNorm", (shape,), kwargs_without_defaults([
             ("eps", p.eps, 1e-5), ("elementwise_affine", p.affine, True)]))
+
+
+class LN2dParams(Params):
+    eps: PositiveFloat = 1e-5
+    affine: bool = True
+
+
+LAYER_NORM_2D_SOURCE = '''
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an NCHW map, at each position (torchvision's ConvNeXt)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        x = x.permute(0, 3, 1, 2)
+        return x
+'''
+
+
+@register
+class LayerNorm2d(_Norm):
+    """Layer normalisation over the channels of a feature map, at each position: torchvision's
+    ConvNeXt `LayerNorm2d` (a generated helper class, an `nn.LayerNorm` of the channels).
+    `LayerNorm2d(eps=1e-6)`, `LN2d`."""
+
+    name = "LayerNorm2d"
+    aliases = ("LN2d",)
+    Params = LN2dParams
+    keywords = {"elementwise_affine": "affine"}
+    module_prefix = "norm"
+    summary = "layer normalisation over the channels of a feature map"
+    example = "LayerNorm2d(eps=1e-6)"
+    helper_sources = {"LayerNorm2d": LAYER_NORM_2D_SOURCE}
+
+    def infer(self, p, ins, ctx):
+        if len(ins[0]) != 3:
+            raise ShapeError("LayerNorm2d needs a feature map", code="rank-mismatch",
+                             hint="use LN for a vector")
+        return ins[0]
+
+    def param_count(self, p, ins, out):
+        return 2 * ins[0][0] if p.affine else 0
+
+    def saved(self, p, ins, out, trainable):
+        # layer_norm over the channels-last view keeps that view (the input's storage) and one
+        # mean and inverse deviation per position
+        c, h, w = ins[0]
+        return Saved(inputs=(0,), extra=_stats(h * w))
+
+    def torch(self, p, ins, out):
+        return TorchModule("LayerNorm2d", (ins[0][0],), kwargs_without_defaults([
+            ("eps", p.eps, 1e-5), ("elementwise_affine", p.affine, True)]), helper="LayerNorm2d")
 
 
 class INParams(Params):

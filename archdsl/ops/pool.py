@@ -225,7 +225,8 @@ class AdaptiveParams(Params):
 
 @register
 class AdaptiveAPool(Op):
-    """Adaptive average pooling to a fixed output size. `AdaptiveAPool(7)`, `AdaptiveAPool((4, 4))`."""
+    """Adaptive average pooling to a fixed output size. `AdaptiveAPool(7)`, `AdaptiveAPool((4, 4))`;
+    generated code writes the size as given (`nn.AdaptiveAvgPool2d(7)`, `((4, 4))`)."""
 
     fresh_output = True
     name = "AdaptiveAPool"
@@ -260,8 +261,9 @@ class AdaptiveAPool(Op):
         return Saved(inputs=(0,))
 
     def torch(self, p, ins, out):
-        size = pair(p.output_size)
-        return TorchModule("nn.AdaptiveAvgPool2d", (size if size[0] != size[1] else size,))
+        # as written: `AdaptiveAPool(1)` is `nn.AdaptiveAvgPool2d(1)` (EfficientNet, MobileNet),
+        # `AdaptiveAPool((7, 7))` is `nn.AdaptiveAvgPool2d((7, 7))` (VGG): extra_repr differs
+        return TorchModule("nn.AdaptiveAvgPool2d", (p.output_size,))
 
     def label(self, p, ins, out):
         return f"AvgPool to {fmt_pair(p.output_size)}"

@@ -1,4 +1,4 @@
-"""Structure: the model input, identity, merges (Add, Concat), channel slices, the automatic
+"""Structure: the model input, identity, merges (Add, Mul, Concat), channel slices, the automatic
 residual shortcut, and dropout."""
 
 from __future__ import annotations
@@ -78,11 +78,13 @@ class Id(Op):
 
 class DropoutParams(Params):
     p: Probability = 0.5
+    inplace: bool = False
 
 
 @register
 class Dropout(Op):
-    """Dropout with drop probability p (in training only). `Dropout(0.5)`."""
+    """Dropout with drop probability p (in training only). `Dropout(0.5)`; `inplace=true`
+    overwrites its input, as torchvision's classifiers write `nn.Dropout(p=0.2, inplace=True)`."""
 
     name = "Dropout"
     aliases = ("Drop", "DropOut")
@@ -99,9 +101,11 @@ class Dropout(Op):
         return Saved(extra=(Extra("mask", prod(ins[0])),)) if p.p > 0 else NOTHING_SAVED
 
     def is_view(self, p, ins, out):
-        return p.p == 0  # torch returns the input itself
+        return p.p == 0 or p.inplace  # torch returns the input itself, or overwrites it
 
     def torch(self, p, ins, out):
+        if p.inplace:  # torchvision writes both by keyword
+            return TorchModule("nn.Dropout", (), (("p", p.p), ("inplace", True)))
         return TorchModule("nn.Dropout", () if is_default(p.p, 0.5) else (p.p,))
 
     def label(self, p, ins, out):
@@ -148,6 +152,48 @@ class Add(Op):
 
     def torch_inplace(self, p, ins, out):
         return Update("+", "add_")  # `out += identity`, as torchvision's Bottleneck writes it
+
+
+@register
+class Mul(Op):
+    """Elementwise product of two branches, broadcast over each sample's shape:
+    `Mul[Id, GAP - Conv(8, 1) - ReLU - Conv(32, 1) - Sigmoid]` scales each channel of the input
+    by a gate (squeeze-and-excitation, torchvision's `scale * input`). Each dimension must be
+    equal or 1 in one of them; the result takes the larger."""
+
+    fresh_output = True
+    name = "Mul"
+    aliases = ("Multiply", "Product")
+    family = "merge"
+    arity = None
+    module = False
+    summary = "elementwise product of two branches (broadcast)"
+    example = "Mul[Id, GAP - Conv(8, 1) - ReLU - Conv(32, 1) - Sigmoid]"
+    glyph = "×"
+
+    def infer(self, p, ins, ctx):
+        if len(ins) != 2:
+            raise ShapeError(f"Mul multiplies two branches, got {len(ins)}", code="shape-mismatch",
+                             hint="nest it: Mul[a, Mul[b, c]]")
+        _same_rank(ins, self.name)
+        a, b = ins
+        if any(x != y and 1 not in (x, y) for x, y in zip(a, b, strict=True)):
+            raise ShapeError(f"Mul cannot broadcast {fmt_shape(a)} with {fmt_shape(b)}: each "
+                             "dimension must be equal, or 1 in one of them",
+                             code="shape-mismatch",
+                             hint="a gate is Cx1x1 for a CxHxW map (pool it to 1x1 first)")
+        return tuple(max(x, y) for x, y in zip(a, b, strict=True))
+
+    def saved(self, p, ins, out, trainable):
+        # mul keeps each factor for the other's gradient (the noise of dropout-like products
+        # needs none, so it keeps only what a branch needing a gradient uses)
+        return Saved(inputs=(0, 1), for_other_inputs=True)
+
+    def torch(self, p, ins, out):
+        return Functional("{0} * {1}")
+
+    def label(self, p, ins, out):
+        return "Multiply"
 
 
 @register

@@ -116,6 +116,9 @@ def saved_tensors(ir: ModelIR, dtype: str = "float32") -> SavedTensors:
             continue
         saved = node.op.saved(p, ins, out, trainable)
         for slot in saved.inputs:
+            if saved.for_other_inputs and not any(
+                    needs_grad[i.key] for j, i in enumerate(inputs) if j != slot):
+                continue  # kept only for another input's gradient, and none needs one
             if inplace.get(node.key) == slot:  # autograd clones what the layer will overwrite
                 per_sample[node.key] = per_sample.get(node.key, 0) + prod(ins[slot]) * itemsize
             else:

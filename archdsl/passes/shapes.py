@@ -52,6 +52,13 @@ def infer_shapes(ir: ModelIR, limits: Limits) -> list[Diagnostic]:
                 continue
             ctx = replace(ctx, target=others[0].ann.out_shape if others else None)
         try:
+            if node.op.held_by_class and node.scope is not None and \
+                    node.scope.kind not in ("model", "block"):
+                raise ShapeError(f"{node.op.name} is a parameter of the block it is written in, "
+                                 f"and a labelled group ('{node.scope.name}', an nn.Sequential) "
+                                 "holds modules only", code="parameter-placement",
+                                 hint="write it in the block's (or model's) own chain, outside "
+                                      "the group")
             params = node.op.resolve(node.params, ins, ctx)
             out = tuple(node.op.infer(params, ins, ctx))
             if math.prod(out) > max_elements:

@@ -68,7 +68,7 @@ class InceptionAux(nn.Module):
     def __init__(self, in_channels: int, classes: int, dropout: float = 0.7) -> None:
         super().__init__()
         self.avgpool1 = nn.AdaptiveAvgPool2d((4, 4))  # specs/blocks/inception.arch:18:3
-        self.conv = BasicConv(in_channels, 128, 1)  # specs/blocks/inception.arch:18:22
+        self.conv = BasicConv(in_channels, 128, 1)  # specs/blocks/inception.arch:18:27
         self.fc1 = nn.Linear(2048, 1024)  # specs/blocks/inception.arch:19:3
         self.relu1 = nn.ReLU(inplace=True)  # specs/blocks/inception.arch:19:18
         self.dropout1 = nn.Dropout(dropout)  # specs/blocks/inception.arch:19:25
