@@ -25,6 +25,8 @@ def symbolic_env(scope: Scope, parent_env: dict[str, Any] | None,
     """The parameters of a block instance, bound to Syms named after them (for its own class),
     or re-evaluated in the enclosing class's terms (`parent_env`); what the block knows of its
     input (`in_channels`, ...) comes from its entry's symbolic shape."""
+    if parent_env is not None:
+        parent_env = with_copy_index(parent_env, scope)
     info = scope.block
     defn = info.definition
     env: dict[str, Any] = {}
@@ -47,6 +49,16 @@ def symbolic_env(scope: Scope, parent_env: dict[str, Any] | None,
         else:
             env[param.name] = value
     return env
+
+
+def with_copy_index(env: dict[str, Any], item: Node | Scope) -> dict[str, Any]:
+    """`env` with `i`, the copy index, where `item` is a copy of `x N`: generated classes write
+    the copies out one by one, so each copy's arguments are evaluated with its own index. (The
+    elaborator put `i` in scope only where the repeated unit reads it; where it does not, no
+    argument names it and binding it changes nothing it reads.)"""
+    if item.repeat is None:
+        return env
+    return {**env, "i": item.repeat.index}
 
 
 def _is_int(value: Any) -> bool:
@@ -97,7 +109,7 @@ class SymbolicClass:
         if env is None:
             outer = self.env_of(scope.parent)
             if scope.kind != "block":
-                env = outer
+                env = with_copy_index(outer, scope)
             elif self.concrete:
                 env = dict(scope.block.values)
             else:
@@ -143,7 +155,7 @@ class SymbolicClass:
         if self.concrete or not node.arg_exprs:
             return concrete.model_copy(update={
                 k: lift(getattr(concrete, k)) for k in type(concrete).model_fields})
-        env = self.env_of(node.scope)
+        env = with_copy_index(self.env_of(node.scope), node)
         update = {}
         for field in type(concrete).model_fields:
             value = getattr(concrete, field)
