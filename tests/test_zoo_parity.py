@@ -20,6 +20,8 @@ REFERENCES = {
         "densenet121", "densenet169", "densenet201", "densenet161", "resnext101_32x8d",
         "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "squeezenet1_0",
         "squeezenet1_1")},
+    **{f"efficientnet_{v}": ("torchvision", f"efficientnet_{v}", {}) for v in (
+        "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s", "v2_m", "v2_l")},
     "alexnet_torchvision": ("torchvision", "alexnet", {}),
     "googlenet": ("torchvision", "googlenet", {"aux_logits": True, "init_weights": True}),
     "inception_v3": ("torchvision", "inception_v3", {"aux_logits": True, "init_weights": False}),
@@ -36,7 +38,10 @@ REQUIRED = {"lenet5", "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg16", "vgg16_b
 # a smaller input than the spec's where the architecture allows it, to keep CI fast (the largest
 # models; Inception-v3 keeps its 299x299, which its auxiliary head needs)
 SIZE = {"resnext101_32x8d": 112, "resnext101_64x4d": 112, "wide_resnet101_2": 112,
-        "densenet161": 112}
+        "densenet161": 112,
+        # EfficientNets are evaluated at 240..600; any size gives the same network
+        **{f"efficientnet_{v}": 224 for v in ("b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s",
+                                              "v2_m", "v2_l")}}
 
 
 def reference(name: str) -> torch.nn.Module:
