@@ -24,6 +24,8 @@ REFERENCES = {
         *(f"regnet_x_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
         *(f"regnet_y_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf",
                                     "128gf")))},
+    **{f"efficientnet_{v}": ("torchvision", f"efficientnet_{v}", {}) for v in (
+        "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s", "v2_m", "v2_l")},
     "alexnet_torchvision": ("torchvision", "alexnet", {}),
     "googlenet": ("torchvision", "googlenet", {"aux_logits": True, "init_weights": True}),
     "inception_v3": ("torchvision", "inception_v3", {"aux_logits": True, "init_weights": False}),
@@ -41,7 +43,11 @@ REQUIRED = {"lenet5", "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg16", "vgg16_b
 # models; Inception-v3 keeps its 299x299, which its auxiliary head needs)
 SIZE = {"resnext101_32x8d": 112, "resnext101_64x4d": 112, "wide_resnet101_2": 112,
         "densenet161": 112, "regnet_x_16gf": 112, "regnet_x_32gf": 112, "regnet_y_16gf": 112,
-        "regnet_y_32gf": 112, "regnet_y_128gf": 64}
+        "regnet_y_32gf": 112, "regnet_y_128gf": 64,
+        # EfficientNets are evaluated at 240..600; any size gives the same network
+        **{f"efficientnet_{v}": 224 for v in ("b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s",
+                                              "v2_m", "v2_l")}}
+
 
 
 def reference(name: str) -> torch.nn.Module:
