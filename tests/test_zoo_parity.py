@@ -20,6 +20,7 @@ REFERENCES = {
         "densenet121", "densenet169", "densenet201", "densenet161", "resnext101_32x8d",
         "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "squeezenet1_0",
         "squeezenet1_1")},
+    **{name: ("torchvision", name, {}) for name in ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},  # noqa: E501
     "alexnet_torchvision": ("torchvision", "alexnet", {}),
     "googlenet": ("torchvision", "googlenet", {"aux_logits": True, "init_weights": True}),
     "inception_v3": ("torchvision", "inception_v3", {"aux_logits": True, "init_weights": False}),
@@ -142,7 +143,7 @@ def test_inception_v3_returns_its_side_output_in_training_only():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet50", "googlenet", "densenet121", "dpn68", "vgg11_bn",
                                   "resnext50_32x4d", "squeezenet1_0", "inception_v3",
-                                  "alexnet_torchvision"])
+                                  "alexnet_torchvision", "convnext_tiny", "shufflenet_v2_x0_5"])
 def test_conv_and_linear_macs_equal_fvcore(name):
     from fvcore.nn import FlopCountAnalysis
 
