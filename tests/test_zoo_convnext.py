@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 from autograd_saved import measure_saved_bytes
-from randomised import assert_same_as_torchvision
+from randomised import assert_same_as_torchvision, randomise
 
 import archdsl
 
@@ -36,8 +36,6 @@ def test_stochastic_depth_rises_linearly_over_the_whole_network(name, p):
 def test_training_drops_the_same_samples_as_torchvision():
     # stochastic depth is live in training: with the same seed, the same samples are dropped
     import torchvision
-
-    from randomised import randomise
 
     ref = torchvision.models.convnext_tiny()
     randomise(ref, torch.Generator().manual_seed(1), 32)
