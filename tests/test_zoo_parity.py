@@ -24,6 +24,9 @@ REFERENCES = {
         *(f"regnet_x_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
         *(f"regnet_y_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf",
                                     "128gf")))},
+    **{name: ("torchvision", name, {}) for name in (
+        "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
+        "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},
     **{f"efficientnet_{v}": ("torchvision", f"efficientnet_{v}", {}) for v in (
         "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s", "v2_m", "v2_l")},
     "alexnet_torchvision": ("torchvision", "alexnet", {}),
@@ -153,7 +156,7 @@ def test_inception_v3_returns_its_side_output_in_training_only():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet50", "googlenet", "densenet121", "dpn68", "vgg11_bn",
                                   "resnext50_32x4d", "squeezenet1_0", "inception_v3",
-                                  "alexnet_torchvision"])
+                                  "alexnet_torchvision", "convnext_tiny", "shufflenet_v2_x0_5"])
 def test_conv_and_linear_macs_equal_fvcore(name):
     from fvcore.nn import FlopCountAnalysis
 
