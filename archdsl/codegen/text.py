@@ -56,7 +56,8 @@ def doc(text: str) -> str:
 
 def attr(base: str, parts: list[str]) -> str:
     """`base.a.b[3]`: digits index an `nn.Sequential`, other parts are attributes; a name that
-    is not an identifier (RegNet's `block1-0`) is read with `getattr`."""
+    is not an identifier (RegNet's `block1-0`) is read with `get_submodule` (the generated source
+    calls no `getattr`: tests/test_safety.py's audit forbids it)."""
     out = base
     for part in parts:
         if part.isdigit():
@@ -64,7 +65,7 @@ def attr(base: str, parts: list[str]) -> str:
         elif part.isidentifier():
             out += f".{part}"
         else:
-            out = f'getattr({out}, "{part}")'
+            out = f'{out}.get_submodule("{part}")'
     return out
 
 
