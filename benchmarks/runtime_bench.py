@@ -3,7 +3,9 @@
 For each model and batch, on the CPU with the thread count `run.py` fixed: torchvision's model
 (random weights, BatchNorm statistics moved away from their defaults so folding has work to do)
 and archdsl's module with those weights loaded strictly (the zoo uses torchvision's names); the
-outputs must agree before anything is timed. One input tensor is shared by all contenders.
+outputs must agree before anything is timed (and one training loss, drawn with the same seed,
+so that dropout and stochastic depth (EfficientNet) drop the same). One input tensor is shared
+by all contenders.
 - forward: eval mode under `torch.inference_mode()`, interleaved rounds of torchvision,
   archdsl, and archdsl built with `optimize="inference"` (BatchNorm folded, same weights);
 - forward+backward: training mode, `cross_entropy(model(x), y).backward()`, gradients reset to
@@ -31,7 +33,7 @@ TARGET = 1.02
 # the same operations (the plain module), and through BatchNorm folded into the convolutions,
 # which rounds differently.
 MATCH = {"archdsl": 1e-5, "archdsl train loss": 1e-5, "archdsl optimized": 1e-3}
-FULL = {"models": ("resnet50", "densenet121"), "batches": (1, 16),
+FULL = {"models": ("resnet50", "densenet121", "efficientnet_b0"), "batches": (1, 16),
         "rounds": {1: 48, 16: 12}, "warmup": 2, "size": 224}
 QUICK = {"models": ("resnet50",), "batches": (1,), "rounds": {1: 3}, "warmup": 1, "size": 224}
 
@@ -90,7 +92,10 @@ def bench(name: str, batch: int, rounds: int, warmup: int, size: int, log: Log) 
         check = {"archdsl": rel_diff(ours(x), ref), "archdsl optimized": rel_diff(opt(x), ref)}
     tv.train()
     ours.train()
-    losses = [F.cross_entropy(net(x), y) for net in (tv, ours)]
+    losses = []
+    for net in (tv, ours):  # the same random draws for dropout and stochastic depth in both
+        torch.manual_seed(2)
+        losses.append(F.cross_entropy(net(x), y))
     check["archdsl train loss"] = rel_diff(losses[1].detach(), losses[0].detach())
     del losses  # and the activations their graphs hold
     for net in nets.values():  # a training step moved the BatchNorm statistics: put them back
