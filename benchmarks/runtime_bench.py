@@ -4,7 +4,9 @@ For each model and batch, on the CPU with the thread count `run.py` fixed: torch
 (random weights, BatchNorm statistics moved away from their defaults so folding has work to do,
 ConvNeXt's layer scales from 1e-6 to trained-looking 0.1-1 so its blocks count in the output)
 and archdsl's module with those weights loaded strictly (the zoo uses torchvision's names); the
-outputs must agree before anything is timed. One input tensor is shared by all contenders.
+outputs must agree before anything is timed (and one training loss, drawn with the same seed,
+so that dropout and stochastic depth (EfficientNet) drop the same). One input tensor is shared
+by all contenders.
 - forward: eval mode under `torch.inference_mode()`, interleaved rounds of torchvision,
   archdsl, and archdsl built with `optimize="inference"` (BatchNorm folded, same weights);
 - forward+backward: training mode, `cross_entropy(model(x), y).backward()`, gradients reset to
@@ -34,7 +36,7 @@ TARGET = 1.02
 # the same operations (the plain module), and through BatchNorm folded into the convolutions,
 # which rounds differently.
 MATCH = {"archdsl": 1e-5, "archdsl train loss": 1e-5, "archdsl optimized": 1e-3}
-FULL = {"models": ("resnet50", "densenet121", "convnext_tiny"), "batches": (1, 16),
+FULL = {"models": ("resnet50", "densenet121", "efficientnet_b0", "convnext_tiny"), "batches": (1, 16),
         "rounds": {1: 48, 16: 12}, "warmup": 2, "size": 224}
 QUICK = {"models": ("resnet50",), "batches": (1,), "rounds": {1: 3}, "warmup": 1, "size": 224}
 
@@ -97,7 +99,7 @@ def bench(name: str, batch: int, rounds: int, warmup: int, size: int, log: Log) 
     tv.train()
     ours.train()
     losses = []
-    for net in (tv, ours):  # the same seed: stochastic depth drops the same samples in both
+    for net in (tv, ours):  # the same random draws for dropout and stochastic depth in both
         torch.manual_seed(2)
         losses.append(F.cross_entropy(net(x), y))
     check["archdsl train loss"] = rel_diff(losses[1].detach(), losses[0].detach())
