@@ -36,7 +36,8 @@ TARGET = 1.02
 # the same operations (the plain module), and through BatchNorm folded into the convolutions,
 # which rounds differently.
 MATCH = {"archdsl": 1e-5, "archdsl train loss": 1e-5, "archdsl optimized": 1e-3}
-FULL = {"models": ("resnet50", "densenet121", "efficientnet_b0", "convnext_tiny"), "batches": (1, 16),
+FULL = {"models": ("resnet50", "densenet121", "efficientnet_b0", "convnext_tiny"),
+        "batches": (1, 16),
         "rounds": {1: 48, 16: 12}, "warmup": 2, "size": 224}
 QUICK = {"models": ("resnet50",), "batches": (1,), "rounds": {1: 3}, "warmup": 1, "size": 224}
 
