@@ -76,7 +76,7 @@ def _value(v) -> str:
     if isinstance(v, tuple):
         return "(" + ", ".join(_value(x) for x in v) + ")"
     if isinstance(v, float):
-        return f"{v:g}"
+        return f"{v:.4g}"  # a label, not a record: ConvNeXt's rates read 0.005882, not 0.00588235
     return str(v)
 
 

@@ -56,7 +56,9 @@ for key, no_cache in [("", "0"), ("parsed_", "1")]:  # ASTs from the disk cache;
                 key + "min_ms": min(times) * 1e3})
 print(json.dumps({**out, "runs": runs, "torch_imported": "torch" in sys.modules}))
 """
-FULL = {"models": ("resnet50", "resnet152", "densenet201"), "rounds": 9, "archdsl_runs": 3}
+FULL = {"models": ("resnet50", "resnet152", "densenet201", "efficientnet_b0",
+                    "convnext_tiny"), "rounds": 9,
+        "archdsl_runs": 3}
 QUICK = {"models": ("resnet50",), "rounds": 2, "archdsl_runs": 3}
 
 

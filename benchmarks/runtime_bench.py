@@ -1,13 +1,18 @@
 """Section 3, runtime: the compiled module against torchvision's, forward and forward+backward.
 
 For each model and batch, on the CPU with the thread count `run.py` fixed: torchvision's model
-(random weights, BatchNorm statistics moved away from their defaults so folding has work to do)
+(random weights, BatchNorm statistics moved away from their defaults so folding has work to do,
+ConvNeXt's layer scales from 1e-6 to trained-looking 0.1-1 so its blocks count in the output)
 and archdsl's module with those weights loaded strictly (the zoo uses torchvision's names); the
-outputs must agree before anything is timed. One input tensor is shared by all contenders.
+outputs must agree before anything is timed (and one training loss, drawn with the same seed,
+so that dropout and stochastic depth (EfficientNet) drop the same). One input tensor is shared
+by all contenders.
 - forward: eval mode under `torch.inference_mode()`, interleaved rounds of torchvision,
   archdsl, and archdsl built with `optimize="inference"` (BatchNorm folded, same weights);
 - forward+backward: training mode, `cross_entropy(model(x), y).backward()`, gradients reset to
-  None outside the timed region, interleaved rounds of torchvision and archdsl.
+  None outside the timed region, interleaved rounds of torchvision and archdsl. The training
+  losses are compared first under the same random seed, so that ConvNeXt's stochastic depth
+  drops the same samples in both.
 Both also time "torchvision again", a second copy of torchvision's model (same weights, its own
 memory): torchvision against itself is the noise floor of this machine, so a ratio within that
 spread is no evidence of overhead, and one well outside it is.
@@ -31,7 +36,8 @@ TARGET = 1.02
 # the same operations (the plain module), and through BatchNorm folded into the convolutions,
 # which rounds differently.
 MATCH = {"archdsl": 1e-5, "archdsl train loss": 1e-5, "archdsl optimized": 1e-3}
-FULL = {"models": ("resnet50", "densenet121"), "batches": (1, 16),
+FULL = {"models": ("resnet50", "densenet121", "efficientnet_b0", "convnext_tiny"),
+        "batches": (1, 16),
         "rounds": {1: 48, 16: 12}, "warmup": 2, "size": 224}
 QUICK = {"models": ("resnet50",), "batches": (1,), "rounds": {1: 3}, "warmup": 1, "size": 224}
 
@@ -45,6 +51,9 @@ def trained_looking(net) -> None:
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
                 m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+        for name, p in net.named_parameters():  # ConvNeXt's start at 1e-6: blocks all but off
+            if name.endswith("layer_scale"):
+                p.copy_(0.1 + 0.9 * torch.rand(p.shape, generator=g))
 
 
 def contenders(name: str, size: int) -> dict:
@@ -90,7 +99,10 @@ def bench(name: str, batch: int, rounds: int, warmup: int, size: int, log: Log) 
         check = {"archdsl": rel_diff(ours(x), ref), "archdsl optimized": rel_diff(opt(x), ref)}
     tv.train()
     ours.train()
-    losses = [F.cross_entropy(net(x), y) for net in (tv, ours)]
+    losses = []
+    for net in (tv, ours):  # the same random draws for dropout and stochastic depth in both
+        torch.manual_seed(2)
+        losses.append(F.cross_entropy(net(x), y))
     check["archdsl train loss"] = rel_diff(losses[1].detach(), losses[0].detach())
     del losses  # and the activations their graphs hold
     for net in nets.values():  # a training step moved the BatchNorm statistics: put them back

@@ -73,6 +73,16 @@ def test_runtime_compares_the_same_weights():
     assert "resnet18 batch 1" in runtime_bench.markdown(result)
 
 
+def test_runtime_trains_with_the_same_random_drops():
+    # EfficientNet drops at random in training (dropout, stochastic depth): the two training
+    # losses agree only when both models draw from the same seed
+    result = runtime_bench.run(models=("efficientnet_b0",), batches=(1,), rounds={1: 1},
+                               warmup=0, size=64, log=quiet)
+    case = result["cases"]["efficientnet_b0 batch 1"]
+    assert case["relative_diff"]["archdsl train loss"] <= 1e-5
+    assert case["outputs_match"], case["relative_diff"]
+
+
 def test_build_on_meta_allocates_no_weights():
     result = build_bench.run(models=("resnet18",), rounds=1, log=quiet)
     meta = result["meta"]

@@ -130,6 +130,22 @@ def test_the_copy_index_is_in_scope_in_a_repeat():
 
 
 def test_the_copy_index_reaches_generated_block_classes():
+    """A repeat inside a block reads `i` in a layer's and in a block call's arguments, so the
+    generated class (not only the elaborated graph) gets each copy's own values."""
+    text = """
+block Rated(p) { Dropout(p) }
+block Stage(n, first, total) {
+  Seq[ [ Conv(4 + 2 * i, 3, p=1) - Rated(0.5 * (first + i) / (total - 1)) ] x n ]
+  Seq[ Dropout(0.1 * (i + 1)) ] x 2
+}
+model S { input: 3x8x8
+  Stage(2, 0, 4) - Stage(2, 2, 4) }
+"""
+    net = archdsl.build(text)
+    rates = [round(m.p, 6) for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    assert rates == [0.0, round(0.5 / 3, 6), 0.1, 0.2, round(1 / 3, 6), 0.5, 0.1, 0.2]
+    widths = [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert widths == [4, 6, 4, 6]
     # inside a block, each copy of a repeat gets its own arguments in the generated class too
     text = """
 block Down(c, s=1) { Conv:conv(c, 3, s=s, p=1) - ReLU }
@@ -192,3 +208,27 @@ def test_mistakes_with_the_new_constructs_are_diagnostics():
     assert _codes("Conv(8, 3, when=maybe)", input="3x8x8") == ["unknown-name"]
     assert _codes("Conv(in_channels, 3)", input="3x8x8") == ["unknown-name"]
     assert _codes("Seq[Conv(8, 3), ReLU]", input="3x8x8") == ["branches-without-merge"]
+
+
+def test_the_copy_index_reaches_generated_block_classes():
+    # inside a block's class the copies of `x N` are written out, each with its own index:
+    # a layer's argument, a group's layer and a nested block's argument (EfficientNet's stage)
+    text = """
+block Unit(c, s=1, p=0.0) { Conv:conv(c, 3, s=s, p=1) - Dropout:drop(p) }
+block Stage(c, n, s) {
+  Seq[ Unit(c, s=s if i == 0 else 1, p=0.1 * (i + 1)) x n ]
+}
+block Widen(c) { Seq[ [ Conv(c + 4 * i, 1) - Seq[ ReLU - Dropout(0.05 * i) ] ] x 2 ] }
+model M { input: 3x16x16
+  classes: 5
+  features: [ Stage(8, 3, 2) - Widen(4) ]
+  GAP - FC(classes) }
+"""
+    net = archdsl.build(text)
+    strides = [net.features[0][k].conv.stride for k in range(3)]
+    rates = [m.p for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    assert strides == [(2, 2), (1, 1), (1, 1)]
+    widths = [net.features[1][k].out_channels for k in (0, 2)]
+    assert rates == pytest.approx([0.1, 0.2, 0.3, 0.0, 0.05])
+    assert widths == [4, 8]
+    assert net(torch.randn(1, 3, 16, 16)).shape == (1, 5)

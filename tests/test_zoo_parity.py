@@ -19,10 +19,16 @@ REFERENCES = {
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
         "densenet121", "densenet169", "densenet201", "densenet161", "resnext101_32x8d",
         "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "squeezenet1_0",
-        "squeezenet1_1",
+        "squeezenet1_1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+        "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
         *(f"regnet_x_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
         *(f"regnet_y_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf",
                                     "128gf")))},
+    **{name: ("torchvision", name, {}) for name in (
+        "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
+        "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},
+    **{f"efficientnet_{v}": ("torchvision", f"efficientnet_{v}", {}) for v in (
+        "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s", "v2_m", "v2_l")},
     "alexnet_torchvision": ("torchvision", "alexnet", {}),
     "googlenet": ("torchvision", "googlenet", {"aux_logits": True, "init_weights": True}),
     "inception_v3": ("torchvision", "inception_v3", {"aux_logits": True, "init_weights": False}),
@@ -40,7 +46,11 @@ REQUIRED = {"lenet5", "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg16", "vgg16_b
 # models; Inception-v3 keeps its 299x299, which its auxiliary head needs)
 SIZE = {"resnext101_32x8d": 112, "resnext101_64x4d": 112, "wide_resnet101_2": 112,
         "densenet161": 112, "regnet_x_16gf": 112, "regnet_x_32gf": 112, "regnet_y_16gf": 112,
-        "regnet_y_32gf": 112, "regnet_y_128gf": 64}
+        "regnet_y_32gf": 112, "regnet_y_128gf": 64,
+        # EfficientNets are evaluated at 240..600; any size gives the same network
+        **{f"efficientnet_{v}": 224 for v in ("b1", "b2", "b3", "b4", "b5", "b6", "b7", "v2_s",
+                                              "v2_m", "v2_l")}}
+
 
 
 def reference(name: str) -> torch.nn.Module:
@@ -146,7 +156,7 @@ def test_inception_v3_returns_its_side_output_in_training_only():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet50", "googlenet", "densenet121", "dpn68", "vgg11_bn",
                                   "resnext50_32x4d", "squeezenet1_0", "inception_v3",
-                                  "alexnet_torchvision"])
+                                  "alexnet_torchvision", "convnext_tiny", "shufflenet_v2_x0_5"])
 def test_conv_and_linear_macs_equal_fvcore(name):
     from fvcore.nn import FlopCountAnalysis
 

@@ -41,7 +41,8 @@ def symbolic_env(scope: Scope, parent_env: dict[str, Any] | None,
             else:
                 env[param.name] = value
         elif param.name in info.call_exprs:
-            env[param.name] = evaluate(info.call_exprs[param.name], parent_env)
+            env[param.name] = evaluate(info.call_exprs[param.name],
+                                       with_copy_index(parent_env, scope.repeat, scope.parent))
         elif param.default is not None:
             env[param.name] = evaluate(param.default, env)
         else:
@@ -49,9 +50,13 @@ def symbolic_env(scope: Scope, parent_env: dict[str, Any] | None,
     return env
 
 
-def _with_copy_index(env: dict[str, Any], repeat) -> dict[str, Any]:
-    """The values in scope of one copy of a repeat: `i` is its index there, as elaboration binds
-    it (so `RB(w, s=2 if i == 0 else 1) x n` gives each copy its own arguments)."""
+def with_copy_index(env: dict[str, Any], repeat, scope: Scope | None) -> dict[str, Any]:
+    """`env` with `i` bound to the copy index of the innermost repeat that made an element
+    (its own `repeat`, else that of a group around it inside the same block), as the elaborator
+    bound it: arguments of a repeated unit inside a block may read `i` (a stage's
+    stochastic-depth rate over the block index)."""
+    while repeat is None and scope is not None and scope.kind == "group":
+        repeat, scope = scope.repeat, scope.parent
     return env if repeat is None else {**env, "i": repeat.index}
 
 
@@ -101,7 +106,7 @@ class SymbolicClass:
             return self.root_env
         env = self.envs.get(id(scope))
         if env is None:
-            outer = _with_copy_index(self.env_of(scope.parent), scope.repeat)
+            outer = self.env_of(scope.parent)
             if scope.kind != "block":
                 env = outer
             elif self.concrete:
@@ -149,7 +154,7 @@ class SymbolicClass:
         if self.concrete or not node.arg_exprs:
             return concrete.model_copy(update={
                 k: lift(getattr(concrete, k)) for k in type(concrete).model_fields})
-        env = _with_copy_index(self.env_of(node.scope), node.repeat)
+        env = with_copy_index(self.env_of(node.scope), node.repeat, node.scope)
         update = {}
         for field in type(concrete).model_fields:
             value = getattr(concrete, field)

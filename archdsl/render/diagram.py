@@ -239,7 +239,7 @@ class _Builder:
         elif is_side(scope):
             title = f"{scope.local} (side output)"
         else:
-            title = scope.local
+            title = scope_title(scope)  # `features.1` for a stage named by its position
         return Cluster(f"cluster_{scope.name.replace('.', '_')}", title, self.items(scope, level))
 
     # --- edges ---------------------------------------------------------------------------------

@@ -182,7 +182,7 @@ def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
 
     def emit(items: list[Box | Cluster], indent: str) -> None:
         for item in items:
-            if isinstance(item, Cluster) and len(_rows_of(item, row_of)) > 1:
+            if isinstance(item, Cluster) and not _own_rows(item, rows, row_of):
                 emit(item.items, indent)  # a cluster across rows would cover other rows
             elif isinstance(item, Cluster):
                 lines.append(f"{indent}subgraph {_q(item.id)} {{")
@@ -210,6 +210,23 @@ def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
         lines.append(f"  {_q(e.src)} -> {_q(e.dst)}" + (f" {attrs}" if attrs != "[]" else ""))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _own_rows(cluster: Cluster, rows: list[list[str]], row_of: dict[str, int]) -> bool:
+    """Whether a cluster can be framed: it lies in one row, or the rows it spans hold only its
+    own boxes (wrap.rows gives a stage wider than a row rows of its own)."""
+    spanned = _rows_of(cluster, row_of)
+    if len(spanned) <= 1:
+        return True
+    mine = {b for b in _box_ids(cluster)}
+    return all(box_id in mine for r in spanned for box_id in rows[r])
+
+
+def _box_ids(cluster: Cluster) -> list[str]:
+    out = []
+    for item in cluster.items:
+        out.extend(_box_ids(item) if isinstance(item, Cluster) else [item.id])
+    return out
 
 
 def _rows_of(cluster: Cluster, row_of: dict[str, int]) -> set[int]:
