@@ -125,11 +125,21 @@ def repeat_groups(scope: Scope) -> set[int]:
 
 
 def is_trunk(scope: Scope) -> bool:
-    """A sequential block that holds blocks or stages (EfficientNet's `features`, one block so
-    that each variant is one call): in tables and diagrams it reads as a labelled group, not as
-    one block."""
-    return scope.kind == "block" and scope.sequential and \
-        any(isinstance(c, Scope) for c in scope.children)
+    """A block that holds repeated blocks, itself or in the groups and blocks it holds
+    (EfficientNet's `features`, RegNet's `trunk_output` and its stages: blocks, so that each
+    variant is one call): in diagrams it reads as a labelled group of stages, not as one
+    block."""
+    return scope.kind == "block" and _holds_repeats(scope)
+
+
+def _holds_repeats(scope: Scope) -> bool:
+    for child in scope.children:
+        if isinstance(child, Scope):
+            if child.kind == "block" and child.repeat is not None:
+                return True
+            if child.kind in ("group", "block") and _holds_repeats(child):
+                return True
+    return False
 
 
 def is_group(scope: Scope) -> bool:

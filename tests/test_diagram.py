@@ -254,6 +254,8 @@ def _box_ids(cluster) -> set[str]:
 @pytest.mark.parametrize("name, stages", [
     ("efficientnet_b0", [f"features.{k}" for k in range(1, 8)]),
     ("convnext_tiny", ["features.1", "features.3", "features.5", "features.7"]),
+    ("regnet_y_400mf", ["block1", "block2", "block3", "block4"]),
+    ("mnasnet1_0", [f"layers.{k}" for k in range(8, 14)]),
     ("resnet50", ["layer1", "layer2", "layer3", "layer4"])])
 def test_blocks_view_folds_modern_parts_and_frames_every_stage(name, stages):
     """Squeeze-excitation, stochastic depth and layer scale fold into their block's box; each
@@ -265,7 +267,8 @@ def test_blocks_view_folds_modern_parts_and_frames_every_stage(name, stages):
     drawn_alone = {model.graph.node(b.keys[0]).op.name for b in diagram.boxes()
                    if not b.scope and not b.io}
     assert not drawn_alone & {"Mul", "StochasticDepth", "LayerScale", "Sigmoid"}
-    assert name == "resnet50" or folded_kinds & {"Mul", "StochasticDepth", "LayerScale"}
+    assert name in ("resnet50", "mnasnet1_0") or \
+        folded_kinds & {"Mul", "StochasticDepth", "LayerScale"}
     clusters = _clusters(diagram.items)
     dot = to_dot(diagram, Look(theme("light")))
     rows = wrap.rows(diagram, theme("light"))
