@@ -183,6 +183,9 @@ ACCEPTED = [
      "block B(c, mode='q\") + open(\"PWNED\", \"w\") #') { Conv(c, 1) }\n"
      + M.format("B(4, mode=\"x'); __import__('os') #\")")),
     ("templates", M.format('Conv(4, 3, p=1) x 3 as "conv{i * 2 + 1}" - ReLU')),
+    ("helper classes of torchvision's layers", M.format(
+        "Conv(8, 1) - Add[Conv(8, 3, p=1) - StochasticDepth(0.1), Id] - LayerNorm2d - "
+        "Permute(0, 2, 3, 1) - FC(4, flatten=false) - Permute(0, 3, 1, 2) - GAP - FC(2)")),
     ("YAML default that is a statement", Y + "blocks:\n  B:\n    params: {c: 4, tag: '0; "
      + PAYLOAD.replace("'", '"') + "'}\n    body: Conv(c, 1)\nlayers: B()\n"),
     ("YAML strings with quotes", Y + "blocks:\n  B:\n    params: {c: 4, tag: '\"\"\"; "

@@ -156,7 +156,8 @@ def test_inception_v3_returns_its_side_output_in_training_only():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet50", "googlenet", "densenet121", "dpn68", "vgg11_bn",
                                   "resnext50_32x4d", "squeezenet1_0", "inception_v3",
-                                  "alexnet_torchvision", "convnext_tiny", "shufflenet_v2_x0_5"])
+                                  "alexnet_torchvision", "convnext_tiny", "shufflenet_v2_x0_5",
+                                  "efficientnet_b0"])
 def test_conv_and_linear_macs_equal_fvcore(name):
     from fvcore.nn import FlopCountAnalysis
 

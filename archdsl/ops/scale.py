@@ -29,19 +29,19 @@ class StochasticDepth(nn.Module):
         self.p = p
         self.mode = mode
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
-            return input
+            return x
         survival_rate = 1.0 - self.p
         if self.mode == "row":
-            size = [input.shape[0]] + [1] * (input.ndim - 1)
+            size = [x.shape[0]] + [1] * (x.ndim - 1)
         else:
-            size = [1] * input.ndim
-        noise = torch.empty(size, dtype=input.dtype, device=input.device)
+            size = [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device)
         noise = noise.bernoulli_(survival_rate)
         if survival_rate > 0.0:
             noise.div_(survival_rate)
-        return input * noise
+        return x * noise
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(p={self.p}, mode={self.mode})"
