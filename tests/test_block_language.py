@@ -232,3 +232,22 @@ model M { input: 3x16x16
     assert rates == pytest.approx([0.1, 0.2, 0.3, 0.0, 0.05])
     assert widths == [4, 8]
     assert net(torch.randn(1, 3, 16, 16)).shape == (1, 5)
+
+
+def test_layers_with_when_bind_their_own_arguments_however_often_they_repeat():
+    """A layer written with `when=` is bound without it; binding memoises on the layer, so the
+    layer without `when` is one object per written layer, not a new one per call (a recycled
+    id once gave a block call another call's arguments: test_replay's EfficientNetV2-L case
+    failed to load; this checks the same binding on a small scale)."""
+    text = """
+block Unit(c, k) { Conv(c, k, p=k // 2) }
+block B(t) {
+  Conv(8 * t, 1, when=t > 0) - Conv(8 * t, 3, p=1, when=t > 0)
+  Unit(4 * t, 1, when=t > 0) - Unit(4 * t, 5, when=t > 0)
+}
+model M { input: 3x8x8
+  [ B(1) - B(2) ] x 10 }
+"""
+    convs = [(n.ann.params.kernel, n.ann.out_shape[0]) for n in archdsl.load(text).layers()]
+    expected = [(1, 8), (3, 8), (1, 4), (5, 4), (1, 16), (3, 16), (1, 8), (5, 8)] * 10
+    assert [(k if isinstance(k, int) else k[0], c) for k, c in convs] == expected
