@@ -115,7 +115,12 @@ def run(args) -> int:
         names = [n for n in scope_names(model) if "." not in n][:12]
         raise UsageError(f"--expand {', '.join(unknown)}: no stage or block of {model.name} "
                          f"has that name; top-level names: {', '.join(names) or 'none'}")
-    data = render_figure(model, fmt, options)
+    from archdsl.render.diagram import NothingToExpand
+
+    try:
+        data = render_figure(model, fmt, options)
+    except NothingToExpand as err:
+        raise UsageError(str(err)) from None
     if args.output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

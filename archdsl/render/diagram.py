@@ -17,8 +17,11 @@ Views (`options.view`):
   (LeNet-5, AlexNet, VGG-16: layers; VGG-19-BN, ResNet-50, GoogLeNet: blocks; ResNet-152,
   DenseNet: stages), so the default fits a slide.
 
-`options.expand` names scopes (fnmatch patterns on dotted names: `layer2`, `layer3.*`) drawn as
-a cluster of their parts instead of one box. Layers that only hand their input on (identity
+`options.expand` names scopes (fnmatch patterns on dotted names: `layer2`, `layer3.*`) drawn one
+level finer: a box (a stage in the stages view, a block in the blocks view) becomes a cluster of
+its parts, and a stage the blocks view frames already gets its blocks opened. A pattern that
+opens nothing (any in the layers view) is listed in `Diagram.unopened`; `check_expansions`
+refuses it with the reason. With `expand`, `auto` chooses between blocks and stages. Layers that only hand their input on (identity
 shortcuts, `Id`) are drawn as edges, so a residual connection reads as a skip line; a merge with
 a `glyph` (Add's `+`) is drawn as a small circle. Families come from the op catalog; collapsed
 scopes take their layers' family, or `block` when those are mixed.
@@ -97,6 +100,7 @@ class Diagram:
     items: list[Box | Cluster]
     edges: list[Edge]
     unmatched: list[str] = field(default_factory=list)  # `expand` patterns that matched nothing
+    unopened: list[str] = field(default_factory=list)  # and those naming only what is drawn open
 
     def boxes(self) -> list[Box]:
         out: list[Box] = []
@@ -129,16 +133,17 @@ class _Builder:
         self.unit: dict[int, str] = {}  # IR node key -> box id
         self.boxes: dict[str, Box] = {}
         self.count = 0
-        self.matched: set[str] = set()
+        self.matched: set[str] = set()  # `expand` patterns that name a scope
+        self.opened: set[str] = set()  # and those that drew a box as its parts
 
     def new_id(self, prefix: str) -> str:
         self.count += 1
         return f"{prefix}{self.count}"
 
-    def expanded(self, scope: Scope) -> bool:
+    def expanded(self, scope: Scope) -> list[str]:
         hits = [p for p in self.options.expand if fnmatch.fnmatchcase(scope.name, p)]
         self.matched.update(hits)
-        return bool(hits)
+        return hits
 
     # --- boxes ---------------------------------------------------------------------------------
     def layer_box(self, node: Node) -> Box:
@@ -180,7 +185,16 @@ class _Builder:
         return box
 
     # --- walking the scope tree ----------------------------------------------------------------
-    def items(self, scope: Scope, level: str) -> list[Box | Cluster]:
+    def boxed(self, child: Scope, level: str) -> bool:
+        """Whether the view draws a scope as one box (so expanding it opens it)."""
+        if level == "stages" and ((child.kind == "block" and child.repeat is not None)
+                                  or is_stage(child)):
+            return True
+        return level != "layers" and child.kind in ("block", "aux") and not is_trunk(child)
+
+    def items(self, scope: Scope, level: str, open_blocks: str = "") -> list[Box | Cluster]:
+        """The drawn items of a scope's children. `open_blocks`: the `--expand` pattern of an
+        enclosing stage the view already frames (the blocks view), which opens its blocks."""
         out: list[Box | Cluster] = []
         previous: Box | None = None  # the last layer box, for folding
         children = scope.children
@@ -201,8 +215,18 @@ class _Builder:
                 out.append(previous)
                 continue
             previous = None
-            if self.expanded(child):
-                out.append(self.cluster(child, "blocks" if level != "layers" else "layers"))
+            hits = self.expanded(child) or ([open_blocks] if open_blocks else [])
+            if hits and self.boxed(child, level):  # a box becomes a frame of its parts
+                self.opened.update(hits)
+                out.append(self.cluster(child, "blocks"))
+                continue
+            if hits and level == "stages":  # a frame of runs: its blocks, one box each
+                if any(isinstance(c, Scope) for c in child.children):
+                    self.opened.update(hits)
+                out.append(self.cluster(child, "blocks"))
+                continue
+            if hits and level == "blocks":  # a framed stage: its blocks open
+                out.append(self.cluster(child, level, hits[0]))
                 continue
             if level == "stages" and child.kind == "block" and child.repeat is not None:
                 run = [child]
@@ -233,14 +257,15 @@ class _Builder:
             return False
         return len(self.graph.consumers(inputs[0].key)) == 1
 
-    def cluster(self, scope: Scope, level: str) -> Cluster:
+    def cluster(self, scope: Scope, level: str, open_blocks: str = "") -> Cluster:
         if scope.kind == "block" and not is_trunk(scope):
             title = f"{scope_title(scope)}: {block_call(scope)}"
         elif is_side(scope):
             title = f"{scope.local} (side output)"
         else:
             title = scope_title(scope)  # `features.1` for a stage named by its position
-        return Cluster(f"cluster_{scope.name.replace('.', '_')}", title, self.items(scope, level))
+        return Cluster(f"cluster_{scope.name.replace('.', '_')}", title,
+                       self.items(scope, level, open_blocks))
 
     # --- edges ---------------------------------------------------------------------------------
     def drawn(self, node: Node) -> Node:
@@ -297,7 +322,8 @@ def build_diagram(model, options: Options | None = None) -> Diagram:
     if options.view not in VIEWS:
         raise ValueError(f"unknown view {options.view!r}")
     if options.view == "auto":
-        for view in ("layers", "blocks"):
+        # the layers view has no boxes to open: with `expand`, auto starts at blocks
+        for view in ("blocks",) if options.expand else ("layers", "blocks"):
             found = build_diagram(model, dataclasses.replace(options, view=view))
             if len(found.boxes()) <= AUTO_BOXES:
                 return found
@@ -311,7 +337,26 @@ def build_diagram(model, options: Options | None = None) -> Diagram:
     subtitle = (f"{fmt_shape(model.input_shape)} → {fmt_shape(model.output_shape)} · "
                 f"{human(t.params)} params · {human(t.macs)} MACs")
     unmatched = [p for p in options.expand if p not in b.matched]
-    return Diagram(model.name, subtitle, b.view, items + out_boxes, edges + out_edges, unmatched)
+    unopened = [p for p in options.expand if p in b.matched and p not in b.opened]
+    return Diagram(model.name, subtitle, b.view, items + out_boxes, edges + out_edges, unmatched,
+                   unopened)
+
+
+class NothingToExpand(ValueError):
+    """`expand` names a scope the view draws open already (every scope in the layers view)."""
+
+
+def check_expansions(diagram: Diagram) -> None:
+    """Refuse `expand` patterns that opened nothing, saying why and what would."""
+    if not diagram.unopened:
+        return
+    names = ", ".join(diagram.unopened)
+    if diagram.view == "layers":
+        why = "the layers view draws every layer already; --expand opens a box of the " \
+              "blocks or stages view (e.g. --view blocks)"
+    else:
+        why = f"the {diagram.view} view draws its parts already (no box in it to open)"
+    raise NothingToExpand(f"--expand {names}: {why}")
 
 
 def scope_names(model) -> list[str]:

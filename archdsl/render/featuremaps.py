@@ -1,7 +1,9 @@
 """The feature-map figure of the papers and lecture slides (LeNet, AlexNet), as SVG.
 
 Contract: `featuremaps_svg(model, look, options)` returns SVG text: the trunk of the model (the
-boxes of the diagram view that every path from the input to the main output passes through,
+boxes of the diagram view, chosen as for the graph style (`auto`: VGG-16 draws its 13
+convolutions and 5 poolings, ResNet-50 its blocks), that every path from the input to the main
+output passes through,
 so side heads and the inside of branches are left out) drawn left to right, each output as a
 box whose height is the feature map's height, whose receding side is its width and whose depth
 along the flow is its channels, all log-scaled so 224 and 7 both stay visible. FC outputs are
@@ -123,9 +125,14 @@ def _text_width(text: str, size: float) -> float:
 def columns(model, options: Options) -> tuple[list[tuple[Box, Shape]], Diagram]:
     """The trunk's boxes with the shape each one outputs (input first, output markers left
     out), and the diagram they come from."""
-    view = "stages" if options.view in ("auto", "stages") else "blocks"
-    expand = options.expand if options.view != "layers" else ("*",)
-    diagram = build_diagram(model, Options(view=view, expand=expand))
+    view = options.view
+    if view == "auto":  # the same choice as the graph style's
+        view = build_diagram(model, Options(view="auto", expand=options.expand)).view
+    if view == "layers":  # every block open, with elementwise layers folded (blocks view)
+        diagram = build_diagram(model, Options(view="blocks", expand=("*",)))
+        diagram.view = "layers"
+    else:
+        diagram = build_diagram(model, Options(view=view, expand=options.expand))
     by_id = {b.id: b for b in diagram.boxes()}
     graph = model.graph
     position = {n.key: i for i, n in enumerate(graph.order())}

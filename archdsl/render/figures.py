@@ -88,7 +88,9 @@ def render_figure(model, fmt: str, options: FigureOptions | None = None) -> byte
 
         svg = featuremaps_svg(model, look, options.diagram_options())
         return svg.encode("utf-8") if fmt == "svg" else svg_to(svg, fmt, options.dpi)
-    source = to_dot(dg.build_diagram(model, options.diagram_options()), look, options.params)
+    diagram = dg.build_diagram(model, options.diagram_options())
+    dg.check_expansions(diagram)
+    source = to_dot(diagram, look, options.params)
     if fmt == "dot":
         return source.encode("utf-8")
     return run_dot(source, fmt)
