@@ -281,3 +281,73 @@ def test_blocks_view_folds_modern_parts_and_frames_every_stage(name, stages):
     flat = [box_id for row in rows for box_id in row]
     trunk = wrap.trunk(diagram)
     assert flat == trunk  # rows hold the trunk in order
+
+
+def test_expand_opens_a_box_in_every_view_or_is_refused():
+    """`--expand` draws what it names one level finer; where nothing is a box to open (the
+    layers view), it is refused with the reason instead of changing nothing."""
+    from archdsl.render.diagram import NothingToExpand, check_expansions
+
+    blocks = diagram("resnet50", view="blocks")
+    opened = diagram("resnet50", view="blocks", expand=("layer2",))
+    layer2 = _clusters(opened.items)["layer2"]
+    assert [c.title for c in layer2.items] == [
+        "layer2.0: Bottleneck(128, stride=2)", "layer2.1: Bottleneck(128)",
+        "layer2.2: Bottleneck(128)", "layer2.3: Bottleneck(128)"]
+    assert "layer3.0" in titles(opened) and len(opened.boxes()) > len(blocks.boxes())
+    assert opened.unopened == []
+    one = diagram("resnet50", view="blocks", expand=("layer2.1",))
+    assert [c.title for c in _clusters(one.items)["layer2"].items if isinstance(c, Cluster)] \
+        == ["layer2.1: Bottleneck(128)"]
+    # auto with an expansion chooses among the views that have boxes to open
+    assert diagram("resnet50", expand=("layer2",)).view == "blocks"
+    layers = diagram("resnet50", view="layers", expand=("layer2",))
+    assert layers.unopened == ["layer2"]
+    with pytest.raises(NothingToExpand, match="layers view draws every layer"):
+        check_expansions(layers)
+    with pytest.raises(NothingToExpand):
+        render_figure(load("resnet50"), "dot", FigureOptions(view="layers", expand=("layer2",)))
+
+
+def test_featuremaps_choose_the_view_as_the_graph_style_does():
+    from archdsl.render.featuremaps import columns as fm_columns
+
+    model = load("vgg16")
+    cols, d = fm_columns(model, Options())
+    kinds = [model.graph.node(b.keys[0]).op.family for b, _ in cols if not b.io]
+    assert d.view == diagram("vgg16").view == "layers"
+    assert kinds.count("conv") == 13 and kinds.count("pool") == 6  # 5 max, 1 adaptive avg
+    r50, d50 = fm_columns(load("resnet50"), Options())
+    assert d50.view == diagram("resnet50").view == "blocks"
+    assert "layer2.0" in [b.title for b, _ in r50]
+
+
+def test_deep_layers_view_wraps_into_columns_in_network_order():
+    """The layers view of a ResNet is cut into columns between whole blocks; a stage over
+    several columns has a frame per column (`layer3 (continued)`), columns start on one rank
+    and read left to right in network order."""
+    from archdsl.render import columns as cl
+    from archdsl.render.graphviz_render import COLUMN
+
+    for name in ("resnet50", "resnet152"):
+        d = diagram(name, view="layers")
+        cols = cl.columns(d, theme("light"))
+        assert len(cols) >= 4
+        col_of = {i: n for n, c in enumerate(cols) for i in c}
+        assert set(col_of) == {b.id for b in d.boxes()}
+        for cluster in _clusters(d.items).values():
+            if ":" in cluster.title:  # a block: whole in one column
+                assert len({col_of[i] for i in _box_ids(cluster)}) == 1, cluster.title
+        rank = cl._ranks(d)
+        firsts = [min(rank[i] for i in c) for c in cols]
+        lasts = [max(rank[i] for i in c) for c in cols]
+        assert all(a < b for a, b in zip(lasts, firsts[1:], strict=False))  # in order
+        dot = to_dot(d, Look(theme("light")))
+        assert dot.count(f'subgraph "{COLUMN}') == len(cols)
+        assert "layer3 (continued)" in dot and "rank=same" in dot
+        width = sum(cl._Sizes(d, theme("light")).width(c, 1) for c in cols)
+        height = max(cl._Sizes(d, theme("light")).height(c) for c in cols)
+        assert 0.8 < width / height < 3.5  # a slide, not a 1:13 strip
+    # small or side-headed diagrams stay top to bottom
+    assert cl.columns(diagram("lenet5", view="layers"), theme("light")) == []
+    assert cl.columns(diagram("googlenet", view="layers"), theme("light")) == []

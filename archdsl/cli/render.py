@@ -25,10 +25,11 @@ views (--view):
   stages   one box per stage with a count badge ("layer2: Bottleneck x4")
   auto     the finest of these that draws at most 45 boxes (the default): LeNet-5
            and VGG-16 layers, ResNet-50 and GoogLeNet blocks, ResNet-152 stages
---expand NAME draws a stage or block as a cluster of its parts (glob patterns,
-e.g. --expand layer2 --expand "layer3.*"). A chain is wrapped into rows that
-read left to right and fit a 16:9 slide; --rankdir TB|LR lays it out in one
-direction instead.
+--expand NAME draws a stage or block one level finer, as a cluster of its parts
+(glob patterns, e.g. --expand layer2 --expand "layer3.*"); the layers view has
+nothing to open and refuses it. A chain is wrapped into rows that read left to
+right and fit a 16:9 slide, a deep branchy graph (the layers view of a ResNet)
+into columns; --rankdir TB|LR lays it out in one direction instead.
 
 --style featuremaps draws the classic figure of the LeNet and AlexNet papers:
 each output a box (height and width: spatial size, depth: channels; log

@@ -22,6 +22,7 @@ from archdsl.describe import human
 from archdsl.diagnostics import BackendError
 from archdsl.render import wrap
 from archdsl.render.choices import FORMATS
+from archdsl.render.columns import _ranks, columns
 from archdsl.render.diagram import Box, Cluster, Diagram
 from archdsl.render.themes import LEGEND, Theme
 
@@ -159,7 +160,9 @@ def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
     boxes = diagram.boxes()
     legend_rows = -(-len(diagram.families()) // LEGEND_PER_ROW) if look.legend else 0
     rows = wrap.rows(diagram, theme, legend_rows) if look.rankdir == "auto" else []
+    cols = columns(diagram, theme, legend_rows) if look.rankdir == "auto" and not rows else []
     row_of = {box_id: i for i, row in enumerate(rows) for box_id in row}
+    col_of = {box_id: i for i, col in enumerate(cols) for box_id in col}
     rankdir = "TB" if look.rankdir == "auto" else look.rankdir
     # Side branches (auxiliary heads) of a wrapped chain hang in a rank between the rows, with
     # their output marker beside them.
@@ -182,18 +185,22 @@ def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
 
     def emit(items: list[Box | Cluster], indent: str) -> None:
         for item in items:
-            if isinstance(item, Cluster) and not _own_rows(item, rows, row_of):
+            if isinstance(item, Cluster) and not (_own_rows(item, rows, row_of)
+                                                  and _own_rows(item, cols, col_of)):
                 emit(item.items, indent)  # a cluster across rows would cover other rows
             elif isinstance(item, Cluster):
+                attrs = {"peripheries": 0, "margin": 0, "label": "<>"} \
+                    if item.id.startswith(COLUMN) else \
+                    cluster_attrs(item, theme)
                 lines.append(f"{indent}subgraph {_q(item.id)} {{")
-                lines.append(f"{indent}  graph {_attrs(cluster_attrs(item, theme))}")
+                lines.append(f"{indent}  graph {_attrs(attrs)}")
                 emit(item.items, indent + "  ")
                 lines.append(f"{indent}}}")
             else:
                 lines.append(f"{indent}{_q(item.id)} "
                              f"{_attrs(box_attrs(item, theme, show_params))}")
 
-    emit(diagram.items, "  ")
+    emit(_columnise(diagram.items, col_of) if cols else diagram.items, "  ")
     for row in rows:
         lines.append("  {rank=same; " + " ".join(_q(i) for i in row) + "}")
     for e in diagram.edges if gap else ():
@@ -202,14 +209,50 @@ def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
     for above, below in zip(rows, rows[1:], strict=False):  # rows start flush left
         lines.append(f"  {_q(above[0])} -> {_q(below[0])} "
                      f"{_attrs({'style': 'invis', 'weight': 20, 'minlen': gap})}")
+    if cols:  # columns start on one rank, in order
+        heads = [min(col, key=lambda i: (rank_of[i], col.index(i))) for col in cols] \
+            if (rank_of := _ranks(diagram)) else []
+        lines.append("  {rank=same; " + " ".join(_q(h) for h in heads) + "}")
+        for left, right in zip(heads, heads[1:], strict=False):
+            lines.append(f"  {_q(left)} -> {_q(right)} [style=invis]")
     for e in diagram.edges:
         between_rows = e.src in row_of and e.dst in row_of and row_of[e.src] != row_of[e.dst]
+        between_cols = col_of.get(e.src) != col_of.get(e.dst)
         attrs = _attrs({"label": f" {e.label} " if e.label else None,
                         "weight": 0 if between_rows else None,
-                        "minlen": gap if between_rows else None})
+                        "minlen": gap if between_rows else None,
+                        "constraint": "false" if between_cols else None})
         lines.append(f"  {_q(e.src)} -> {_q(e.dst)}" + (f" {attrs}" if attrs != "[]" else ""))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+COLUMN = "cluster_column"  # the id of an invisible cluster holding a column's parts
+
+
+def _columnise(items: list, col_of: dict[str, int]) -> list[Cluster]:
+    """The items in one invisible cluster per column, a cluster over several columns cut into
+    one frame per column (`layer3`, `layer3 (continued)`): Graphviz keeps top-level clusters
+    in the order of their heads, but not clusters nested in a cluster, nor loose nodes."""
+    out: list[Cluster] = []
+    for col, part in (p for item in items for p in _parts(item, col_of)):
+        if not out or out[-1].id != f"{COLUMN}{col}":
+            out.append(Cluster(f"{COLUMN}{col}", ""))
+        out[-1].items.append(part)
+    return out
+
+
+def _parts(item, col_of: dict[str, int]) -> list[tuple[int, Box | Cluster]]:
+    if isinstance(item, Box):
+        return [(col_of[item.id], item)]
+    inner = [p for x in item.items for p in _parts(x, col_of)]
+    out: list[tuple[int, Box | Cluster]] = []
+    for col, part in inner:
+        if not out or out[-1][0] != col:
+            title = item.title if not out else f"{item.title} (continued)"
+            out.append((col, Cluster(item.id if not out else f"{item.id}_{len(out)}", title)))
+        out[-1][1].items.append(part)
+    return out
 
 
 def _own_rows(cluster: Cluster, rows: list[list[str]], row_of: dict[str, int]) -> bool:
