@@ -351,3 +351,12 @@ def test_deep_layers_view_wraps_into_columns_in_network_order():
     # small or side-headed diagrams stay top to bottom
     assert cl.columns(diagram("lenet5", view="layers"), theme("light")) == []
     assert cl.columns(diagram("googlenet", view="layers"), theme("light")) == []
+
+
+def test_shapes_only_where_a_block_changes_them():
+    d = diagram("resnet50", view="stages", expand=("layer2",), shapes=True)
+    ids = {b.title: b.id for b in d.boxes()}
+    labels = {(e.src, e.dst): e.label for e in d.edges}
+    assert labels[(ids["layer2.0"], ids["layer2.1"])] == "512x28x28"  # downsampled, widened
+    assert labels[(ids["layer2.1"], ids["layer2.2"])] == ""  # a block that keeps the shape
+    assert labels[(ids["layer1"], ids["layer2.0"])] == "256x56x56"

@@ -26,7 +26,7 @@ from archdsl.render.wrap import BOX_GAP, SLIDE, box_size
 
 RANKSEP = 0.32 * 72  # points between ranks (the TB layout's ranksep)
 FRAME = 24.0  # points a cluster's title and margin add
-MIN_BOXES = 40  # smaller diagrams fit a slide drawn top to bottom
+MIN_BOXES = 24  # smaller diagrams fit a slide drawn top to bottom
 
 
 def _ranks(diagram: Diagram) -> dict[str, int]:

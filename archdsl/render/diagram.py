@@ -300,7 +300,7 @@ class _Builder:
         if not self.options.shapes or shape is None:
             return ""
         box = self.boxes.get(self.unit.get(node.key, ""))
-        if not always and box is not None and not box.scope and not box.io:
+        if not always and box is not None and not box.io:  # a block or stage too
             head = self.graph.node(box.keys[0])
             if all(tuple(s) == tuple(shape) for s in head.ann.in_shapes):
                 return ""
