@@ -360,3 +360,43 @@ def test_shapes_only_where_a_block_changes_them():
     assert labels[(ids["layer2.0"], ids["layer2.1"])] == "512x28x28"  # downsampled, widened
     assert labels[(ids["layer2.1"], ids["layer2.2"])] == ""  # a block that keeps the shape
     assert labels[(ids["layer1"], ids["layer2.0"])] == "256x56x56"
+
+
+def test_text_that_does_not_collide():
+    """A bold title with an underscore gets a little space under it (the underscore reached
+    into the line below: DPN's `conv2_1`)."""
+    dot = to_dot(diagram("dpn68", view="blocks"), Look(theme("light")))
+    (label,) = [line for line in dot.splitlines() if "<B>conv2_1</B>" in line]
+    assert "<B>conv2_1</B><BR/><FONT POINT-SIZE" in label
+    (plain,) = [line for line in dot.splitlines() if "<B>Input</B>" in line]
+    assert "<B>Input</B><BR/><FONT FACE" in plain
+
+
+def test_subtitle_says_what_the_parameter_count_includes():
+    assert "13M params with side heads (6.6M without)" in diagram("googlenet").subtitle
+    assert "25.6M params · " in diagram("resnet50").subtitle
+
+
+def test_densenet_final_bn_relu_fold_like_the_stem():
+    d = diagram("densenet121", view="stages")
+    assert box(d, "BN").folded == ["ReLU"]
+    assert "ReLU" not in titles(d)
+
+
+def test_one_font_family_and_no_pdf_margin():
+    t = theme("light")
+    dot = render_figure(load("lenet5"), "dot").decode()
+    svg = render_figure(load("lenet5"), "svg", FigureOptions(style="featuremaps")).decode()
+    assert f'fontname="{t.font}"' in dot and f'font-family="{t.font}"' in svg
+    assert "," in t.font  # a family list: Graphviz's own alias for a bare Helvetica differs
+    assert "margin=0" in dot.splitlines()[1]
+
+
+def test_print_legend_block_swatch_has_a_double_border():
+    dot = render_figure(load("densenet121"), "dot", FigureOptions(theme="print")).decode()
+    legend = dot.splitlines()[1]
+    cells = legend.split("<TD")
+    (swatch,) = [i for i, c in enumerate(cells) if "block / stage" in c]
+    assert "<TABLE BORDER=\"1\"" in cells[swatch - 2]  # a frame within a frame
+    pool = [i for i, c in enumerate(cells) if "pooling" in c][0]
+    assert "TABLE" not in cells[pool - 1] and 'BORDER="3"' in cells[pool - 1]

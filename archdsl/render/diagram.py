@@ -242,6 +242,9 @@ class _Builder:
                 out.append(self.scope_box([child], scope_title(child)))
             else:
                 out.append(self.cluster(child, level))
+                # a group ending in a layer box: an activation after it folds in (DenseNet's
+                # norm5 inside `features`, its ReLU outside, read `BN · ReLU` as the stem does)
+                previous = _last_layer_box(out[-1])
         return out
 
     def same_run(self, other, first: Scope) -> bool:
@@ -316,6 +319,19 @@ class _Builder:
         return boxes, edges
 
 
+def _side_params(model) -> int:
+    """Parameters of side outputs (GoogLeNet's auxiliary heads), which inference leaves out."""
+    sides = [s for s in model.ir.root.walk_scopes() if s.parent is not None and is_side(s)]
+    keys = {n.key for s in sides for n in s.walk_nodes()}
+    return sum(model.graph.node(k).ann.param_count for k in keys)
+
+
+def _last_layer_box(item: Box | Cluster) -> Box | None:
+    while isinstance(item, Cluster) and item.items:
+        item = item.items[-1]
+    return item if isinstance(item, Box) and not item.scope else None
+
+
 def build_diagram(model, options: Options | None = None) -> Diagram:
     """The boxes, clusters and edges of one view of `model` (see the module docstring)."""
     options = options or Options()
@@ -334,8 +350,11 @@ def build_diagram(model, options: Options | None = None) -> Diagram:
     edges = b.edges()
     out_boxes, out_edges = b.outputs()
     t = model.totals
+    side = _side_params(model)
+    params = f"{human(t.params)} params" + (
+        f" with side heads ({human(t.params - side)} without)" if side else "")
     subtitle = (f"{fmt_shape(model.input_shape)} → {fmt_shape(model.output_shape)} · "
-                f"{human(t.params)} params · {human(t.macs)} MACs")
+                f"{params} · {human(t.macs)} MACs")
     unmatched = [p for p in options.expand if p not in b.matched]
     unopened = [p for p in options.expand if p in b.matched and p not in b.opened]
     return Diagram(model.name, subtitle, b.view, items + out_boxes, edges + out_edges, unmatched,

@@ -24,7 +24,6 @@ from archdsl.render.diagram import Box, Diagram, Options, build_diagram
 from archdsl.render.graphviz_render import LEGEND_PER_ROW, Look
 from archdsl.render.themes import LEGEND, Theme
 
-FONT = "Helvetica, Arial, sans-serif"
 GAP = 34.0  # px between columns (the arrow)
 PAD = 24.0
 MAX_ROW = 1400.0  # px; a longer trunk wraps into rows
@@ -239,7 +238,7 @@ def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
             svg.arrow(PAD / 2, end, centre[i + 1], theme.edge)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" '
             f'height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
-            f'font-family="{FONT}">')
+            f'font-family="{theme.font}">')
     body = "\n".join(svg.parts)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + head + "\n"
             f"<title>{escape(diagram.name)}</title>\n" + body + "\n</svg>\n")

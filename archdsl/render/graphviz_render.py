@@ -28,6 +28,7 @@ from archdsl.render.themes import LEGEND, Theme
 
 BIG_GRAPH = 120  # boxes (or twice as many edges); above this the layout caps apply
 LEGEND_PER_ROW = 8
+UNDERSCORE_GAP = 4  # points of space under a title with an underscore (`conv2_1`, `Mixed_5b`)
 
 INSTALL_HINT = ("install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
                 "`brew install graphviz` (macOS) or `conda install graphviz`; "
@@ -88,6 +89,8 @@ def box_label(box: Box, theme: Theme) -> str:
     if box.folded:
         rows.append(f"{small}{_h(' · '.join(box.folded))}</FONT>")
     rows += [f"{small}{_h(line)}</FONT>" for line in lines]
+    if len(rows) > 1 and "_" in box.title:  # a bold underscore reaches into the next line
+        rows[0] += f'<BR/><FONT POINT-SIZE="{UNDERSCORE_GAP}"> </FONT>'
     return "<" + "<BR/>".join(rows) + ">"
 
 
@@ -124,8 +127,15 @@ def graph_label(diagram: Diagram, look: Look) -> str | None:
             cells = []
             for fam in ordered[start:start + LEGEND_PER_ROW]:
                 col = theme.family(fam)
-                cells.append(f'<TD BGCOLOR="{col.fill}" COLOR="{col.border}" {_swatch(col)}'
-                             'WIDTH="18" HEIGHT="12" FIXEDSIZE="TRUE"></TD>')
+                if col.peripheries > 1:  # a double border, as the boxes have it
+                    cells.append(f'<TD BORDER="1" COLOR="{col.border}" CELLPADDING="1" WIDTH="18" '
+                                 f'HEIGHT="12" FIXEDSIZE="TRUE"><TABLE BORDER="1" CELLBORDER='
+                                 f'"0" CELLSPACING="0" COLOR="{col.border}" BGCOLOR='
+                                 f'"{col.fill}" WIDTH="14" HEIGHT="8" FIXEDSIZE="TRUE"><TR><TD>'
+                                 '</TD></TR></TABLE></TD>')
+                else:
+                    cells.append(f'<TD BGCOLOR="{col.fill}" COLOR="{col.border}" '
+                                 f'{_swatch(col)}WIDTH="18" HEIGHT="12" FIXEDSIZE="TRUE"></TD>')
                 cells.append(f'<TD ALIGN="LEFT"><FONT POINT-SIZE="{theme.small_size:g}" COLOR='
                              f'"{theme.text}">{_h(LEGEND.get(fam, fam))}&#160;&#160;</FONT></TD>')
             rows.append("<TR>" + "".join(cells) + "</TR>")
@@ -142,7 +152,7 @@ def _swatch(col) -> str:
         return f'BORDER="1" STYLE="{col.style}" '
     if col.style == "bold":
         return 'BORDER="3" '
-    return 'BORDER="2" ' if col.peripheries > 1 else 'BORDER="1" '
+    return 'BORDER="1" '
 
 
 def layout_caps(n_boxes: int, n_edges: int) -> dict[str, object]:
@@ -174,6 +184,7 @@ def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
         "label": graph_label(diagram, look), "labelloc": "t", "labeljust": "c",
         "nodesep": wrap.BOX_GAP / 72 if rows else 0.25,
         "ranksep": (wrap.SIDE_RANKSEP if gap else wrap.ROW_GAP) / 72 if rows else 0.32, "pad": 0.3, "newrank": "true",
+        "margin": 0,  # PDF and PostScript add half an inch round the drawing by default
         "dpi": look.dpi, **layout_caps(len(boxes), len(diagram.edges)),
     }
     node = {"shape": "box", "fontname": theme.font, "fontsize": theme.font_size,

@@ -53,7 +53,10 @@ class Theme:
     cluster_border: str
     looks: dict[str, Look] = field(default_factory=dict)
     fallback: Look = Look("#eeeeee", "#777777", "#222222")
-    font: str = "Helvetica"
+    # one family list for Graphviz (Pango reads the list) and feature maps (SVG): with a bare
+    # "Helvetica" Graphviz substitutes its own PostScript alias (DejaVu Sans where there is no
+    # Helvetica) while CairoSVG asks fontconfig (Liberation Sans): two fonts in one deck
+    font: str = "Helvetica,Arial,sans-serif"
     font_size: float = 14
     small_size: float = 11
     title_size: float = 22
