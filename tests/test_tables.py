@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -95,7 +97,7 @@ def test_latex_uses_booktabs_and_escapes():
 def test_long_latex_tables_break_across_pages():
     text = tables.render_latex(archdsl.load("resnet50"))
     assert r"\begin{longtable}{" + SPEC + "}" in text and r"\endhead" in text
-    assert text.rstrip().endswith(r"\end{longtable}")
+    assert text.rstrip().endswith("\\end{longtable}\n}")  # the group of \footnotesize
 
 
 def test_csv_reads_back(alexnet):
@@ -115,6 +117,13 @@ def test_summary_formats_from_the_cli(cli, fmt):
         assert json.loads(proc.stdout)["total_params"] == 62_378_344
     elif fmt == "csv":  # raw per-layer numbers, no totals row (sums stay right)
         assert "Conv:1,Conv,11x11,4,3,96x55x55,290400,34944," in proc.stdout
+    elif fmt == "latex":  # compact counts by default, so the table fits a column
+        assert "& 781.7K & 62.4M & 1.1G &" in proc.stdout
+        exact = cli("summary", "specs/alexnet.arch", "--format", fmt, "--units", "exact",
+                    "--columns", "layer,params")
+        assert "Total & 62,378,344" in exact.stdout
+        wrong = cli("summary", "specs/alexnet.arch", "--columns", "layer")
+        assert wrong.returncode == 2 and "--format latex" in wrong.stderr
     else:
         assert "62,378,344" in proc.stdout and "781,736" in proc.stdout
 
@@ -144,3 +153,55 @@ def test_model_render_api(alexnet, tmp_path):
     assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF-")
     with pytest.raises(ValueError, match="unknown theme"):
         alexnet.render(format="svg", theme="neon")
+
+
+# Widths (pt) of Computer Modern at 8 pt (LaTeX's \footnotesize at 10 pt): digits, lower and
+# upper case letters, punctuation, $\times$; an estimate good to a few per cent for these cells.
+_CM8 = {**dict.fromkeys("0123456789", 4.25), **dict.fromkeys(".,:;", 2.4), " ": 2.8,
+        "×": 6.6, "*": 4.25, "(": 3.3, ")": 3.3, "-": 2.8}
+ARTICLE_TEXTWIDTH = 345.0  # pt: \documentclass{article}, 10 pt, letter or A4
+BEAMER_TEXTWIDTH = 398.0  # pt: beamer, aspectratio=169 (160 mm wide, 1 cm margins)
+BEAMER_SCALE = 9 / 8  # beamer's 11 pt base: \footnotesize is 9 pt
+
+
+def _cm8_width(cell: str) -> float:
+    text = cell.replace(r"$\times$", "×").replace("\\", "")
+    return sum(_CM8.get(ch, 6.2 if ch.isupper() else 4.1) for ch in text)
+
+
+def _latex_width(text: str) -> float:
+    body = [line[:-2].split(" & ") for line in text.splitlines() if line.endswith(r"\\")]
+    widths = [max(_cm8_width(row[i]) for row in body) for i in range(len(body[0]))]
+    return sum(widths) + 2 * 3.0 * len(widths)  # \tabcolsep 3pt either side
+
+
+def test_latex_table_fits_an_article_column_and_a_slide():
+    text = tables.render_latex(archdsl.load("specs/alexnet.arch"))
+    assert r"\footnotesize" in text and r"\setlength{\tabcolsep}{3pt}" in text
+    assert "& 290.4K & 34.9K & 105.4M &" in text  # compact counts by default
+    width = _latex_width(text)
+    assert width <= ARTICLE_TEXTWIDTH and width * BEAMER_SCALE <= BEAMER_TEXTWIDTH, width
+    exact = tables.render_latex(archdsl.load("specs/alexnet.arch"), units="exact")
+    assert "& 290,400 & 34,944 & 105,415,200 &" in exact
+    chosen = tables.render_latex(archdsl.load("specs/alexnet.arch"),
+                                 columns="layer,Output,params")
+    assert r"\begin{tabular}{llr}" in chosen and "Layer & Output & Params" in chosen
+    with pytest.raises(ValueError, match="unknown column flops"):
+        tables.select_columns("layer,flops")
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None,
+                    reason="pdflatex is not installed (apt-get install texlive-latex-extra "
+                    "texlive-latex-recommended); the width estimate above still runs")
+@pytest.mark.parametrize("preamble", [r"\documentclass{article}",
+                                      r"\documentclass[aspectratio=169]{beamer}"])
+def test_latex_table_compiles_without_overfull_boxes(tmp_path, preamble):
+    table = tables.render_latex(archdsl.load("specs/alexnet.arch"))
+    body = (r"\begin{frame}" + table + r"\end{frame}") if "beamer" in preamble else table
+    doc = preamble + "\n\\usepackage{booktabs}\n\\begin{document}\n" + body + "\\end{document}\n"
+    (tmp_path / "t.tex").write_text(doc)
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "t.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-2000:]
+    assert "Overfull \\hbox" not in log, log[-2000:]

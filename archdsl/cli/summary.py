@@ -25,6 +25,7 @@ tensors autograd keeps for backward (checked against torch within 10%).
 examples:
   archdsl summary specs/alexnet.arch
   archdsl summary resnet50 --format markdown > resnet50.md
+  archdsl summary specs/alexnet.arch --format latex --columns layer,kernel,output,params
   archdsl summary resnet50 --json --batch 32 --dtype float16
   archdsl summary resnet50 --batch 8 --optimizer adam
 """
@@ -44,6 +45,12 @@ def register(sub) -> None:
     p.add_argument("--optimizer", choices=list(OPTIMIZER_STATE), default="sgd",
                    help="optimizer whose state the training memory estimate includes: sgd "
                    "(none), momentum (one tensor per parameter), adam (two); default: sgd")
+    p.add_argument("--columns", metavar="LIST", help="LaTeX: the columns, comma-separated, in "
+                   "order (layer, kind, kernel, stride, padding, output, activations, params, "
+                   "macs, rf; default: all)")
+    p.add_argument("--units", choices=("compact", "exact"), default=None,
+                   help="LaTeX: counts as 34.9K and 1.1G (compact, the default, so the table "
+                   "fits an article column and a slide) or 34,944 (exact)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(run=run)
 
@@ -55,6 +62,8 @@ def run(args) -> int:
     if args.batch is not None and args.batch < 1:
         raise UsageError("--batch must be at least 1")
     fmt = "json" if args.json else (args.format or "table")
+    if fmt != "latex" and (args.columns or args.units):
+        raise UsageError("--columns and --units shape the LaTeX table: give --format latex")
     model = load_from_args(args)
     if fmt == "json":
         summary = model.summary(batch=args.batch, dtype=args.dtype, optimizer=args.optimizer)
@@ -68,7 +77,12 @@ def run(args) -> int:
         write_output(args.output, tables.render_markdown(model, args.batch, args.dtype,
                                                          args.optimizer))
     elif fmt == "latex":
-        write_output(args.output, tables.render_latex(model, args.batch, args.dtype))
+        try:
+            text = tables.render_latex(model, args.batch, args.dtype, args.columns,
+                                       args.units or "compact")
+        except ValueError as err:
+            raise UsageError(f"--columns: {err}") from None
+        write_output(args.output, text)
     elif fmt == "csv":
         write_output(args.output, tables.render_csv(model))
     else:

@@ -215,26 +215,79 @@ def _latex_cell(text: str) -> str:
     return _TIMES.sub(r"$\\times$", latex_escape(text))
 
 
-def render_latex(model, batch: int | None = None, dtype: str = "float32") -> str:
-    """A booktabs table (`\\usepackage{booktabs}`); a longtable (`\\usepackage{longtable}`)
-    when it has more than LONG_TABLE rows, so it breaks across pages."""
+LATEX_HEADERS = {"activations": "Act.", "stride": "Str."}  # narrow columns, not wide words
+LATEX_SETUP = (r"\footnotesize", r"\setlength{\tabcolsep}{3pt}")  # fits a column and a slide
+UNITS = ("compact", "exact")
+
+
+def select_columns(names) -> tuple[Column, ...]:
+    """Columns by header or key, in the order given (`--columns layer,output,params`); all
+    columns for None. ValueError names the ones there are."""
+    if not names:
+        return COLUMN_SPECS
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    by_name = {c.key.lower(): c for c in COLUMN_SPECS} | {c.header.lower(): c for c in COLUMN_SPECS}
+    unknown = [n for n in names if n.strip().lower() not in by_name]
+    if unknown:
+        raise ValueError(f"unknown column {', '.join(unknown)}; columns: "
+                         + ", ".join(c.key for c in COLUMN_SPECS))
+    return tuple(by_name[n.strip().lower()] for n in names)
+
+
+def _compact(n: int) -> str:
+    from archdsl.describe import human
+
+    return human(n) if n else ""
+
+
+def render_latex(model, batch: int | None = None, dtype: str = "float32", columns=None,
+                 units: str = "compact") -> str:
+    """A booktabs table (`\\usepackage{booktabs}`) in footnote size with narrow column gaps and
+    compact counts (`34.9K`, `1.1G`; `units="exact"`: `34,944`), so AlexNet's fits an
+    article's column and a 16:9 beamer slide; `columns` chooses columns (`select_columns`).
+    A longtable (`\\usepackage{longtable}`) when it has more than LONG_TABLE rows, so it
+    breaks across pages."""
+    if units not in UNITS:
+        raise ValueError(f"unknown units {units!r}; choose one of {', '.join(UNITS)}")
+    cols = select_columns(columns)
     table_rows = rows(model)
     long = len(table_rows) > LONG_TABLE
-    spec = "".join("r" if c.numeric else "l" for c in COLUMN_SPECS)
-    header = " & ".join(latex_escape(c) for c in COLUMNS) + r" \\"
+    spec = "".join("r" if c.numeric else "l" for c in cols)
+    header = " & ".join(latex_escape(LATEX_HEADERS.get(c.key, c.header)) for c in cols) + \
+        r" \\"
     caption = r"\caption{" + latex_escape(model.name) + "}"
     if long:
         lines = [r"% requires \usepackage{booktabs} and \usepackage{longtable}",
+                 "{" + LATEX_SETUP[0], LATEX_SETUP[1],
                  r"\begin{longtable}{" + spec + "}", caption + r" \\", r"\toprule", header,
                  r"\midrule", r"\endhead", r"\bottomrule", r"\endfoot"]
     else:
         lines = [r"% requires \usepackage{booktabs}", r"\begin{table}[ht]", r"\centering",
-                 caption, r"\begin{tabular}{" + spec + "}", r"\toprule", header, r"\midrule"]
+                 *LATEX_SETUP, caption, r"\begin{tabular}{" + spec + "}", r"\toprule", header,
+                 r"\midrule"]
+
+    def cells(r: Row | None) -> list[str]:
+        if r is None:
+            t = model.totals
+            values = {"activations": t.activations, "params": t.params, "macs": t.macs}
+            text = dict(zip((c.key for c in COLUMN_SPECS), total_cells(model), strict=True))
+        else:
+            values = {c.key: getattr(r, c.key) for c in COLUMN_SPECS}
+            text = dict(zip((c.key for c in COLUMN_SPECS), _frozen_cells(r), strict=True))
+        out = []
+        for c in cols:
+            cell = text[c.key]
+            if c.numeric and units == "compact":
+                cell = _compact(values[c.key]) + (" *" if cell.endswith(" *") else "")
+            out.append(_latex_cell(cell))
+        return out
+
     for r in table_rows:
-        lines.append(" & ".join(_latex_cell(c) for c in _frozen_cells(r)) + r" \\")
-    lines += [r"\midrule", " & ".join(_latex_cell(c) for c in total_cells(model)) + r" \\"]
+        lines.append(" & ".join(cells(r)) + r" \\")
+    lines += [r"\midrule", " & ".join(cells(None)) + r" \\"]
     if long:
-        lines.append(r"\end{longtable}")
+        lines += [r"\end{longtable}", "}"]
     else:
         lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
