@@ -400,3 +400,16 @@ def test_print_legend_block_swatch_has_a_double_border():
     assert "<TABLE BORDER=\"1\"" in cells[swatch - 2]  # a frame within a frame
     pool = [i for i, c in enumerate(cells) if "pooling" in c][0]
     assert "TABLE" not in cells[pool - 1] and 'BORDER="3"' in cells[pool - 1]
+
+
+def test_gallery_lists_every_figure_the_script_makes():
+    """docs/gallery.md shows each PNG `docs/gallery/make.py` writes, and each is committed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make", ROOT / "docs" / "gallery" / "make.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    page = (ROOT / "docs" / "gallery.md").read_text()
+    for name, _, _ in make.FIGURES:
+        assert f"(gallery/{name}.png)" in page, name
+        assert (ROOT / "docs" / "gallery" / f"{name}.png").is_file(), name

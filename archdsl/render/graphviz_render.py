@@ -115,14 +115,15 @@ def graph_label(diagram: Diagram, look: Look) -> str | None:
     title = diagram.name if look.title is None else look.title
     rows = []
     if title:
-        rows.append(f'<TR><TD COLSPAN="{2 * LEGEND_PER_ROW}"><FONT POINT-SIZE='
+        rows.append(f'<TR><TD><FONT POINT-SIZE='
                     f'"{theme.title_size:g}"><B>{_h(title)}</B></FONT></TD></TR>')
-        rows.append(f'<TR><TD COLSPAN="{2 * LEGEND_PER_ROW}"><FONT POINT-SIZE='
+        rows.append(f'<TR><TD><FONT POINT-SIZE='
                     f'"{theme.small_size + 1:g}" COLOR="{theme.muted}">{_h(diagram.subtitle)}'
                     "</FONT></TD></TR>")
     if look.legend:
         families = diagram.families()
         ordered = [f for f in LEGEND if f in families] + [f for f in families if f not in LEGEND]
+        legend = []
         for start in range(0, len(ordered), LEGEND_PER_ROW):
             cells = []
             for fam in ordered[start:start + LEGEND_PER_ROW]:
@@ -138,7 +139,11 @@ def graph_label(diagram: Diagram, look: Look) -> str | None:
                                  f'{_swatch(col)}WIDTH="18" HEIGHT="12" FIXEDSIZE="TRUE"></TD>')
                 cells.append(f'<TD ALIGN="LEFT"><FONT POINT-SIZE="{theme.small_size:g}" COLOR='
                              f'"{theme.text}">{_h(LEGEND.get(fam, fam))}&#160;&#160;</FONT></TD>')
-            rows.append("<TR>" + "".join(cells) + "</TR>")
+            legend.append("<TR>" + "".join(cells) + "</TR>")
+        if legend:  # a table of its own, so a wide subtitle does not space its cells apart
+            rows.append(f'<TR><TD><TABLE BORDER="0" '
+                        'CELLBORDER="0" CELLSPACING="4" CELLPADDING="1">' + "".join(legend)
+                        + "</TABLE></TD></TR>")
     if not rows:
         return None
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="1">'
