@@ -141,8 +141,8 @@ def graph_label(diagram: Diagram, look: Look) -> str | None:
                              f'"{theme.text}">{_h(LEGEND.get(fam, fam))}&#160;&#160;</FONT></TD>')
             legend.append("<TR>" + "".join(cells) + "</TR>")
         if legend:  # a table of its own, so a wide subtitle does not space its cells apart
-            rows.append(f'<TR><TD><TABLE BORDER="0" '
-                        'CELLBORDER="0" CELLSPACING="4" CELLPADDING="1">' + "".join(legend)
+            rows.append('<TR><TD><TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" '
+                        'CELLPADDING="1">' + "".join(legend)
                         + "</TABLE></TD></TR>")
     if not rows:
         return None
