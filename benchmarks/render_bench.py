@@ -3,8 +3,9 @@
 Run from the repository root:  python benchmarks/render_bench.py [--repeat 3] [--defaults]
 
 Prints, per zoo model, the boxes and edges of its layers view and the median seconds to make
-the SVG (archdsl's own work plus Graphviz `dot`), then `archdsl render resnet152 --view layers`
-end to end as a user runs it. The stress graph is DenseNet-121 wired as torchvision runs it:
+the SVG (archdsl's own work plus Graphviz `dot`); every zoo model's default view (budget 3 s);
+then `archdsl render resnet152 --view layers` end to end as a user runs it (budget 5 s), next to
+torchview's `draw_graph` of the same network in the same run (when torchview is installed). The stress graph is DenseNet-121 wired as torchvision runs it:
 each dense layer reads the concatenation of *all* earlier outputs of its block (quadratically
 many edges, the graph that takes `dot` about a minute with default settings). `--defaults` also
 times `dot` without archdsl's layout caps (nslimit, nslimit1, mclimit, searchsize) on it, to
@@ -61,6 +62,30 @@ def dense_dag_yaml(blocks=(6, 12, 24, 16), growth=32) -> str:
     return "name: DenseNet121Dense\ninput: 3x224x224\nnodes:\n" + "\n".join(nodes) + "\n"
 
 
+DEFAULT_VIEW_BUDGET = 3.0  # seconds: a zoo model's default view, SVG (issue 14)
+
+
+def torchview_seconds(repeat: int) -> float | None:
+    """torchview's `draw_graph` of torchvision's ResNet-152 rendered to SVG: the anchor the
+    layers-view time is read against (None when torchview or torchvision is missing)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    try:
+        import torch
+        import tv_shim  # noqa: F401  (torchvision's op schemas on CPU-only torch)
+        import torchvision
+        from torchview import draw_graph
+    except ImportError:
+        return None
+    net = torchvision.models.resnet152()
+
+    def draw():
+        graph = draw_graph(net, input_size=(1, 3, 224, 224), device="cpu")
+        graph.visual_graph.pipe(format="svg")
+
+    with torch.no_grad():
+        return timed(draw, repeat)
+
+
 def timed(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -84,6 +109,16 @@ def main() -> int:
         secs = timed(lambda m=model: render_figure(m, "svg", layers), args.repeat)
         print(f"{name:<22}{len(d.boxes()):>7}{len(d.edges):>7}{secs:>10.2f}")
 
+    print(f"\n{'model (default view)':<22}{'view':>8}{'seconds':>10}")
+    slow = []
+    for name in archdsl.zoo():
+        model = archdsl.load(name)
+        view = build_diagram(model, Options()).view
+        secs = timed(lambda m=model: render_figure(m, "svg"), args.repeat)
+        slow += [name] if secs > DEFAULT_VIEW_BUDGET else []
+        print(f"{name:<22}{view:>8}{secs:>10.2f}")
+    print(f"default views over {DEFAULT_VIEW_BUDGET:g} s: {', '.join(slow) or 'none'}")
+
     exe = Path(sys.executable).with_name("archdsl")
     cmd = [str(exe), "render", "resnet152", "--view", "layers", "-o"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,6 +126,11 @@ def main() -> int:
         secs = timed(lambda: subprocess.run([*cmd, out], check=True), args.repeat)
         print(f"\narchdsl render resnet152 --view layers -o r152.svg: {secs:.2f} s (median of "
               f"{args.repeat}, end to end)")
+
+        anchor = torchview_seconds(args.repeat)
+        print("torchview draw_graph(resnet152) to SVG, the same run: "
+              + (f"{anchor:.2f} s" if anchor is not None else "torchview is not installed "
+                 "(pip install torchview)"))
 
         spec = Path(tmp) / "densenet121_dense.yaml"
         spec.write_text(dense_dag_yaml(), encoding="utf-8")
