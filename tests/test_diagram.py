@@ -413,3 +413,12 @@ def test_gallery_lists_every_figure_the_script_makes():
     for name, _, _ in make.FIGURES:
         assert f"(gallery/{name}.png)" in page, name
         assert (ROOT / "docs" / "gallery" / f"{name}.png").is_file(), name
+
+
+def test_featuremaps_draw_the_next_kernel_with_projection_lines():
+    """As in the LeNet-5 and AlexNet papers: the next layer's kernel as a patch on each output's
+    face, two projection lines to the next output (AlexNet: 7 kernels within rows; none into
+    an FC layer, none across a row break)."""
+    svg = render_figure(load("specs/alexnet.arch"), "svg",
+                        FigureOptions(style="featuremaps")).decode()
+    assert svg.count("stroke-dasharray") == 2 * 7

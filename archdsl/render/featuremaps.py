@@ -227,6 +227,10 @@ def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
             svg.text(mid, cy + downs[i] + small + 6, _size_text(shape), small, theme.muted)
             x += widths[i] + GAP
     for i in range(len(cols) - 1):
+        if centre[i] == centre[i + 1]:
+            _kernel(svg, model, cols[i][1], cols[i + 1], left_of[i], left_of[i + 1],
+                    centre[i], theme)
+    for i in range(len(cols) - 1):
         w, _, _ = _extent(cols[i][1])
         start, end = left_of[i] + w + 4, left_of[i + 1] - 4
         if centre[i] == centre[i + 1]:
@@ -242,6 +246,53 @@ def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
     body = "\n".join(svg.parts)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + head + "\n"
             f"<title>{escape(diagram.name)}</title>\n" + body + "\n</svg>\n")
+
+
+def _kernel_size(model, box: Box) -> tuple[int, int] | None:
+    """The kernel of the layer a box starts with (`11x11` -> (11, 11)); None for a block,
+    an FC layer or a layer without a kernel."""
+    if box.scope or box.io:
+        return None
+    node = model.graph.node(box.keys[0])
+    if node.ann.params is None:
+        return None
+    kernel = node.op.cells(node.ann.params)[0]
+    parts = kernel.split("x")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def _kernel(svg: _Svg, model, shape: Shape, nxt: tuple[Box, Shape], x: float, x_next: float,
+            cy: float, theme: Theme) -> None:
+    """The next layer's kernel as a patch on this output's face (height x width), with
+    projection lines to the point of the next output it makes, as the LeNet-5 and AlexNet
+    papers draw it."""
+    nxt, next_shape = nxt
+    kernel = _kernel_size(model, nxt)
+    if kernel is None or len(shape) != 3:
+        return
+    c, h, w = shape
+    d, hh, rec = depth(c), spatial(h), spatial(w) * 0.45
+    top, bottom = cy - hh / 2 + rec * 0.35, cy + hh / 2 + rec * 0.35
+    dx, dy = rec * 0.7, -rec * 0.7
+    fh = min(max(kernel[0] / h, 5 / hh), 0.6)  # at least 5 px, so a 3x3 on 56 shows
+    fw = min(max(kernel[1] / w, 5 / max(rec, 1)), 0.6)
+    u0, v0 = 0.5 - fw / 2, max(0.04, 0.28 - fh / 2)  # above the arrow along the centre
+
+    def at(u: float, v: float) -> tuple[float, float]:
+        return x + d + u * dx, top + u * dy + v * (bottom - top)
+
+    patch = [at(u0, v0), at(u0 + fw, v0), at(u0 + fw, v0 + fh), at(u0, v0 + fh)]
+    col = theme.family(nxt.family)
+    svg.poly(patch, _mix(col.fill, col.border, 0.35), col.border)
+    _, up, _ = _extent(next_shape)  # the next output's front face: its top edge, from cy
+    mid_y = (patch[1][1] + patch[2][1]) / 2
+    target = (x_next + 2, min(max(mid_y, cy - up + 0.6 * up), cy - 6))
+    for corner in (patch[1], patch[2]):
+        svg.parts.append(f'<line x1="{_f(corner[0])}" y1="{_f(corner[1])}" x2="{_f(target[0])}" '
+                         f'y2="{_f(target[1])}" stroke="{col.border}" stroke-width="0.8" '
+                         'stroke-dasharray="3,2"/>')
 
 
 def _bg(colour: str) -> str:
