@@ -422,3 +422,20 @@ def test_featuremaps_draw_the_next_kernel_with_projection_lines():
     svg = render_figure(load("specs/alexnet.arch"), "svg",
                         FigureOptions(style="featuremaps")).decode()
     assert svg.count("stroke-dasharray") == 2 * 7
+
+
+def test_featuremap_scales_keep_downsampling_visible():
+    from archdsl.render.featuremaps import _extent, depth, spatial
+
+    assert spatial(224, "sqrt") == pytest.approx(spatial(224)) and spatial(1, "linear") == 12
+    for scale in ("log", "sqrt", "linear"):  # 256x56x56 and 2048x7x7 must not look alike
+        a, b = (256, 56, 56), (2048, 7, 7)
+        assert spatial(56, scale) > 1.5 * spatial(7, scale)
+        assert depth(2048, scale) > depth(256, scale)
+    assert spatial(56, "sqrt") / spatial(7, "sqrt") > spatial(56) / spatial(7)
+    assert _extent(a, "sqrt") != _extent(b, "sqrt")
+    svg = render_figure(load("resnet50"), "svg", FigureOptions(style="featuremaps",
+                                                               scale="sqrt")).decode()
+    assert "2048×7×7" in svg
+    with pytest.raises(ValueError, match="unknown scale"):
+        FigureOptions(scale="cubic").check()

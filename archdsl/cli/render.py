@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args
-from archdsl.render.choices import DEFAULT_DPI, RANKDIRS, STYLES, THEMES, VIEWS
+from archdsl.render.choices import DEFAULT_DPI, RANKDIRS, SCALES, STYLES, THEMES, VIEWS
 
 HELP = "draw a spec: layers, blocks or stages view, or the feature-map figure (svg/png/pdf/dot)"
 DESCRIPTION = """\
@@ -33,7 +33,8 @@ into columns; --rankdir TB|LR lays it out in one direction instead.
 
 --style featuremaps draws the classic figure of the LeNet and AlexNet papers:
 each output a box (height and width: spatial size, depth: channels; log
-scale), kernel and stride above it, size below it.
+scale; --scale sqrt|linear), kernel and stride above it, size below it, the
+next layer's kernel as a patch with projection lines.
 
 examples:
   archdsl render specs/lenet5.arch -o lenet5.svg
@@ -58,6 +59,9 @@ def register(sub) -> None:
                      help="output format (default: from the extension of OUT)")
     out.add_argument("--style", choices=STYLES, default="graph",
                      help="graph (default) or featuremaps (the LeNet/AlexNet paper figure)")
+    out.add_argument("--scale", choices=SCALES, default="log",
+                     help="feature maps: how sizes map to lengths: log (default; 224 and 7 both "
+                     "visible), sqrt or linear (downsampling reads stronger)")
     out.add_argument("--view", choices=VIEWS, default="auto",
                      help="layers, blocks or stages (default: auto)")
     out.add_argument("--expand", action="append", default=[], metavar="NAME",
@@ -89,7 +93,7 @@ def options_from(args):
                             shapes=args.shapes, params=args.params, names=args.names,
                             theme=args.theme, rankdir=args.rankdir, dpi=args.dpi,
                             transparent=args.transparent, title=args.title,
-                            legend=not args.no_legend)
+                            legend=not args.no_legend, scale=args.scale)
     try:
         options.check()
     except ValueError as err:

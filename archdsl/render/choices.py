@@ -6,6 +6,7 @@ without importing a renderer (start-up time of every command).
 
 VIEWS = ("auto", "layers", "blocks", "stages")  # auto: the finest view that fits a slide
 STYLES = ("graph", "featuremaps")
+SCALES = ("log", "sqrt", "linear")  # feature maps: how sizes map to drawn lengths
 THEMES = ("light", "dark", "print")
 RANKDIRS = ("auto", "TB", "LR")
 FORMATS = ("svg", "png", "pdf")  # laid out by Graphviz's `dot`; "dot" itself needs none

@@ -6,7 +6,8 @@ convolutions and 5 poolings, ResNet-50 its blocks), that every path from the inp
 output passes through,
 so side heads and the inside of branches are left out) drawn left to right, each output as a
 box whose height is the feature map's height, whose receding side is its width and whose depth
-along the flow is its channels, all log-scaled so 224 and 7 both stay visible. FC outputs are
+along the flow is its channels, all log-scaled so 224 and 7 both stay visible (`scale="sqrt"`
+or `"linear"` makes downsampling read stronger: 256x56x56 and 2048x7x7 differ more). FC outputs are
 thin bars. Above each box: its name and label (kernel and stride, `Conv 11x11, 96, /4`; a block
 or stage as one box, `layer2` / `Bottleneck ×4`); below it: its size (C×H×W, as everywhere in
 archdsl). Elementwise layers (ReLU, LRN, dropout) change no shape and are folded into the box
@@ -20,6 +21,7 @@ from html import escape
 
 from archdsl.ops.base import Shape
 from archdsl.render import wrap
+from archdsl.render.choices import SCALES  # log, sqrt, linear: `--scale`
 from archdsl.render.diagram import Box, Diagram, Options, build_diagram
 from archdsl.render.graphviz_render import LEGEND_PER_ROW, Look
 from archdsl.render.themes import LEGEND, Theme
@@ -31,19 +33,42 @@ ROW_GAP = 28.0
 CHAR = 0.56  # average advance, em
 
 
-def spatial(n: int) -> float:
-    """Drawn height (px) of a spatial size: 224 -> 121, 56 -> 93, 7 -> 51, 1 -> 12."""
-    return 12 + 14 * math.log2(max(n, 1))
 
 
-def depth(c: int) -> float:
-    """Drawn depth (px) of a channel count: 3 -> 14, 64 -> 40, 2048 -> 70."""
-    return 4 + 6 * math.log2(max(c, 1))
+def _scaled(n: float, top: float, per_octave: float, scale: str) -> float:
+    """A length for n: `per_octave` px per doubling (log, the default: 224 and 7 both stay
+    visible), or the same length at `top` with square-root (downsampling reads stronger) or
+    linear (true proportions) growth."""
+    n = max(n, 1)
+    if scale == "sqrt":
+        return per_octave * math.log2(top) * (math.sqrt(n) - 1) / (math.sqrt(top) - 1)
+    if scale == "linear":
+        return per_octave * math.log2(top) * (n - 1) / (top - 1)
+    return per_octave * math.log2(n)
 
 
-def bar(f: int) -> float:
-    """Drawn height (px) of a vector: 4096 -> 116, 1000 -> 98, 10 -> 38."""
-    return 8 + 9 * math.log2(max(f, 1))
+def spatial(n: int, scale: str = "log") -> float:
+    """Drawn height (px) of a spatial size: 224 -> 121 and, by scale, 56 -> 93 / 63 / 39,
+    7 -> 51 / 25 / 15, 1 -> 12."""
+    return 12 + _scaled(n, 224, 14, scale)
+
+
+def depth(c: int, scale: str = "log") -> float:
+    """Drawn depth (px) of a channel count: 2048 -> 70 and, by scale, 256 -> 52 / 26 / 12,
+    64 -> 40 / 14 / 6."""
+    return 4 + _scaled(c, 2048, 6, scale)
+
+
+def bar(f: int, scale: str = "log") -> float:
+    """Drawn height (px) of a vector: 4096 -> 116 and, by scale, 1000 -> 98 / 60 / 34."""
+    return 8 + _scaled(f, 4096, 9, scale)
+
+
+def _dims(shape: Shape, scale: str) -> tuple[float, float, float]:
+    """Depth (channels, along the flow), height and receding width of a drawn output."""
+    if len(shape) == 3:
+        return depth(shape[0], scale), spatial(shape[1], scale), spatial(shape[2], scale) * 0.45
+    return 8.0, bar(shape[0] if shape else 1, scale), 0.0
 
 
 def _mix(colour: str, other: str, t: float) -> str:
@@ -88,13 +113,9 @@ class _Svg:
 
 
 def _cuboid(svg: _Svg, x: float, cy: float, shape: Shape, fill: str, stroke: str,
-            theme: Theme) -> float:
+            theme: Theme, scale: str) -> float:
     """Draw one output at left edge x, centred on cy; returns its drawn width."""
-    if len(shape) == 3:
-        c, h, w = shape
-        d, hh, rec = depth(c), spatial(h), spatial(w) * 0.45
-    else:
-        d, hh, rec = 8.0, bar(shape[0] if shape else 1), 0.0
+    d, hh, rec = _dims(shape, scale)
     top, bottom = cy - hh / 2 + rec * 0.35, cy + hh / 2 + rec * 0.35
     dx, dy = rec * 0.7, -rec * 0.7
     shade = "#000000" if theme.name != "dark" else "#000000"
@@ -108,12 +129,9 @@ def _cuboid(svg: _Svg, x: float, cy: float, shape: Shape, fill: str, stroke: str
     return d + dx
 
 
-def _extent(shape: Shape) -> tuple[float, float, float]:
+def _extent(shape: Shape, scale: str = "log") -> tuple[float, float, float]:
     """Width, height above the centre line and below it, of a drawn output."""
-    if len(shape) == 3:
-        d, hh, rec = depth(shape[0]), spatial(shape[1]), spatial(shape[2]) * 0.45
-    else:
-        d, hh, rec = 8.0, bar(shape[0] if shape else 1), 0.0
+    d, hh, rec = _dims(shape, scale)
     return d + rec * 0.7, hh / 2 + rec * 0.35, hh / 2 + rec * 0.35
 
 
@@ -161,8 +179,12 @@ def _rows(widths: list[float]) -> list[list[int]]:
     return rows
 
 
-def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
-    """The feature-map figure of `model` as SVG text (see the module docstring)."""
+def featuremaps_svg(model, look: Look, options: Options | None = None,
+                    scale: str = "log") -> str:
+    """The feature-map figure of `model` as SVG text (see the module docstring); `scale`
+    maps sizes to lengths (SCALES)."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     options = options or Options()
     theme = look.theme
     cols, diagram = columns(model, options)
@@ -171,7 +193,7 @@ def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
     for box, shape in cols:
         head = [box.title] if box.io else _head(box)
         heads.append(head)
-        w, up, down = _extent(shape)
+        w, up, down = _extent(shape, scale)
         text_w = max([_text_width(t, size) for t in head] +
                      [_text_width(_size_text(shape), small)])
         widths.append(max(w, text_w))
@@ -215,10 +237,10 @@ def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
         for i in row:
             box, shape = cols[i]
             col = theme.family(box.family)
-            w, _, _ = _extent(shape)
+            w, _, _ = _extent(shape, scale)
             left_of[i] = x + (widths[i] - w) / 2
             centre[i] = cy
-            _cuboid(svg, left_of[i], cy, shape, col.fill, col.border, theme)
+            _cuboid(svg, left_of[i], cy, shape, col.fill, col.border, theme, scale)
             mid = x + widths[i] / 2
             top = cy - max(ups) - 8
             for j, line in enumerate(heads[i]):
@@ -229,9 +251,9 @@ def featuremaps_svg(model, look: Look, options: Options | None = None) -> str:
     for i in range(len(cols) - 1):
         if centre[i] == centre[i + 1]:
             _kernel(svg, model, cols[i][1], cols[i + 1], left_of[i], left_of[i + 1],
-                    centre[i], theme)
+                    centre[i], theme, scale)
     for i in range(len(cols) - 1):
-        w, _, _ = _extent(cols[i][1])
+        w, _, _ = _extent(cols[i][1], scale)
         start, end = left_of[i] + w + 4, left_of[i + 1] - 4
         if centre[i] == centre[i + 1]:
             svg.arrow(start, end, centre[i], theme.edge)
@@ -264,7 +286,7 @@ def _kernel_size(model, box: Box) -> tuple[int, int] | None:
 
 
 def _kernel(svg: _Svg, model, shape: Shape, nxt: tuple[Box, Shape], x: float, x_next: float,
-            cy: float, theme: Theme) -> None:
+            cy: float, theme: Theme, scale: str) -> None:
     """The next layer's kernel as a patch on this output's face (height x width), with
     projection lines to the point of the next output it makes, as the LeNet-5 and AlexNet
     papers draw it."""
@@ -272,8 +294,8 @@ def _kernel(svg: _Svg, model, shape: Shape, nxt: tuple[Box, Shape], x: float, x_
     kernel = _kernel_size(model, nxt)
     if kernel is None or len(shape) != 3:
         return
-    c, h, w = shape
-    d, hh, rec = depth(c), spatial(h), spatial(w) * 0.45
+    _, h, w = shape
+    d, hh, rec = _dims(shape, scale)
     top, bottom = cy - hh / 2 + rec * 0.35, cy + hh / 2 + rec * 0.35
     dx, dy = rec * 0.7, -rec * 0.7
     fh = min(max(kernel[0] / h, 5 / hh), 0.6)  # at least 5 px, so a 3x3 on 56 shows
@@ -286,7 +308,7 @@ def _kernel(svg: _Svg, model, shape: Shape, nxt: tuple[Box, Shape], x: float, x_
     patch = [at(u0, v0), at(u0 + fw, v0), at(u0 + fw, v0 + fh), at(u0, v0 + fh)]
     col = theme.family(nxt.family)
     svg.poly(patch, _mix(col.fill, col.border, 0.35), col.border)
-    _, up, _ = _extent(next_shape)  # the next output's front face: its top edge, from cy
+    _, up, _ = _extent(next_shape, scale)  # the next output's front face: its top edge, from cy
     mid_y = (patch[1][1] + patch[2][1]) / 2
     target = (x_next + 2, min(max(mid_y, cy - up + 0.6 * up), cy - 6))
     for corner in (patch[1], patch[2]):

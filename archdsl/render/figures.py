@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from archdsl.diagnostics import BackendError
 from archdsl.render import diagram as dg
-from archdsl.render.choices import DEFAULT_DPI, FORMATS, RANKDIRS, STYLES, THEMES
+from archdsl.render.choices import DEFAULT_DPI, FORMATS, RANKDIRS, SCALES, STYLES, THEMES
 from archdsl.render.graphviz_render import Look, run_dot, to_dot
 from archdsl.render.themes import theme
 
@@ -37,11 +37,13 @@ class FigureOptions:
     transparent: bool = False
     title: str | None = None
     legend: bool = True
+    scale: str = "log"  # feature maps: log, sqrt or linear
 
     def check(self) -> None:
         for value, allowed, what in ((self.style, STYLES, "style"), (self.view, dg.VIEWS, "view"),
                                      (self.theme, THEMES, "theme"),
-                                     (self.rankdir, RANKDIRS, "rankdir")):
+                                     (self.rankdir, RANKDIRS, "rankdir"),
+                                     (self.scale, SCALES, "scale")):
             if value not in allowed:
                 raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
         if not 10 <= self.dpi <= 2400:
@@ -86,7 +88,7 @@ def render_figure(model, fmt: str, options: FigureOptions | None = None) -> byte
                              "write .svg, .png or .pdf")
         from archdsl.render.featuremaps import featuremaps_svg
 
-        svg = featuremaps_svg(model, look, options.diagram_options())
+        svg = featuremaps_svg(model, look, options.diagram_options(), options.scale)
         return svg.encode("utf-8") if fmt == "svg" else svg_to(svg, fmt, options.dpi)
     diagram = dg.build_diagram(model, options.diagram_options())
     dg.check_expansions(diagram)
