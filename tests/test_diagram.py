@@ -417,11 +417,14 @@ def test_gallery_lists_every_figure_the_script_makes():
 
 def test_featuremaps_draw_the_next_kernel_with_projection_lines():
     """As in the LeNet-5 and AlexNet papers: the next layer's kernel as a patch on each output's
-    face, two projection lines to the next output (AlexNet: 7 kernels within rows; none into
-    an FC layer, none across a row break)."""
+    face, two projection lines to the next output (AlexNet: 8 kernels, none into an FC
+    layer). AlexNet's 11 outputs and its input fit one row of a 16:9 slide (1600 px)."""
     svg = render_figure(load("specs/alexnet.arch"), "svg",
                         FigureOptions(style="featuremaps")).decode()
-    assert svg.count("stroke-dasharray") == 2 * 7
+    assert svg.count("stroke-dasharray") == 2 * 8
+    assert "<polyline" not in svg  # no arrow wrapping to a second row
+    width = float(re.search(r'<svg [^>]*width="([0-9.]+)"', svg).group(1))
+    assert width <= 1600
 
 
 def test_featuremap_scales_keep_downsampling_visible():

@@ -28,7 +28,7 @@ from archdsl.render.themes import LEGEND, Theme
 
 GAP = 34.0  # px between columns (the arrow)
 PAD = 24.0
-MAX_ROW = 1400.0  # px; a longer trunk wraps into rows
+MAX_ROW = 1600.0  # px, a 16:9 slide's width at 1600x900; a longer trunk wraps into rows
 ROW_GAP = 28.0
 CHAR = 0.56  # average advance, em
 
@@ -204,7 +204,7 @@ def featuremaps_svg(model, look: Look, options: Options | None = None,
     title_h = (theme.title_size * 1.6 + small * 1.8) if title else 0
     families = [f for f in LEGEND if f in {b.family for b, _ in cols if not b.io}]
     legend_h = small * 2.2 if (look.legend and families) else 0
-    label_h = 2 * size * 1.25 + 8
+    label_h = max(len(h) for h in heads) * size * 1.25 + 8
     row_h = label_h + max(ups) + max(downs) + small * 1.4 + 10
     width = PAD * 2 + max(sum(widths[i] for i in row) + GAP * (len(row) - 1) for row in rows)
     height = PAD * 2 + title_h + legend_h + row_h * len(rows) + ROW_GAP * (len(rows) - 1)
@@ -322,13 +322,12 @@ def _bg(colour: str) -> str:
 
 
 def _head(box: Box) -> list[str]:
-    """The two lines above a box: a layer's label (with what folded into it), or a scope's
-    name and content."""
+    """The lines above a box: a layer's label and what folded into it, one a line (narrow
+    columns: AlexNet's 11 outputs fit one row), or a scope's name and content."""
     if box.scope:
         content = box.lines[0] if box.lines else ""
         return [box.title, f"{content} {box.badge}".strip()]
-    extra = " + ".join(box.folded)
-    return [box.title, extra] if extra else [box.title]
+    return [box.title, *box.folded]
 
 
 def _size_text(shape: Shape) -> str:
