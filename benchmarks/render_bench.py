@@ -70,8 +70,11 @@ def torchview_seconds(repeat: int) -> float | None:
     layers-view time is read against (None when torchview or torchvision is missing)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     try:
+        import tv_shim  # noqa: F401  (torchvision's op schemas on CPU-only torch, first)
+    except ImportError:
+        return None
+    try:
         import torch
-        import tv_shim  # noqa: F401  (torchvision's op schemas on CPU-only torch)
         import torchvision
         from torchview import draw_graph
     except ImportError:
