@@ -18,6 +18,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+# The largest integer torch stores (sizes, strides, dims and seeds are int64 in its C++ code):
+# a value beyond it is the spec's mistake, refused where it is written (issue 16).
+INT64_MAX = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -109,12 +109,8 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def write_output(path: str | None, text: str) -> None:
-    if path is None or path == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as err:
-        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+def write_output(path: str | None, text: str | bytes) -> None:
+    """The command's output to `-o PATH` or stdout (archdsl/cli/output.py: one error policy)."""
+    from archdsl.cli.output import write_output as write
+
+    write(path, text)

@@ -18,6 +18,7 @@ from archdsl.cli.common import (
     print_json,
     use_color,
 )
+from archdsl.cli.output import OutputError, ReaderGone, guarded_stdout, silence_broken_stdout
 
 # Each command is a module with `register(subparsers)`; its parser sets `run`. All ship with
 # archdsl (pyproject.toml lists the archdsl.cli package), so each is imported directly.
@@ -29,7 +30,8 @@ archdsl: write a CNN as text; get a checked graph, exact figures, diagrams and P
 A SPEC is a .arch or .yaml file, a zoo name (resnet50, vgg16, ... see `archdsl zoo`),
 or a layer string such as "Conv-ReLU-Pool-Conv-ReLU-Pool-FC-SM".
 
-exit codes: 0 ok, 1 invalid spec, 2 usage error, 3 missing tool or backend failure,
+exit codes: 0 ok, 1 invalid spec, 2 usage error (also an -o path that cannot be written),
+            3 missing tool, backend failure or unwritable standard output,
             4 specs differ (diff --exit-code), 70 internal error
 """
 
@@ -55,19 +57,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with guarded_stdout():  # one policy for output errors (archdsl/cli/output.py)
+            try:
+                return args.run(args)
+            except Exception as err:  # noqa: BLE001  (every failure gets an exit code)
+                return handle_error(err, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):  # the reader went away (`| head`): stop quietly
+        silence_broken_stdout()
         return 0
-    except Exception as err:  # noqa: BLE001  (every failure gets an exit code and a message)
-        return handle_error(err, args)
+    except OutputError as err:
+        sys.stderr.write(f"archdsl: error: {err}\n")
+        return ENVIRONMENT
 
 
 def handle_error(err: Exception, args) -> int:
     from archdsl.diagnostics import ArchError, BackendError, render_text
 
+    if isinstance(err, (BrokenPipeError, OutputError, ReaderGone)):
+        raise err  # main's policy for output errors, also when raised while reporting another
     if isinstance(err, ArchError):
         if getattr(args, "json", False):
             print_json({"diagnostics": [d.to_json() for d in err.diagnostics]})
