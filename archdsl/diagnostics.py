@@ -127,10 +127,30 @@ def render_text(diagnostics: Iterable[Diagnostic], color: bool = False) -> str:
     return "".join(render_one(d, color) + "\n" for d in diagnostics)
 
 
+def escaped(text: str) -> str:
+    """Text from a spec as a message may show it: every control character (ESC, BEL, CR, NUL,
+    the bidirectional overrides...) escaped as Python writes it, so a spec cannot retitle,
+    clear or rewrite the terminal it is checked in (issue 16), as generated code's comments."""
+    return text if text.isprintable() else \
+        "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _shown_line(text: str) -> str:
+    """A source line for the snippet: tabs expanded (4), every other control character shown
+    as one U+FFFD, so the caret's columns still line up."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() or ch == "\t" else "\ufffd" for ch in text)
+    return text.expandtabs(4)
+
+
 def render_one(diag: Diagnostic, color: bool = False) -> str:
+    """One diagnostic as text; everything that came from the spec is `escaped`."""
     c = _COLORS if color else dict.fromkeys(_COLORS, "")
+    diag = Diagnostic(diag.code, escaped(diag.message), diag.span,
+                      escaped(diag.hint) if diag.hint else diag.hint,
+                      tuple(Note(escaped(n.message), n.span) for n in diag.notes), diag.severity)
     lines = []
-    where = f"{diag.span.location()}: " if diag.span is not None else ""
+    where = f"{escaped(diag.span.location())}: " if diag.span is not None else ""
     sev = f"{c[diag.severity]}{diag.severity}{c['reset']}"
     lines.append(f"{c['bold']}{where}{c['reset']}{sev}: {c['bold']}{diag.message}{c['reset']}"
                  f" {c['dim']}[{diag.code}]{c['reset']}")
@@ -140,7 +160,8 @@ def render_one(diag: Diagnostic, color: bool = False) -> str:
         if note.span is None:
             lines.append(f"  {c['note']}note{c['reset']}: {note.message}")
             continue
-        lines.append(f"  {c['note']}note{c['reset']}: {note.span.location()}: {note.message}")
+        lines.append(f"  {c['note']}note{c['reset']}: {escaped(note.span.location())}: "
+                     f"{note.message}")
         lines.extend(_snippet(note.span, "-", "", c, c["note"]))
     if diag.hint:
         lines.append(f"  {c['hint']}hint{c['reset']}: {diag.hint}")
@@ -152,7 +173,7 @@ def _snippet(span: Span, mark: str, label: str, c: dict, tint: str) -> list[str]
     if line > file.line_count:
         return []
     text = file.line_text(line)
-    shown = text.expandtabs(4)
+    shown = _shown_line(text)
     start = display_columns(text, col)
     end = display_columns(text, min(col + width, len(text) + 1))
     width_shown = max(1, end - start)

@@ -3,9 +3,9 @@
 Exit codes (the same for every command; README, "Exit codes"):
   0  success
   1  the spec is invalid (diagnostics were printed)
-  2  usage error (bad flags or arguments)
+  2  usage error (bad flags or arguments, an -o path that cannot be written)
   3  the environment lacks something or a backend failed (e.g. no Graphviz `dot`, an export
-     error); the message says what to do
+     error), or standard output cannot be written; the message says what to do
   4  `archdsl diff --exit-code`: the specs differ
   70 internal error (a bug): a short message; the traceback only with ARCHDSL_DEBUG=1
 """

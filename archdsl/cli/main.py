@@ -19,6 +19,7 @@ from archdsl.cli.common import (
     use_color,
 )
 from archdsl.cli.output import OutputError, ReaderGone, guarded_stdout, silence_broken_stdout
+from archdsl.diagnostics import escaped
 
 # Each command is a module with `register(subparsers)`; its parser sets `run`. All ship with
 # archdsl (pyproject.toml lists the archdsl.cli package), so each is imported directly.
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         silence_broken_stdout()
         return 0
     except OutputError as err:
-        sys.stderr.write(f"archdsl: error: {err}\n")
+        sys.stderr.write(f"archdsl: error: {escaped(str(err))}\n")
         return ENVIRONMENT
 
 
@@ -88,10 +89,10 @@ def handle_error(err: Exception, args) -> int:
             sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
         return INVALID
     if isinstance(err, UsageError):
-        sys.stderr.write(f"archdsl: error: {err}\n")
+        sys.stderr.write(f"archdsl: error: {escaped(str(err))}\n")
         return USAGE
     if isinstance(err, BackendError):
-        sys.stderr.write(f"archdsl: {err}\n")
+        sys.stderr.write(f"archdsl: {escaped(str(err))}\n")
         return ENVIRONMENT
     if isinstance(err, RecursionError):
         sys.stderr.write("archdsl: the spec nests too deeply to process\n")
@@ -99,7 +100,7 @@ def handle_error(err: Exception, args) -> int:
     if os.environ.get("ARCHDSL_DEBUG"):
         traceback.print_exc()
     else:
-        sys.stderr.write(f"archdsl: internal error: {type(err).__name__}: {err}\n"
+        sys.stderr.write(f"archdsl: internal error: {type(err).__name__}: {escaped(str(err))}\n"
                          "This is a bug in archdsl. Run again with ARCHDSL_DEBUG=1 for the "
                          "traceback, and please report it.\n")
     return INTERNAL
