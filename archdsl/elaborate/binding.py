@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from archdsl.caches import register
 from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
 from archdsl.expr import evaluate, names_in, unknown_name, value_names
-from archdsl.limits import INT64_MAX
+from archdsl.limits import FLOAT32_MAX, INT64_MAX
 from archdsl.ops import registry
 from archdsl.ops.base import Op, ShapeError
 from archdsl.source import Span
@@ -145,13 +145,18 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
 
 def _beyond_torch(op: Op, field: str, value: Any, span: Span) -> Diagnostic | None:
     """A number the generated torch code cannot hold, whatever the op (issue 16): a float that
-    is not finite (inf, nan: a value from YAML or a block argument) or an integer beyond the
-    64-bit range torch stores its sizes, strides and dims in. Each op's schema checks the rest
+    is not finite (inf, nan: a value from YAML or a block argument) or beyond float32 (the
+    model's dtype: torch converts `ELU(alpha)` and the like to it, and overflows), or an integer
+    beyond the 64-bit range torch stores its sizes, strides and dims in. Each op's schema checks the rest
     of its range."""
     for item in value if isinstance(value, tuple) else (value,):
         if isinstance(item, float) and not math.isfinite(item):
             return Diagnostic("bad-argument", f"{op.name}: {field} must be a finite number, "
                               f"got {item}", span, "inf and nan are not values a layer takes")
+        if isinstance(item, float) and abs(item) > FLOAT32_MAX:  # the model computes in float32
+            return Diagnostic("bad-argument", f"{op.name}: {field} is beyond the range of the "
+                              f"model's 32-bit floats, got {item:g}", span,
+                              f"at most {FLOAT32_MAX:.4g} in magnitude")
         if isinstance(item, int) and not isinstance(item, bool) and \
                 not -INT64_MAX - 1 <= item <= INT64_MAX:
             return Diagnostic("bad-argument", f"{op.name}: {field} is beyond the 64-bit range "
