@@ -107,10 +107,3 @@ def use_color(stream) -> bool:
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_output(path: str | None, text: str | bytes) -> None:
-    """The command's output to `-o PATH` or stdout (archdsl/cli/output.py: one error policy)."""
-    from archdsl.cli.output import write_output as write
-
-    write(path, text)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, write_output
-from archdsl.cli.output import check_output_path
+from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args
+from archdsl.cli.output import check_output_path, write_output
 from archdsl.runtime.formats import FORMATS
 
 HELP = "compile a spec to PyTorch source, TorchScript, ONNX or a torch.export program"

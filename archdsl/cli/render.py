@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, write_output
-from archdsl.cli.output import check_output_path
+from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args
+from archdsl.cli.output import check_output_path, write_output
 from archdsl.render.choices import DEFAULT_DPI, RANKDIRS, STYLES, THEMES, VIEWS
 
 HELP = "draw a spec: layers, blocks or stages view, or the feature-map figure (svg/png/pdf/dot)"

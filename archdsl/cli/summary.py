@@ -50,7 +50,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from archdsl.cli.common import write_output
+    from archdsl.cli.output import write_output
     from archdsl.report import tables
 
     if args.batch is not None and args.batch < 1:
