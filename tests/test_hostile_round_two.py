@@ -31,10 +31,11 @@ def _code(fn) -> str:
 # --- class 3: every path through archdsl/paths.py --------------------------------------------
 
 
-def test_a_spec_that_is_a_symlink_loop_says_so(tmp_path, cli_inprocess, monkeypatch):
+@pytest.mark.parametrize("flags", [[], ["--no-escape"]])
+def test_a_spec_that_is_a_symlink_loop_says_so(flags, tmp_path, cli_inprocess):
     loop = tmp_path / "loop.arch"
     loop.symlink_to(loop)
-    proc = cli_inprocess("check", str(loop))
+    proc = cli_inprocess("check", str(loop), *flags)
     assert proc.returncode == 1 and "symbolic links form a loop" in proc.stderr, proc.stderr
     assert "did you mean" not in proc.stderr
 

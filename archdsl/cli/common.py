@@ -81,9 +81,13 @@ def roots_from(args: argparse.Namespace):
     from pathlib import Path
 
     from archdsl.loader import classify
+    from archdsl.paths import PathProblem, resolved
 
     kind, path = classify(args.spec)
-    return [path.resolve().parent if path is not None else Path.cwd()]
+    try:
+        return [resolved(path).parent if path is not None else Path.cwd()]
+    except PathProblem:  # reading the spec reports it (archdsl.paths)
+        return [Path.cwd()]
 
 
 def load_from_args(args: argparse.Namespace, stage: str = "model"):
