@@ -173,3 +173,17 @@ def test_messages_escape_control_characters():
     text = render_text([diag])
     assert not any(ch in text for ch in "\x1b\x07\r"), text
     assert "\\x1b[31m" in text and escaped("a\tb\x00") == "a\\tb\\x00"
+
+
+# --- class 10: did-you-mean says when the nearest name is another layer ---------------------------
+
+
+@pytest.mark.parametrize("word,guess,typo", [
+    ("Poool", "Pool", True), ("Convv", "Conv", True), ("Sigmod", "Sigmoid", True),
+    ("BatchNrom", "BatchNorm", True), ("ReLU6", "ReLU", False), ("Hardtanh", "Tanh", False),
+    ("SELU", "ELU", False), ("StochasticDepth", "StochasticPool", False)])
+def test_a_hint_tells_a_typo_from_another_layer(word, guess, typo):
+    from archdsl.diagnostics import did_you_mean, is_typo
+
+    assert is_typo(word, guess) is typo
+    assert ("a different one" in did_you_mean(word, guess)) is not typo
