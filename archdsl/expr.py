@@ -326,8 +326,10 @@ def _error(node, message: str, hint: str | None = None) -> ArchError:
 
 
 def _not_finite(node) -> ArchError:
-    return _error(node, "not a finite number", "the result is beyond the range of a float "
-                  "(about 1.8e308)")
+    # the argument's fault, as any inf or nan a layer is given (binding's `_beyond_torch`)
+    return ArchError([Diagnostic("bad-argument", "not a finite number", node.span,
+                                 "a layer takes finite numbers only (floats end near 1.8e308; "
+                                 "inf and nan are refused)")])
 
 
 # --- reading expressions -------------------------------------------------------------------------

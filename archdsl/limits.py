@@ -18,6 +18,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+# The largest integer torch stores (sizes, strides, dims and seeds are int64 in its C++ code):
+# a value beyond it is the spec's mistake, refused where it is written (issue 16).
+INT64_MAX = 2**63 - 1
+# The largest float32, the dtype the built model computes in: torch converts a layer's float
+# arguments (ELU's alpha, a PReLU's initial slope) to it and refuses one beyond it.
+FLOAT32_MAX = 3.4028234663852886e38
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -22,6 +22,7 @@ from archdsl.caches import register
 from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
 from archdsl.identifiers import check_block_def
 from archdsl.limits import DEFAULT_LIMITS, Limits
+from archdsl.paths import PathProblem, probe, read_bytes, reason, resolved
 from archdsl.source import SourceFile
 from archdsl.syntax import ast, cache
 from archdsl.syntax.budget import check_tokens
@@ -73,12 +74,13 @@ def classify(spec: str | os.PathLike) -> tuple[str, Path | None]:
         candidate = Path(text)
         if candidate.suffix in SPEC_SUFFIXES or os.sep in text:
             try:
-                if candidate.is_file():
-                    return "file", candidate
-                if candidate.exists():
-                    return "not-a-file", candidate
-            except (OSError, ValueError):
-                pass
+                found = probe(candidate)
+            except PathProblem:
+                return "unreadable", candidate
+            if found == "file":
+                return "file", candidate
+            if found != "missing":
+                return "not-a-file", candidate
             if candidate.suffix in SPEC_SUFFIXES or _looks_like_path(text):
                 return "missing", candidate
         if text.isidentifier():
@@ -97,6 +99,14 @@ def _looks_like_path(text: str) -> bool:
 def read_spec(spec: str | os.PathLike, limits: Limits = DEFAULT_LIMITS,
               roots: list[Path] | None = None) -> LoadedSpec:
     kind, path = classify(spec)
+    if kind == "unreadable":
+        try:
+            probe(path)
+            why = "it cannot be read"
+        except PathProblem as err:
+            why = str(err)
+        raise ArchError([Diagnostic("no-such-file", f"cannot read the spec file "
+                                    f"'{_display_path(str(path))}': {why}", None)])
     if kind == "missing":
         suffix = "" if path.suffix in SPEC_SUFFIXES else \
             "; spec files end in .arch, .yaml or .yml"
@@ -120,7 +130,11 @@ def read_spec(spec: str | os.PathLike, limits: Limits = DEFAULT_LIMITS,
         program = _load_file(path, limits)
         base = path.parent
     loaded = LoadedSpec(program, {}, kind, path)
-    stack = [path.resolve()] if path else []
+    try:
+        stack = [resolved(path)] if path else []
+    except PathProblem as err:
+        raise ArchError([Diagnostic("no-such-file", f"cannot read the spec file "
+                                    f"'{_display_path(str(path))}': {err}", None)]) from None
     _collect(loaded, program, base, stack, limits, roots, {}, 0)
     return loaded
 
@@ -154,28 +168,31 @@ def _zoo_typo(text: str) -> None:
                                     "layer", None, f"did you mean the zoo spec '{guess}'?")])
 
 
-def _load_file(path: Path, limits: Limits) -> ast.Program:
+def _load_file(path: Path, limits: Limits, code: str = "no-such-file",
+               span=None) -> ast.Program:
+    """A spec file parsed; `code` and `span` place a failure to read it (an import's own)."""
     try:
+        if probe(path) != "file":
+            raise PathProblem("it is not a regular file")
         stat = path.stat()
-    except OSError as err:
-        raise ArchError([Diagnostic("no-such-file", f"cannot read '{path}': "
-                                    f"{err.strerror or err}", None)]) from None
-    if not path.is_file():
-        raise ArchError([Diagnostic("no-such-file", f"'{path}' is not a regular file", None,
-                                    "give a .arch or .yaml file")])
-    if stat.st_size > limits.max_file_bytes:
-        raise ArchError([Diagnostic("limit-exceeded", f"'{path}' is {stat.st_size} bytes, more "
-                                    f"than the limit of {limits.max_file_bytes}", None,
-                                    "raise the limit max_file_bytes if this is intended")])
-    return _parse_file_cached(str(path), stat.st_size, stat.st_mtime_ns, limits)
+        return _parse_file_cached(str(path), stat.st_size, stat.st_mtime_ns, limits)
+    except PathProblem as err:
+        raise ArchError([Diagnostic(code, f"cannot read '{_display_path(str(path))}': {err}",
+                                    span)]) from None
+    except OSError as err:  # the file changed between probe and stat
+        raise ArchError([Diagnostic(code, f"cannot read '{_display_path(str(path))}': "
+                                    f"{reason(err)}", span)]) from None
 
 
 @register
 @functools.lru_cache(maxsize=256)
 def _parse_file_cached(path: str, size: int, mtime: int, limits: Limits) -> ast.Program:
+    if size > limits.max_file_bytes:
+        raise ArchError([Diagnostic("limit-exceeded", f"'{path}' is {size} bytes, more "
+                                    f"than the limit of {limits.max_file_bytes}", None,
+                                    "raise the limit max_file_bytes if this is intended")])
     try:
-        with open(path, "rb") as fh:  # bounded: the file may have grown since stat()
-            raw = fh.read(limits.max_file_bytes + 1)
+        raw = read_bytes(path, limits.max_file_bytes)  # bounded: it may have grown since stat()
         if len(raw) > limits.max_file_bytes:
             raise ArchError([Diagnostic("limit-exceeded", f"'{path}' is more than "
                                         f"{limits.max_file_bytes} bytes", None,
@@ -188,9 +205,6 @@ def _parse_file_cached(path: str, size: int, mtime: int, limits: Limits) -> ast.
         raise ArchError([Diagnostic("bad-encoding", f"the file is not UTF-8 text: byte "
                                     f"0x{raw[err.start]:02X} cannot be decoded",
                                     source.span(at, at + 1), "save the file as UTF-8")]) \
-            from None
-    except OSError as err:
-        raise ArchError([Diagnostic("no-such-file", f"cannot read '{path}': {err}", None)]) \
             from None
     return _parse_cached(_display_path(path), text, Path(path).suffix, limits)
 
@@ -230,8 +244,13 @@ def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[P
     for block in program.blocks:
         _add_block(loaded, block)
     for use in program.uses:
-        searched = import_candidates(use.path, base)
-        target = next((c for c in searched if c.is_file()), searched[0])
+        try:
+            searched = import_candidates(use.path, base)
+            target = next((c for c in searched if probe(c) == "file"), searched[0])
+        except PathProblem as err:
+            raise ArchError([Diagnostic("bad-import", f"cannot read '{use.path}': {err}",
+                                        use.span, "check the path in the `use` line")]) \
+                from None
         if target.suffix not in SPEC_SUFFIXES:
             raise ArchError([Diagnostic("bad-import", f"'{use.path}' is not a spec file",
                                         use.span, "`use` imports .arch and .yaml files only")])
@@ -251,11 +270,11 @@ def _collect(loaded: LoadedSpec, program: ast.Program, base: Path, stack: list[P
                                         "raise the limit max_import_depth if this is intended")])
         if target in seen:
             continue
-        if not target.is_file():
+        if probe(target) != "file":
             raise ArchError([Diagnostic("missing-import", f"cannot find '{use.path}'", use.span,
                                         "looked for " + " and ".join(
                                             _display_path(str(c)) for c in searched))])
-        sub = _load_file(target, limits)  # a library may define models: only its blocks count
+        sub = _load_file(target, limits, "bad-import", use.span)  # a library may define models: only its blocks count
         seen[target] = sub
         _collect(loaded, sub, target.parent, [*stack, target], limits, roots, seen, depth + 1)
 
@@ -265,8 +284,8 @@ def import_candidates(path: str, base: Path) -> list[Path]:
     folder; a command-line string's is the working directory), then, for a relative path, among
     the specs shipped with archdsl (`use "blocks/resnet.yaml"` works from any folder). A file
     beside the spec wins, so a spec can shadow a shipped library with its own copy."""
-    local = (base / path).resolve()
-    shipped = (zoo_dir() / path).resolve()
+    local = resolved(base / path)
+    shipped = resolved(zoo_dir() / path)
     if Path(path).is_absolute() or shipped == local or not _inside(shipped, zoo_dir()):
         return [local]
     return [local, shipped]

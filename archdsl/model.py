@@ -16,7 +16,7 @@ from typing import Any
 from archdsl.diagnostics import SCHEMA_VERSION, ArchError, Diagnostic
 from archdsl.elaborate import elaborate
 from archdsl.ir import ModelIR, Node
-from archdsl.limits import DEFAULT_LIMITS, Limits
+from archdsl.limits import DEFAULT_LIMITS, INT64_MAX, Limits
 from archdsl.loader import LoadedSpec, read_spec
 from archdsl.ops.base import fmt_shape
 from archdsl.passes.count import DTYPE_BYTES, Totals, count
@@ -216,8 +216,12 @@ def _overrides(input=None, classes=None, freeze=None, head=None, seed=None, init
         out["freeze"] = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     if head is not None:
         out["head"] = _parse_chain(head, "<head>") if isinstance(head, str) else head
-    if seed is not None:
-        out["seed"] = int(seed)
+    if seed is not None:  # the range a `seed:` setting has (archdsl.settings)
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= INT64_MAX:
+            raise ArchError([Diagnostic("bad-setting", f"seed must be a whole number from 0 to "
+                                        f"{INT64_MAX} (torch's seeds are 64-bit), got {seed!r}",
+                                        None, "e.g. seed=0")])
+        out["seed"] = seed
     if init is not None:
         out["init"] = init if isinstance(init, Init) else Init(str(init))
     if outputs is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
 from archdsl.expr import evaluate
+from archdsl.limits import INT64_MAX
 from archdsl.syntax import ast
 
 
@@ -147,6 +148,8 @@ def _read(setting: ast.Setting) -> Any:
         return tuple(dims)
     if key in ("classes", "seed"):
         number = value.value if isinstance(value, (ast.Num, ast.Literal)) else None
+        if key == "seed" and isinstance(number, int) and number > INT64_MAX:
+            raise _fail(setting, f"seed must be at most {INT64_MAX} (torch's seeds are 64-bit)")
         if not isinstance(number, int) or isinstance(number, bool) or \
                 (key == "classes" and number <= 0) or (key == "seed" and number < 0):
             kind = "positive" if key == "classes" else "non-negative"

@@ -14,6 +14,9 @@ Targets (strategies from `fuzz/strategies.py`):
               `render` when present), in-process
   valid       valid chains built with torch: output shape and parameter count must agree
               (not timed: building a module may take longer than checking a spec)
+  accepted    chains with edge-value arguments (0, negatives, inf, integers beyond 64 bits):
+              whatever `check` accepts must build, run and compile to .py source that builds
+              the same module (issue 16; not timed)
 
 No shrinking (Hypothesis' generate phase only): the point is volume; a crash file is a
 reproducer.
@@ -44,10 +47,17 @@ from hypothesis import strategies as st  # noqa: E402
 
 import archdsl  # noqa: E402
 from archdsl.loader import zoo_dir, zoo_path  # noqa: E402
-from fuzz.strategies import check_outcome, mutations, token_soups, valid_chains  # noqa: E402
+from fuzz.strategies import (  # noqa: E402
+    accepted_spec_builds,
+    check_outcome,
+    edge_specs,
+    mutations,
+    token_soups,
+    valid_chains,
+)
 
 SLOW_S = 1.0
-UNTIMED = {"valid"}  # building a torch module may take longer; the bound is for checking
+UNTIMED = {"valid", "accepted"}  # building a torch module may take longer; the bound is for checking
 CRASHES = Path(__file__).parent / "crashes"
 
 
@@ -157,6 +167,7 @@ def targets(sandbox: Path) -> list[tuple[str, object, object, int]]:
     strategy, action = _cli(commands)
     out.append(("cli", strategy, action, 100))
     out.append(("valid", valid_chains(), _valid, 20))
+    out.append(("accepted", edge_specs(), lambda spec: accepted_spec_builds(spec, sandbox), 50))
     return out
 
 

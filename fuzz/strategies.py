@@ -190,3 +190,78 @@ def check_outcome(fn) -> str:
         render_text(err.diagnostics, color=True)
         return "arch-error"
     return "ok"
+
+
+# --- edge values in arguments: what `check` accepts must build (issue 16) --------------------
+
+# Numbers at the edges of what a parameter may hold: zero, negatives, floats beyond the range,
+# integers beyond 64 bits, and ordinary values so that most specs are accepted.
+EDGE_INTS = ["0", "1", "2", "3", "-1", "-2", "-99", "9223372036854775807",
+             "9223372036854775808", "100000000000000000000000", "2 ** 62", "4", "8"]
+EDGE_FLOATS = ["0.5", "1e999", "-1e999", "1e308 * 10", "1e-300", "1e300", "0.0", "-0.5",
+               "0.999999", "1.0", "2.5"]
+EDGE_LAYERS = ["ELU({f})", "LeakyReLU({f})", "SM(dim={i})", "Dropout({f})", "BN(eps={f})",
+               "BN(momentum={f})", "LN(eps={f})", "LN(dims={i})", "GN({i})", "PReLU({i})",
+               "PReLU(init={f})", "Conv({i}, {i})", "Conv(4, 3, s={i})", "Conv(4, 3, p={i})",
+               "Conv(4, {i}, d={i})", "Conv(4, 3, g={i})", "MPool({i})", "APool({i}, s={i})",
+               "MPool(2, p={i})", "DWConv({i}, s={i})", "PWConv({i})", "FC({i})",
+               "Slice(0, {i})", "LRN({i})", "Dropout({i})", "ReLU", "BN", "Tanh"]
+
+
+@st.composite
+def edge_specs(draw) -> tuple[str, tuple[int, ...]]:
+    """(layer string, input shape): a short chain of layers whose arguments are edge values;
+    many are refused by `check`, and whatever it accepts must build and run."""
+    c = draw(st.integers(1, 4))
+    h = draw(st.sampled_from([1, 4, 8]))
+    layers = []
+    for _ in range(draw(st.integers(1, 4))):
+        template = draw(st.sampled_from(EDGE_LAYERS))
+        while "{i}" in template or "{f}" in template:
+            if "{i}" in template:
+                template = template.replace("{i}", draw(st.sampled_from(EDGE_INTS)), 1)
+            else:
+                template = template.replace("{f}", draw(st.sampled_from(EDGE_FLOATS)), 1)
+        layers.append(template)
+    return " - ".join(layers), (c, h, h)
+
+
+# Accepted specs larger than this are not built (the property is about values, not sizes; the
+# limits bound sizes and are tested in test_limits.py)
+MAX_BUILD_ELEMENTS = 2_000_000
+
+
+def accepted_spec_builds(spec: tuple[str, tuple[int, ...]], tmp_path) -> str:
+    """'refused', 'built' or 'too big to build here' for an `edge_specs()` draw: what `check`
+    accepts must build, run a forward pass, and compile to `.py` source that builds the same
+    module; anything else raises (the property fails; issue 16)."""
+    import importlib.util
+
+    import torch
+
+    import archdsl
+
+    text, shape = spec
+    try:
+        model = archdsl.load(text, input=shape, classes=3)
+    except archdsl.ArchError:
+        return "refused"
+    if model.totals.params > MAX_BUILD_ELEMENTS or \
+            model.totals.activations > MAX_BUILD_ELEMENTS:
+        return "too big to build here"
+    net = model.build().eval()
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        out = net(x)
+    assert tuple(out.shape[1:]) == model.output_shape, text
+    path = tmp_path / "compiled.py"
+    path.write_text(model.source(), encoding="utf-8")
+    module_spec = importlib.util.spec_from_file_location("compiled_for_property", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    again = getattr(module, type(net).__name__)().eval()
+    shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in again.state_dict().items()} == shapes, text
+    with torch.no_grad():
+        assert tuple(again(x).shape) == tuple(out.shape), text
+    return "built"

@@ -35,7 +35,7 @@ def emit_stage(args) -> int | None:
     """Handle --emit for check and compile; None when no stage was asked for."""
     if not args.emit:
         return None
-    from archdsl.cli.common import write_output
+    from archdsl.cli.output import write_output
     from archdsl.report import dump
 
     if args.emit == "ast":

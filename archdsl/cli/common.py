@@ -3,9 +3,9 @@
 Exit codes (the same for every command; README, "Exit codes"):
   0  success
   1  the spec is invalid (diagnostics were printed)
-  2  usage error (bad flags or arguments)
+  2  usage error (bad flags or arguments, an -o path that cannot be written)
   3  the environment lacks something or a backend failed (e.g. no Graphviz `dot`, an export
-     error); the message says what to do
+     error), or standard output cannot be written; the message says what to do
   4  `archdsl diff --exit-code`: the specs differ
   70 internal error (a bug): a short message; the traceback only with ARCHDSL_DEBUG=1
 """
@@ -81,9 +81,13 @@ def roots_from(args: argparse.Namespace):
     from pathlib import Path
 
     from archdsl.loader import classify
+    from archdsl.paths import PathProblem, resolved
 
     kind, path = classify(args.spec)
-    return [path.resolve().parent if path is not None else Path.cwd()]
+    try:
+        return [resolved(path).parent if path is not None else Path.cwd()]
+    except PathProblem:  # reading the spec reports it (archdsl.paths)
+        return [Path.cwd()]
 
 
 def load_from_args(args: argparse.Namespace, stage: str = "model"):
@@ -107,14 +111,3 @@ def use_color(stream) -> bool:
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_output(path: str | None, text: str) -> None:
-    if path is None or path == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as err:
-        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None

@@ -7,10 +7,10 @@ and check the file against the module (`runtime/export.py`; docs/exports.md).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, write_output
+from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args
+from archdsl.cli.output import check_output_path, write_output
 from archdsl.runtime.formats import FORMATS
 
 HELP = "compile a spec to PyTorch source, TorchScript, ONNX or a torch.export program"
@@ -77,25 +77,25 @@ def run(args) -> int:
         if args.weights or args.optimize or args.channels_last:
             raise UsageError("Python source carries no weights: --weights, --optimize and "
                              "--channels-last need --format torchscript, onnx or export")
+        check_output_path(args.output)
         model = load_from_args(args)
         write_output(args.output, model.source())
         return OK
     if not args.output or args.output == "-":
         raise UsageError(f"--format {fmt} writes a binary file: give it a name with -o FILE")
-    if fmt == "export" and not args.output.endswith(".pt2"):
-        raise UsageError("torch.export programs are .pt2 files: name the output FILE.pt2")
-    if args.opset is not None and (fmt != "onnx" or args.opset < 7):
-        raise UsageError("--opset applies to --format onnx and must be at least 7")
-    if args.weights and not os.path.isfile(args.weights):
-        raise UsageError(f"--weights: no weights file {args.weights}")
+    from archdsl.runtime.export import ExportOptionError, check_options, export
+
+    options = dict(weights=args.weights, optimize=args.optimize,
+                   channels_last=args.channels_last, outputs=args.outputs, opset=args.opset)
+    try:  # the API's own checks, before the spec is loaded and the module built
+        check_options(args.output, fmt, **options)
+    except ExportOptionError as err:
+        raise UsageError(str(err)) from None
     model = load_from_args(args)
     from archdsl.runtime.checkpoint import WeightsError
-    from archdsl.runtime.export import export
 
     try:
-        report = export(model, args.output, fmt, weights=args.weights, optimize=args.optimize,
-                        channels_last=args.channels_last, outputs=args.outputs,
-                        verify=not args.no_check, opset=args.opset)
+        report = export(model, args.output, fmt, verify=not args.no_check, **options)
     except WeightsError as err:
         raise UsageError(f"--weights: {err}") from None
     except OSError as err:

@@ -18,6 +18,8 @@ from archdsl.cli.common import (
     print_json,
     use_color,
 )
+from archdsl.cli.output import OutputError, ReaderGone, guarded_stdout, silence_broken_stdout
+from archdsl.diagnostics import escaped
 
 # Each command is a module with `register(subparsers)`; its parser sets `run`. All ship with
 # archdsl (pyproject.toml lists the archdsl.cli package), so each is imported directly.
@@ -29,7 +31,8 @@ archdsl: write a CNN as text; get a checked graph, exact figures, diagrams and P
 A SPEC is a .arch or .yaml file, a zoo name (resnet50, vgg16, ... see `archdsl zoo`),
 or a layer string such as "Conv-ReLU-Pool-Conv-ReLU-Pool-FC-SM".
 
-exit codes: 0 ok, 1 invalid spec, 2 usage error, 3 missing tool or backend failure,
+exit codes: 0 ok, 1 invalid spec, 2 usage error (also an -o path that cannot be written),
+            3 missing tool, backend failure or unwritable standard output,
             4 specs differ (diff --exit-code), 70 internal error
 """
 
@@ -55,19 +58,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with guarded_stdout():  # one policy for output errors (archdsl/cli/output.py)
+            try:
+                return args.run(args)
+            except Exception as err:  # noqa: BLE001  (every failure gets an exit code)
+                return handle_error(err, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):  # the reader went away (`| head`): stop quietly
+        silence_broken_stdout()
         return 0
-    except Exception as err:  # noqa: BLE001  (every failure gets an exit code and a message)
-        return handle_error(err, args)
+    except OutputError as err:
+        sys.stderr.write(f"archdsl: error: {escaped(str(err))}\n")
+        return ENVIRONMENT
 
 
 def handle_error(err: Exception, args) -> int:
     from archdsl.diagnostics import ArchError, BackendError, render_text
 
+    if isinstance(err, (BrokenPipeError, OutputError, ReaderGone)):
+        raise err  # main's policy for output errors, also when raised while reporting another
     if isinstance(err, ArchError):
         if getattr(args, "json", False):
             print_json({"diagnostics": [d.to_json() for d in err.diagnostics]})
@@ -78,10 +89,10 @@ def handle_error(err: Exception, args) -> int:
             sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
         return INVALID
     if isinstance(err, UsageError):
-        sys.stderr.write(f"archdsl: error: {err}\n")
+        sys.stderr.write(f"archdsl: error: {escaped(str(err))}\n")
         return USAGE
     if isinstance(err, BackendError):
-        sys.stderr.write(f"archdsl: {err}\n")
+        sys.stderr.write(f"archdsl: {escaped(str(err))}\n")
         return ENVIRONMENT
     if isinstance(err, RecursionError):
         sys.stderr.write("archdsl: the spec nests too deeply to process\n")
@@ -89,7 +100,7 @@ def handle_error(err: Exception, args) -> int:
     if os.environ.get("ARCHDSL_DEBUG"):
         traceback.print_exc()
     else:
-        sys.stderr.write(f"archdsl: internal error: {type(err).__name__}: {err}\n"
+        sys.stderr.write(f"archdsl: internal error: {type(err).__name__}: {escaped(str(err))}\n"
                          "This is a bug in archdsl. Run again with ARCHDSL_DEBUG=1 for the "
                          "traceback, and please report it.\n")
     return INTERNAL

@@ -8,9 +8,9 @@ is missing; `.dot` output always works. Torch is never imported.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args
+from archdsl.cli.output import check_output_path, write_output
 from archdsl.render.choices import DEFAULT_DPI, RANKDIRS, SCALES, STYLES, THEMES, VIEWS
 
 HELP = "draw a spec: layers, blocks or stages view, or the feature-map figure (svg/png/pdf/dot)"
@@ -112,6 +112,7 @@ def run(args) -> int:
         raise UsageError("--style featuremaps is drawn as SVG, not with Graphviz: write .svg, "
                          ".png or .pdf")
     options = options_from(args)
+    check_output_path(args.output)
     model = load_from_args(args)
     unknown = unknown_expansions(model, options)
     if unknown:
@@ -126,13 +127,5 @@ def run(args) -> int:
         data = render_figure(model, fmt, options)
     except NothingToExpand as err:
         raise UsageError(str(err)) from None
-    if args.output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return OK
-    try:
-        with open(args.output, "wb") as fh:
-            fh.write(data)
-    except OSError as err:
-        raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
+    write_output(args.output, data)
     return OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, print_json
+from archdsl.cli.output import check_output_path
 from archdsl.passes.count import DTYPE_BYTES
 from archdsl.passes.memory import OPTIMIZER_STATE
 
@@ -56,7 +57,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from archdsl.cli.common import write_output
+    from archdsl.cli.output import write_output
     from archdsl.report import tables
 
     if args.batch is not None and args.batch < 1:
@@ -64,6 +65,7 @@ def run(args) -> int:
     fmt = "json" if args.json else (args.format or "table")
     if fmt != "latex" and (args.columns or args.units):
         raise UsageError("--columns and --units shape the LaTeX table: give --format latex")
+    check_output_path(args.output)
     model = load_from_args(args)
     if fmt == "json":
         summary = model.summary(batch=args.batch, dtype=args.dtype, optimizer=args.optimizer)
@@ -89,7 +91,9 @@ def run(args) -> int:
         if args.output:
             from rich.console import Console
 
-            with open(args.output, "w", encoding="utf-8") as fh:
+            from archdsl.cli.output import open_output
+
+            with open_output(args.output) as fh:
                 tables.render_rich(model, args.batch, args.dtype,
                                    Console(file=fh, width=160, color_system=None),
                                    optimizer=args.optimizer)

@@ -17,6 +17,7 @@ with a did-you-mean over the names in scope (a near-miss of a word the op accept
 from __future__ import annotations
 
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 from archdsl.caches import register
 from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
 from archdsl.expr import evaluate, names_in, unknown_name, value_names
+from archdsl.limits import FLOAT32_MAX, INT64_MAX
 from archdsl.ops import registry
 from archdsl.ops.base import Op, ShapeError
 from archdsl.source import Span
@@ -106,6 +108,11 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
         except ArchError as err:
             diags.extend(err.diagnostics)
             continue
+        beyond = _beyond_torch(op, field, values[field], arg.span)
+        if beyond is not None:
+            del values[field]
+            diags.append(beyond)
+            continue
         if type(arg.value) in _MAY_BE_WORDS:
             unknown = _unknown_words(op, field, arg.value, env)
             if unknown:
@@ -134,6 +141,28 @@ def bind_op(op: Op, layer: ast.Layer, env: Mapping[str, Any], implied: dict[str,
                                     f"{op.name}: {err.message}",
                                     spans.get(err.arg or "", layer.span), err.hint)]) from None
     return params, exprs, spans
+
+
+def _beyond_torch(op: Op, field: str, value: Any, span: Span) -> Diagnostic | None:
+    """A number the generated torch code cannot hold, whatever the op (issue 16): a float that
+    is not finite (inf, nan: a value from YAML or a block argument) or beyond float32 (the
+    model's dtype: torch converts `ELU(alpha)` and the like to it, and overflows), or an integer
+    beyond the 64-bit range torch stores its sizes, strides and dims in. Each op's schema checks the rest
+    of its range."""
+    for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, float) and not math.isfinite(item):
+            return Diagnostic("bad-argument", f"{op.name}: {field} must be a finite number, "
+                              f"got {item}", span, "inf and nan are not values a layer takes")
+        if isinstance(item, float) and abs(item) > FLOAT32_MAX:  # the model computes in float32
+            return Diagnostic("bad-argument", f"{op.name}: {field} is beyond the range of the "
+                              f"model's 32-bit floats, got {item:g}", span,
+                              f"at most {FLOAT32_MAX:.4g} in magnitude")
+        if isinstance(item, int) and not isinstance(item, bool) and \
+                not -INT64_MAX - 1 <= item <= INT64_MAX:
+            return Diagnostic("bad-argument", f"{op.name}: {field} is beyond the 64-bit range "
+                              f"torch stores it in", span,
+                              f"at most {INT64_MAX:,} in magnitude")
+    return None
 
 
 # Validated params by schema and values (with their types: true, 1 and 1.0 differ). Pydantic

@@ -18,7 +18,7 @@ from typing import Any
 
 from archdsl import ops
 from archdsl.caches import register
-from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, suggest
+from archdsl.diagnostics import ArchError, Diagnostic, Note, Reporter, did_you_mean, suggest
 from archdsl.elaborate.binding import bind_block, bind_op
 from archdsl.elaborate.replay import Expansion
 from archdsl.elaborate.sizes import Sizer
@@ -357,7 +357,7 @@ class Walker:
         guess = suggest(name, candidates)
         amb = ops.ambiguous(name)
         hint = (f"'{name}' could be {' or '.join(amb)}; write the exact name" if amb else
-                f"did you mean '{guess}'?" if guess else
+                did_you_mean(name, guess) if guess else
                 "see `archdsl ops` for the layer kinds")
         raise ArchError([Diagnostic("unknown-layer", f"unknown layer '{name}'", layer.name_span,
                                     hint)])

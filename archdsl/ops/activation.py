@@ -271,6 +271,15 @@ class SM(_Activation):
     summary = "softmax"
     example = "SM"
 
+    def infer(self, p, ins, ctx):
+        rank = len(ins[0]) + 1  # the batch's dimension too, as nn.Softmax sees the tensor
+        if not -rank <= p.dim < rank:
+            raise ShapeError(f"Softmax over dimension {p.dim}, but its input (a batch of "
+                             f"{'x'.join(str(d) for d in ins[0])}) has {rank} dimensions",
+                             arg="dim", code="rank-mismatch",
+                             hint=f"dim is from {-rank} to {rank - 1}; 1 is the channels")
+        return ins[0]
+
     def torch(self, p, ins, out):
         return TorchModule("nn.Softmax", (), (("dim", p.dim),))
 

@@ -5,7 +5,8 @@ a torch file (`.pt`, `.pth`, `.bin`: `torch.load(weights_only=True)`, so a file 
 A training checkpoint that wraps the state_dict (`{"state_dict": ...}`, `{"model": ...}`) and a
 state_dict saved from a `DataParallel`/DDP wrapper (every name starting `module.`) are unwrapped.
 `load_weights(net, path)` loads it with `strict=True`: every tensor of the model must be in the
-file with its shape, and the file may hold nothing else. Problems raise `WeightsError` (a
+file with its shape, and the file may hold nothing else; names must be text, and the tensors
+dense, real and finite (a file of NaN is refused, not exported). Problems raise `WeightsError` (a
 `ValueError`; the CLI exits with 2) naming the tensors; a missing `safetensors` package raises
 `BackendError` (exit 3) saying what to install. The caller's module is changed only on success.
 
@@ -67,6 +68,11 @@ def _unwrap(data, path: str) -> dict:
     if not isinstance(data, Mapping) or not _all_tensors(data):
         raise WeightsError(f"{path} does not hold a state_dict (a mapping of names to tensors)"
                            "; save one with torch.save(model.state_dict(), path)")
+    odd = [k for k in data if not isinstance(k, str)]
+    if odd:
+        raise WeightsError(f"{path} is not a state_dict: its names must be text, but "
+                           f"{len(odd)} {'is' if len(odd) == 1 else 'are'} not "
+                           f"({_some([f'{k!r} ({type(k).__name__})' for k in odd])})")
     names = list(data)
     if names and all(n.startswith("module.") for n in names):  # saved from a DDP wrapper
         data = {n[len("module."):]: t for n, t in data.items()}
@@ -101,8 +107,31 @@ def load_weights(net, path: str | os.PathLike) -> None:
         raise WeightsError(f"the weights in {os.fspath(path)} do not fit this model: "
                            + "; ".join(problems) + ". Is it the same architecture and "
                            "settings (--classes, --head, --input)?")
+    _check_values(state, own, os.fspath(path))
     with torch.no_grad():
         net.load_state_dict(state, strict=True)
+
+
+def _check_values(state: dict, own: dict, path: str) -> None:
+    """Tensors a model can hold: dense (not sparse), real numbers of a kind that converts to
+    the model's (not complex), and finite: a file of NaN would load and give NaN outputs."""
+    import torch
+
+    sparse = [k for k in own if state[k].layout != torch.strided]
+    if sparse:
+        raise WeightsError(f"{path} holds sparse tensors ({_some(sparse)}); save dense ones "
+                           "(tensor.to_dense())")
+    kinds = [f"{k} ({state[k].dtype})" for k in own
+             if state[k].is_complex() or (own[k].is_floating_point() and state[k].dtype ==
+                                          torch.bool)]
+    if kinds:
+        raise WeightsError(f"{path} holds tensors of a kind the model cannot take "
+                           f"({_some(kinds)})")
+    bad = [k for k in own if state[k].is_floating_point() and
+           not bool(torch.isfinite(state[k]).all())]
+    if bad:
+        raise WeightsError(f"{path} holds NaN or infinite values ({_some(bad)}): the model "
+                           "would compute NaN; is the file from a training run that diverged?")
 
 
 def _shape(t) -> str:

@@ -2,8 +2,10 @@
 
 Contract: `export(model, path, format, ...)` writes one file and returns an `ExportReport`.
 
+- Options are checked first, with the output path (`check_options`; `ExportOptionError`, a
+  `ValueError`): the same checks for the API and the CLI, before any work.
 - `py`: the generated source (`pysource.generate`); it carries no weights, so `weights` and
-  `optimize` are refused (`ValueError`).
+  `optimize` are refused.
 - The other formats build the module (`torch_build.build_module`: the seed's weights, or
   `weights` loaded strictly; `optimize="inference"` folds BatchNorm and drops dropout), put it
   in eval mode and write
@@ -73,25 +75,72 @@ def format_for(path: str | os.PathLike | None, given: str | None) -> str:
     return SUFFIXES.get(suffix, "py")
 
 
+class ExportOptionError(ValueError):
+    """Export options that do not go together, or an output path that cannot be written: the
+    API raises it before any work; the CLI reports it as a usage error (exit 2)."""
+
+
+MIN_OPSET = 7  # the oldest ONNX opset the exporter writes
+
+
+def check_options(path, fmt: str, *, weights=None, optimize: str | None = None,
+                  channels_last: bool = False, outputs: str = "all",
+                  opset: int | None = None) -> None:
+    """Raise ExportOptionError for options `export` cannot honour (the one place they are
+    checked: `archdsl compile` calls it before loading the spec, `export` before building)."""
+    if fmt not in FORMATS:
+        raise ExportOptionError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if outputs not in ("all", "main"):
+        raise ExportOptionError(f"outputs must be 'all' or 'main', got {outputs!r}")
+    if optimize not in (None, "inference"):
+        raise ExportOptionError(f"optimize must be 'inference' or None, got {optimize!r}")
+    if fmt == "py" and (weights is not None or optimize is not None or channels_last):
+        raise ExportOptionError("Python source carries no weights: --weights, --optimize and "
+                                "--channels-last need --format torchscript, onnx or export")
+    if opset is not None and (fmt != "onnx" or isinstance(opset, bool) or
+                              not isinstance(opset, int) or opset < MIN_OPSET):
+        raise ExportOptionError(f"--opset applies to --format onnx and must be at least "
+                                f"{MIN_OPSET}")
+    if fmt == "export" and not os.fspath(path).endswith(".pt2"):
+        raise ExportOptionError("torch.export programs are .pt2 files: name the output "
+                                "FILE.pt2")
+    if weights is not None and isinstance(weights, (str, os.PathLike)) and \
+            not os.path.isfile(weights):
+        raise ExportOptionError(f"--weights: no weights file {os.fspath(weights)}")
+    _check_path(os.fspath(path))
+
+
+def _check_path(path: str) -> None:
+    """The output must be a file in a folder we can write: said now, not after the export."""
+    if "\x00" in path:
+        raise ExportOptionError(f"cannot write {path!r}: the path contains a NUL character")
+    try:
+        if os.path.isdir(path):
+            raise ExportOptionError(f"cannot write {path}: it is a directory; give a file name")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise ExportOptionError(f"cannot write {path}: the directory {folder} does not "
+                                    "exist or is not writable")
+    except (OSError, ValueError) as err:
+        if isinstance(err, ExportOptionError):
+            raise
+        raise ExportOptionError(f"cannot write {path}: {getattr(err, 'strerror', None) or err}"
+                                ) from None
+
+
 def export(model, path, format: str | None = None, *, weights=None, seed: int | None = None,  # noqa: A002
            optimize: str | None = None, channels_last: bool = False, outputs: str = "all",
            verify: bool = True, opset: int | None = None) -> ExportReport:
     """Write `model` (an `archdsl.Model`) to `path`; see the module docstring."""
     fmt = format_for(path, format)
     path = os.fspath(path)
-    if outputs not in ("all", "main"):
-        raise ValueError(f"outputs must be 'all' or 'main', got {outputs!r}")
+    check_options(path, fmt, weights=weights, optimize=optimize, channels_last=channels_last,
+                  outputs=outputs, opset=opset)
     if fmt == "py":
-        if weights is not None or optimize is not None:
-            raise ValueError("Python source carries no weights: --weights and --optimize need "
-                             "--format torchscript, onnx or export")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(model.source())
         return ExportReport(path, fmt)
     _require(fmt)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise FileNotFoundError(2, "no such writable folder", folder)
     import torch
 
     net = model.build(seed=seed, weights=weights, channels_last=channels_last)

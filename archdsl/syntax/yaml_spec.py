@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
+from archdsl.expr_functions import MAX_INT_DIGITS
 from archdsl.identifiers import check_model_name
 from archdsl.limits import DEFAULT_LIMITS, Limits
 from archdsl.settings import SETTINGS
@@ -44,6 +45,8 @@ from archdsl.syntax.budget import check_tokens
 from archdsl.syntax.parser import parse_source
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_KINDS = {bool: "true/false", int: "a number", float: "a number", type(None): "null",
+          list: "a list", dict: "a mapping"}
 _PLAIN_TAGS = {"tag:yaml.org,2002:" + t for t in
                ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
 
@@ -109,9 +112,8 @@ class _Composer:
             first: dict = {}
             for key_node, value_node in node.value:
                 key = self.build(key_node, (*path, "<key>"), depth + 1)
-                if not isinstance(key, (str, int, float, bool)):
-                    raise ArchError([Diagnostic("yaml-key", "mapping keys must be plain words",
-                                                self.span(key_node))])
+                if not isinstance(key, str):  # `true:`, `3.5:`, `[a]:` are not names
+                    raise ArchError([_key_diagnostic(key, key_node, self.span(key_node))])
                 if key in first:
                     raise ArchError([Diagnostic(
                         "duplicate-key", f"the key '{key}' appears twice",
@@ -123,12 +125,28 @@ class _Composer:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if node.tag.endswith(":int") and sum(ch.isdigit() for ch in node.value) > \
+                MAX_INT_DIGITS:  # Python refuses to read more than 4,300 digits; no size needs 60
+            raise ArchError([Diagnostic("bad-number", f"a number of more than {MAX_INT_DIGITS} "
+                                        "digits", self.span(node),
+                                        "no size or count needs so many digits")])
         value = self._scalar.construct_object(node)
         if isinstance(value, str):
             self.tokens = check_tokens(SourceFile(self.src.name, value, _node_origin(
                 self.src, node)), self.limits.max_tokens, self.tokens,
                 "the YAML's text (every string, aliases expanded)")
         return value
+
+
+def _key_diagnostic(key: Any, node: yaml.Node, span: Span) -> Diagnostic:
+    """A key that YAML reads as something other than text (`true:`, `3.5:`, `[a]:`)."""
+    kind = _KINDS.get(type(key), "a value")
+    if not isinstance(node, yaml.ScalarNode):
+        return Diagnostic("yaml-key", f"mapping keys must be plain words, not {kind}", span,
+                          "keys are names such as layers or blocks")
+    return Diagnostic("yaml-key", f"mapping keys must be plain words; YAML reads "
+                      f"{node.value} as {kind}", span,
+                      f"quote it to make it a word: \"{node.value}\": ...")
 
 
 def _node_origin(src: SourceFile, node: yaml.Node) -> Origin | None:
@@ -178,18 +196,17 @@ def parse_yaml_source(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> ast.P
     try:
         spec = SpecFile.model_validate(data)
     except ValidationError as err:
-        raise ArchError(_pydantic_diagnostics(err, composer, src)) from None
+        raise ArchError(_pydantic_diagnostics(err, composer, src, data)) from None
     return _Lower(src, composer.marks).program(spec)
 
 
-def _pydantic_diagnostics(err: ValidationError, composer: _Composer, src: SourceFile):
+def _pydantic_diagnostics(err: ValidationError, composer: _Composer, src: SourceFile,
+                          data: dict):
     diags, seen = [], set()
     groups: dict[tuple, list[tuple[tuple, dict]]] = {}
     for e in err.errors():
         loc = tuple("from" if p == "from_" else p for p in e["loc"])
-        # drop pydantic's union-member tags (e.g. 'str', 'list[str]') from the path
-        path = tuple(p for p in loc if isinstance(p, int) or p in _known_keys(loc) or
-                     not _is_type_tag(p))
+        path = _data_path(data, loc)
         key = path[:2] if path and path[0] == "blocks" else path[:1]
         if e["type"] != "extra_forbidden":
             groups.setdefault(key, []).append((path, e))
@@ -240,13 +257,19 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _known_keys(loc) -> set:
-    return set(SpecFile.model_fields) | set(BlockSpec.model_fields) | {"from", "id", "layer"}
-
-
-def _is_type_tag(part) -> bool:
-    return isinstance(part, str) and (part in ("str", "int", "float", "bool", "none") or
-                                      "[" in part)
+def _data_path(data: Any, loc: tuple) -> tuple:
+    """The part of pydantic's error location that is keys and indices of the document: its
+    union-member tags ('str', 'list[str]') are dropped by walking the data itself, so a key
+    that looks like a tag (`"a[b"`) is still a key."""
+    path, current = [], data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path.append(part)
+            current = current[part]
+    return tuple(path)
 
 
 def _deepest(nodes: dict, path: tuple):
