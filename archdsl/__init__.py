@@ -55,11 +55,13 @@ def compile(spec, **settings) -> str:  # noqa: A001  (the verb users know from t
     return model.source()
 
 
-def zoo() -> list[str]:
-    """Names of the shipped model specs (`archdsl.load("resnet50")`)."""
+def zoo(pattern: str | None = None) -> list[str]:
+    """Names of the shipped model specs, in natural order (resnet18 before resnet101), each
+    usable as a spec (`archdsl.load("resnet50")`); `pattern` filters as timm's `list_models`
+    does: a glob (`"resnet*"`) or a part of the name (`"resnet"`)."""
     from archdsl.loader import zoo_names
 
-    return zoo_names()
+    return zoo_names(pattern)
 
 
 def load_pretrained(module, state_dict, strict=True):

@@ -6,6 +6,7 @@ import argparse
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, print_json
 from archdsl.passes.count import DTYPE_BYTES
+from archdsl.report.tables import COLUMNS
 from archdsl.passes.memory import OPTIMIZER_STATE
 
 HELP = ("per-layer table: kernel, stride, padding, output size, activations, params, MACs, "
@@ -27,6 +28,7 @@ examples:
   archdsl summary resnet50 --format markdown > resnet50.md
   archdsl summary resnet50 --json --batch 32 --dtype float16
   archdsl summary resnet50 --batch 8 --optimizer adam
+  archdsl summary resnet152 --depth 2 --columns layer,output,params,macs
 """
 FORMATS = ("table", "markdown", "latex", "csv", "json")
 
@@ -44,6 +46,11 @@ def register(sub) -> None:
     p.add_argument("--optimizer", choices=list(OPTIMIZER_STATE), default="sgd",
                    help="optimizer whose state the training memory estimate includes: sgd "
                    "(none), momentum (one tensor per parameter), adam (two); default: sgd")
+    p.add_argument("--depth", type=int, metavar="N", help="fold layers more than N blocks deep "
+                   "into one row for their block or stage (torchinfo's depth; default: all)")
+    p.add_argument("--columns", metavar="NAMES", help="the table's columns, comma-separated, "
+                   "e.g. layer,output,params,macs (choices: " + ", ".join(
+                       c.lower() for c in COLUMNS) + "); default: all that fit the terminal")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(run=run)
 
@@ -54,6 +61,12 @@ def run(args) -> int:
 
     if args.batch is not None and args.batch < 1:
         raise UsageError("--batch must be at least 1")
+    if args.depth is not None and args.depth < 1:
+        raise UsageError("--depth must be at least 1")
+    try:
+        tables.column_choice(args.columns)
+    except ValueError as err:
+        raise UsageError(f"--columns: {err}") from None
     fmt = "json" if args.json else (args.format or "table")
     model = load_from_args(args)
     if fmt == "json":
@@ -66,7 +79,7 @@ def run(args) -> int:
             print_json(summary)
     elif fmt == "markdown":
         write_output(args.output, tables.render_markdown(model, args.batch, args.dtype,
-                                                         args.optimizer))
+                                                         args.optimizer, depth=args.depth))
     elif fmt == "latex":
         write_output(args.output, tables.render_latex(model, args.batch, args.dtype))
     elif fmt == "csv":
@@ -77,8 +90,10 @@ def run(args) -> int:
 
             with open(args.output, "w", encoding="utf-8") as fh:
                 tables.render_rich(model, args.batch, args.dtype,
-                                   Console(file=fh, width=160, color_system=None),
-                                   optimizer=args.optimizer)
+                                   Console(file=fh, color_system=None, highlight=False),
+                                   optimizer=args.optimizer, depth=args.depth,
+                                   columns=args.columns)
         else:
-            tables.render_rich(model, args.batch, args.dtype, optimizer=args.optimizer)
+            tables.render_rich(model, args.batch, args.dtype, optimizer=args.optimizer,
+                               depth=args.depth, columns=args.columns)
     return OK
