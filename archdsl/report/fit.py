@@ -3,9 +3,10 @@
 Contract: `fit_lines(columns, rows, width)` lays a table out in at most `width` characters
 (None: no limit) and returns its lines as rich `Text`, plus the headers of the columns it had to
 hide. To fit, in this order: number columns switch to their compact form (`25,557,032` ->
-`25.6M`; one column at a time, the widest saving first), text columns shorten with an ellipsis
-down to their `min_width`, and finally columns are hidden, lowest `keep` first (a column with
-`keep >= ESSENTIAL` or chosen by `--columns` is never hidden). A number or a shape is never
+`25.6M`; one column at a time, the widest saving first), text columns that may be hidden
+shorten with an ellipsis down to their `min_width`, columns are hidden, lowest `keep` first (a
+column with `keep >= ESSENTIAL` or chosen by `--columns` is never hidden), and last the
+essential text columns (layer names) shorten. A number or a shape is never
 cut: if even the essential columns do not fit, the line is longer than `width` (the terminal
 wraps it) rather than wrong. `table_width(stream)` is the width to fit: `COLUMNS` if set, the
 terminal's on a terminal, else no limit (a file or a pipe gets the exact table).
@@ -149,16 +150,21 @@ def layout(columns: list[Col], lines: list[Line], width: int | None,
         widths[i] = natural(i)
         if total() <= width:
             return Layout(shown, widths, compacted, hidden)
-    # 2. text columns shorten, the widest first, down to their minimum
-    while total() > width:
-        texts = [i for i in shown if columns[i].kind == "text"
-                 and widths[i] > max(columns[i].min_width, len(columns[i].header))]
-        if not texts:
-            break
-        i = max(texts, key=lambda j: widths[j] - columns[j].min_width)
-        floor = max(columns[i].min_width, len(columns[i].header))
-        widths[i] = max(floor, widths[i] - (total() - width))
-    # 3. hide columns, the least needed first
+    # 2. text columns shorten, the widest first, down to their minimum: first those that may
+    # be hidden, 3. then columns are hidden, the least needed first, 4. then the essential
+    # text columns (layer names) shorten
+    def shorten_texts(essential: bool) -> None:
+        while total() > width:
+            texts = [i for i in shown if columns[i].kind == "text"
+                     and (columns[i].keep >= ESSENTIAL or pinned) == essential
+                     and widths[i] > max(columns[i].min_width, len(columns[i].header))]
+            if not texts:
+                return
+            i = max(texts, key=lambda j: widths[j] - columns[j].min_width)
+            floor = max(columns[i].min_width, len(columns[i].header))
+            widths[i] = max(floor, widths[i] - (total() - width))
+
+    shorten_texts(False)
     while total() > width and not pinned:
         candidates = [i for i in shown if columns[i].keep < ESSENTIAL]
         if not candidates:
@@ -166,10 +172,10 @@ def layout(columns: list[Col], lines: list[Line], width: int | None,
         i = min(candidates, key=lambda j: (columns[j].keep, -j))
         shown.remove(i)
         hidden.append(columns[i].header)
-        # a text column shortened earlier may have room again
-        for j in shown:
+        for j in shown:  # a text column shortened earlier may have room again
             if columns[j].kind == "text":
                 widths[j] = min(natural(j), widths[j] + max(0, width - total()))
+    shorten_texts(True)
     return Layout(shown, widths, compacted, hidden)
 
 
