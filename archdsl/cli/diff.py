@@ -198,7 +198,6 @@ def render(result, console, show_all: bool = False,
     """The rows that differ (all with `show_all`) fitted to `width` (archdsl.report.fit), the
     counts, then the totals of both with their differences."""
     from rich.markup import escape
-    from rich.table import Table
 
     from archdsl.report import fit
     from archdsl.report.tables import human_bytes

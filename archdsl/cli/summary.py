@@ -6,8 +6,8 @@ import argparse
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, print_json
 from archdsl.passes.count import DTYPE_BYTES
-from archdsl.report.tables import COLUMNS
 from archdsl.passes.memory import OPTIMIZER_STATE
+from archdsl.report.tables import COLUMNS
 
 HELP = ("per-layer table: kernel, stride, padding, output size, activations, params, MACs, "
         "receptive field; memory for training")

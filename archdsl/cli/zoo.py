@@ -42,10 +42,9 @@ def _first_comment(path) -> str:
 def run(args) -> int:
     import sys
 
+    from archdsl.cli.common import UsageError
     from archdsl.loader import zoo_names, zoo_path
     from archdsl.model import load_model
-
-    from archdsl.cli.common import UsageError
     from archdsl.report import fit
 
     records = []

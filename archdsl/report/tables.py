@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from html import escape
 
 from archdsl.ops.base import fmt_shape
-from archdsl.report import fit
 from archdsl.passes.count import DTYPE_BYTES
+from archdsl.report import fit
 
 
 @dataclass(frozen=True)
