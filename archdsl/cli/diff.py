@@ -239,8 +239,8 @@ def render(result, console, show_all: bool = False,
     else:
         console.print(f"{name_a} and {name_b} are the same: {len(result.rows):,} layers")
 
-    totals_columns = [fit.Col("", "text", fit.ESSENTIAL, 12), fit.Col(name_a, "number", 90),
-                      fit.Col(name_b, "number", fit.ESSENTIAL), fit.Col("Δ", "fixed", 95)]
+    totals_columns = [fit.Col("", "text", fit.ESSENTIAL, 12), fit.Col(name_a, "number", fit.ESSENTIAL),
+                      fit.Col(name_b, "number", fit.ESSENTIAL), fit.Col("Δ", "fixed", fit.ESSENTIAL)]
     total_lines = []
     for t in result.totals:
         if t.unit == "count":
