@@ -13,6 +13,7 @@ from archdsl.cli.common import (
     ENVIRONMENT,
     INTERNAL,
     INVALID,
+    OK,
     USAGE,
     UsageError,
     print_json,
@@ -34,9 +35,57 @@ exit codes: 0 ok, 1 invalid spec, 2 usage error, 3 missing tool or backend failu
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the help users of git and pip expect: a mistyped command or option gets a
+    did-you-mean, an invalid choice lists the choices (argparse 3.10 and 3.11 do; said here
+    for every version)."""
+
+    def error(self, message: str):
+        import difflib
+        import re
+
+        bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if bad:
+            choices = re.findall(r"'([^']*)'", bad.group(2)) or re.findall(r"[\w-]+",
+                                                                          bad.group(2))
+            close = difflib.get_close_matches(bad.group(1), choices, n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean '{close[0]}'?"
+        super().error(message)
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    return [o for action in parser._actions for o in action.option_strings]
+
+
+def _check_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """An unknown option is reported by the parser it was meant for (`archdsl summary X
+    --inpt` shows summary's usage, not the top level's), with the closest option."""
+    import difflib
+
+    sub = parser._subparsers._group_actions[0].choices  # the commands
+    current = parser
+    for token in argv:
+        if token == "--":
+            return
+        if current is parser and token in sub:
+            current = sub[token]
+            continue
+        if not token.startswith("--") or token in ("--help",):
+            continue
+        name = token.split("=", 1)[0]
+        known = _option_strings(current)
+        if name in known or sum(o.startswith(name) for o in known) == 1:
+            continue  # argparse accepts a unique prefix
+        close = difflib.get_close_matches(name, [o for o in known if o.startswith("--")], n=1,
+                                          cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        current.error(f"unrecognized option {name}{hint}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="archdsl", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="archdsl", description=DESCRIPTION,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour diagnostics (default: on a terminal, unless NO_COLOR)")
@@ -53,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare `archdsl`: the help, as git and pip do
+        parser.print_help()
+        return OK
+    _check_options(parser, argv)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
