@@ -225,6 +225,9 @@ def print_table(console, columns: list[Col], lines: list[Line], width: int | Non
     if lay.hidden:
         notes.append(f"hidden to fit {width} columns: {', '.join(lay.hidden)}")
     if notes:
-        console.print(Text("(" + "; ".join(notes) + "; see --columns)", style="dim"),
-                      soft_wrap=True)
+        import textwrap
+
+        note = "(" + "; ".join(notes) + "; see --columns)"
+        for part in textwrap.wrap(note, width) if width else [note]:
+            console.print(Text(part, style="dim"), soft_wrap=True)
     return lay
