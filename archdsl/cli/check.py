@@ -57,6 +57,9 @@ def emit_stage(args) -> int | None:
         print_json({"ok": True, "emit": args.emit, "text": text})
         return OK
     write_output(getattr(args, "output", None), text)
+    from archdsl.cli.progress import wrote
+
+    wrote(args, getattr(args, "output", None), args.emit)
     return OK
 
 

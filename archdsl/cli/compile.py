@@ -11,6 +11,7 @@ import os
 import sys
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args, write_output
+from archdsl.cli.progress import quiet, working, wrote
 from archdsl.runtime.formats import FORMATS
 
 HELP = "compile a spec to PyTorch source, TorchScript, ONNX or a torch.export program"
@@ -79,6 +80,7 @@ def run(args) -> int:
                              "--channels-last need --format torchscript, onnx or export")
         model = load_from_args(args)
         write_output(args.output, model.source())
+        wrote(args, args.output, "PyTorch source")
         return OK
     if not args.output or args.output == "-":
         raise UsageError(f"--format {fmt} writes a binary file: give it a name with -o FILE")
@@ -92,15 +94,22 @@ def run(args) -> int:
     from archdsl.runtime.checkpoint import WeightsError
     from archdsl.runtime.export import export
 
+    step = "exporting and checking the reload" if not args.no_check else "exporting"
     try:
-        report = export(model, args.output, fmt, weights=args.weights, optimize=args.optimize,
-                        channels_last=args.channels_last, outputs=args.outputs,
-                        verify=not args.no_check, opset=args.opset)
+        with working(args, f"{model.name} → {args.output}: building, {step}"):
+            report = export(model, args.output, fmt, weights=args.weights,
+                            optimize=args.optimize, channels_last=args.channels_last,
+                            outputs=args.outputs, verify=not args.no_check, opset=args.opset)
     except WeightsError as err:
         raise UsageError(f"--weights: {err}") from None
     except OSError as err:
         raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
-    sys.stderr.write(report.describe() + "\n")
+    if not quiet(args):  # `wrote PATH (SIZE, format; outputs ...)`, then the check
+        first, _, rest = report.describe().partition("\n")
+        detail = first[first.index("(") + 1:-1] if "(" in first else ""
+        wrote(args, args.output, detail)
+        if rest:
+            sys.stderr.write(rest + "\n")
     return OK
 
 

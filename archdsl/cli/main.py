@@ -93,10 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for command in COMMANDS:
         command.register(sub)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but the "
+                        "output asked for and errors: no progress, no `wrote FILE` lines")
     for command_parser in sub.choices.values():  # `archdsl check X --color never` works too
         command_parser.add_argument("--color", choices=("auto", "always", "never"),
                                     default=argparse.SUPPRESS, help="colour diagnostics "
                                     "(default: on a terminal, unless NO_COLOR is set)")
+        command_parser.add_argument("-q", "--quiet", action="store_true",
+                                    default=argparse.SUPPRESS, help="no progress display and "
+                                    "no `wrote FILE` lines; errors still print")
     return parser
 
 

@@ -115,7 +115,10 @@ def run(args) -> int:
         names = [n for n in scope_names(model) if "." not in n][:12]
         raise UsageError(f"--expand {', '.join(unknown)}: no stage or block of {model.name} "
                          f"has that name; top-level names: {', '.join(names) or 'none'}")
-    data = render_figure(model, fmt, options)
+    from archdsl.cli.progress import working, wrote
+
+    with working(args, f"drawing {model.name} ({len(model.layers()):,} layers) as {fmt}"):
+        data = render_figure(model, fmt, options)
     if args.output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -125,4 +128,5 @@ def run(args) -> int:
             fh.write(data)
     except OSError as err:
         raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
+    wrote(args, args.output, f"{fmt}, {args.view} view" if getattr(args, "view", None) else fmt)
     return OK

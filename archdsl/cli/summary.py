@@ -96,4 +96,7 @@ def run(args) -> int:
         else:
             tables.render_rich(model, args.batch, args.dtype, optimizer=args.optimizer,
                                depth=args.depth, columns=args.columns)
+    from archdsl.cli.progress import wrote
+
+    wrote(args, args.output, f"{fmt}")
     return OK

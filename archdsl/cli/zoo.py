@@ -60,7 +60,7 @@ def run(args) -> int:
     except ValueError as err:
         raise UsageError(f"--columns: {err}") from None
     progress = None
-    if not args.json and sys.stderr.isatty():
+    if not args.json and not getattr(args, "quiet", False) and sys.stderr.isatty():
         from rich.progress import Progress
 
         progress = Progress(transient=True)
