@@ -196,6 +196,7 @@ def render(columns: list[Col], lines: list[Line], lay: Layout, header_style: str
             if n:
                 out.append(GAP)
             out.append(text, style=cell.style if style_cells else None)
+        out.rstrip()
         return out
 
     header = one([Cell(c.header) for c in columns], header_style)
