@@ -96,8 +96,9 @@ def test_check_output_rules():
 
 def test_readme_figures_are_current():
     """The figures the README quotes that the code can count."""
-    from archdsl.passes.count import DTYPE_BYTES
     from test_diagnostics_corpus import cases
+
+    from archdsl.passes.count import DTYPE_BYTES
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     corpus = int(re.search(r"A corpus of (\d+) broken specs", readme).group(1))
