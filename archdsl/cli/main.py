@@ -8,7 +8,7 @@ import sys
 import traceback
 
 from archdsl import __version__
-from archdsl.cli import check, compile, diff, ops, render, summary, zoo
+from archdsl.cli import check, compile, diff, ops, render, serve, summary, zoo
 from archdsl.cli.common import (
     ENVIRONMENT,
     INTERNAL,
@@ -22,7 +22,7 @@ from archdsl.cli.common import (
 
 # Each command is a module with `register(subparsers)`; its parser sets `run`. All ship with
 # archdsl (pyproject.toml lists the archdsl.cli package), so each is imported directly.
-COMMANDS = [check, summary, compile, ops, zoo, render, diff]
+COMMANDS = [check, summary, compile, ops, zoo, render, diff, serve]
 
 DESCRIPTION = """\
 archdsl: write a CNN as text; get a checked graph, exact figures, diagrams and PyTorch.
