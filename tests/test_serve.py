@@ -108,13 +108,18 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
 def test_page_in_a_headless_browser(server):
     spec, base = server
 
-    def dom() -> str:
+    def dom(query: str = "") -> str:
         return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                               "--virtual-time-budget=3000", "--dump-dom", base + "/"],
-                              capture_output=True, text=True, timeout=60).stdout
+                               "--virtual-time-budget=3000", "--dump-dom", f"{base}/{query}"],
+                              capture_output=True, text=True, timeout=90).stdout
 
-    assert ">224<" in dom()
+    page = dom()
+    assert ">224<" in page and ("<svg" in page or not shutil.which("dot"))
+    if shutil.which("dot"):  # the page's theme choice, set as a link sets it: a dark slide
+        dark_background = "#1e1f24"
+        assert dark_background not in page and dark_background in dom("?theme=dark")
     spec.write_text(WIDER)
     assert ">448<" in dom()
     spec.write_text(BROKEN)
-    assert "unknown layer" in dom()
+    page = dom()
+    assert "unknown layer 'Rleu'" in page and "^^^^" in page

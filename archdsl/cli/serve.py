@@ -221,8 +221,15 @@ async function refresh() {
     }
   } catch (e) { document.getElementById("diagnostics").textContent = "server stopped"; }
 }
+const asked = new URLSearchParams(location.search);  // `/?view=stages&theme=dark` to link a choice
 for (const k of ["view", "theme", "style"]) {
-  document.getElementById(k).addEventListener("change", refresh);
+  const select = document.getElementById(k);
+  if (asked.has(k)) select.value = asked.get(k);
+  select.addEventListener("change", () => {
+    asked.set(k, select.value);
+    history.replaceState(null, "", "?" + asked.toString());
+    refresh();
+  });
 }
 for (const f of ["svg", "png", "pdf"]) {
   document.getElementById(f).addEventListener("click",
