@@ -3,7 +3,9 @@
     >>> import archdsl
     >>> m = archdsl.load("Conv-ReLU-Pool-Conv-ReLU-Pool-FC-SM", input="1x28x28", classes=10)
     >>> m.totals.params
-    >>> net = archdsl.build("resnet50")          # a torch.nn.Module (zoo name, path or text)
+    >>> m.print_summary(depth=2)                 # the per-layer table
+    >>> net = archdsl.build("resnet50", num_classes=10)  # a torch.nn.Module
+    >>> archdsl.zoo("resnet*")                   # the shipped specs, naturally sorted
 
 `load` never imports torch; `build` and `compile` do.
 """
@@ -18,15 +20,44 @@ __all__ = ["ArchError", "Diagnostic", "InternalError", "Limits", "Model", "__ver
            "clear_caches", "compile", "load", "load_pretrained", "zoo"]
 
 
+SETTING_NAMES = ("input", "classes", "model", "freeze", "head", "seed", "init", "outputs",
+                 "limits", "roots")
+
+
+def _peer_names(classes, other: dict):
+    """The names timm and torchvision users type: `num_classes` is `classes`; `in_chans` (and
+    any other unknown keyword) is refused with the archdsl setting that says it."""
+    import difflib
+
+    num_classes = other.pop("num_classes", None)
+    if num_classes is not None:
+        if classes is not None and classes != num_classes:
+            raise TypeError(f"classes={classes} and num_classes={num_classes} disagree; "
+                            "num_classes is another name for classes: give one")
+        classes = num_classes
+    if "in_chans" in other:
+        raise TypeError(f"archdsl takes the whole input size, not the channels alone: "
+                        f"input=\"{other['in_chans']}x224x224\" instead of in_chans="
+                        f"{other['in_chans']} (CxHxW, without the batch)")
+    for name in other:
+        close = difflib.get_close_matches(name, SETTING_NAMES, n=1, cutoff=0.6)
+        raise TypeError(f"unknown setting {name!r}" + (f"; did you mean {close[0]!r}?" if close
+                        else f"; the settings are {', '.join(SETTING_NAMES)}"))
+    return classes
+
+
 def load(spec, *, input=None, classes=None, model=None, freeze=None, head=None, seed=None,
-         init=None, outputs=None, limits=None, roots=None):
+         init=None, outputs=None, limits=None, roots=None, **other):
     """Parse, check and count a spec: a file path, a zoo name or spec text.
 
-    Keyword settings override (or supply) the spec's own: `input="3x224x224"`, `classes=10`,
-    `freeze=["layer1"]`, `head="FC(2)"`, `seed=0`, `init="kaiming"`, `outputs=[...]`.
-    Returns an `archdsl.Model`; raises `archdsl.ArchError` for an invalid spec.
+    Keyword settings override (or supply) the spec's own: `input="3x224x224"`, `classes=10`
+    (`num_classes=10` too, as timm and torchvision call it), `freeze=["layer1"]`,
+    `head="FC(2)"`, `seed=0`, `init="kaiming"`, `outputs=[...]`. Returns an `archdsl.Model`
+    (`model.print_summary()` prints its table); raises `archdsl.ArchError` for an invalid spec.
     """
     from archdsl.model import load_model
+
+    classes = _peer_names(classes, other)
 
     return load_model(spec, model=model, limits=limits, roots=roots, input=input,
                       classes=classes, freeze=freeze, head=head, seed=seed, init=init,
@@ -55,11 +86,13 @@ def compile(spec, **settings) -> str:  # noqa: A001  (the verb users know from t
     return model.source()
 
 
-def zoo() -> list[str]:
-    """Names of the shipped model specs (`archdsl.load("resnet50")`)."""
+def zoo(pattern: str | None = None) -> list[str]:
+    """Names of the shipped model specs, in natural order (resnet18 before resnet101), each
+    usable as a spec (`archdsl.load("resnet50")`); `pattern` filters as timm's `list_models`
+    does: a glob (`"resnet*"`) or a part of the name (`"resnet"`)."""
     from archdsl.loader import zoo_names
 
-    return zoo_names()
+    return zoo_names(pattern)
 
 
 def load_pretrained(module, state_dict, strict=True):

@@ -50,10 +50,27 @@ def zoo_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "specs"
 
 
-def zoo_names() -> list[str]:
+def natural_key(name: str) -> list:
+    """Sort key that orders the numbers in names by value: resnet18 before resnet101."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def zoo_names(pattern: str | None = None) -> list[str]:
+    """The zoo's names in natural order; `pattern` keeps those matching a glob (`resnet*`) or,
+    without glob characters, containing it (`resnet`), case-insensitively."""
+    from fnmatch import fnmatch
+
     root = zoo_dir()
-    return sorted(p.stem for p in root.iterdir()
-                  if p.suffix in SPEC_SUFFIXES and not p.stem.startswith("_"))
+    names = [p.stem for p in root.iterdir()
+             if p.suffix in SPEC_SUFFIXES and not p.stem.startswith("_")]
+    if pattern:
+        pat = pattern.lower()
+        if not any(ch in pat for ch in "*?["):
+            pat = f"*{pat}*"
+        names = [n for n in names if fnmatch(n.lower(), pat)]
+    return sorted(set(names), key=natural_key)
 
 
 def zoo_path(name: str) -> Path | None:

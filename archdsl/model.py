@@ -190,6 +190,41 @@ class Model:
 
         return render_markdown(self)
 
+    def table(self, depth: int | None = None, columns: str | list[str] | None = None,
+              width: int | None = None, batch: int | None = None, dtype: str = "float32",
+              optimizer: str = "sgd") -> str:
+        """The per-layer table and totals as text, as `archdsl summary` prints them:
+        `depth` folds layers deeper than N blocks into their block or stage (torchinfo's
+        `depth`), `columns` chooses columns (`["layer", "output", "params"]`, torchinfo's
+        `col_names`), `width` fits the table to that many characters (None: full width)."""
+        import io
+
+        from rich.console import Console
+
+        from archdsl.report.tables import render_rich
+
+        if isinstance(columns, list | tuple):
+            columns = ",".join(columns)
+        buf = io.StringIO()
+        render_rich(self, batch, dtype, Console(file=buf, color_system=None, highlight=False,
+                                                width=width or 10_000),
+                    optimizer=optimizer, width=width, depth=depth, columns=columns)
+        return buf.getvalue()
+
+    def print_summary(self, depth: int | None = None, columns: str | list[str] | None = None,
+                      width: int | None = None, batch: int | None = None,
+                      dtype: str = "float32", optimizer: str = "sgd", file=None) -> None:
+        """Print `table()` (Keras's `model.summary()`, torchinfo's `summary()`); on a terminal
+        it fits the terminal's width unless `width` says otherwise."""
+        import sys
+
+        from archdsl.report.fit import table_width
+
+        stream = file if file is not None else sys.stdout
+        if width is None:
+            width = table_width(stream)
+        stream.write(self.table(depth, columns, width, batch, dtype, optimizer))
+
     def __repr__(self) -> str:
         return (f"<archdsl.Model {self.name}: {fmt_shape(self.input_shape)} -> "
                 f"{fmt_shape(self.output_shape)}, {self.totals.params:,} params, "

@@ -86,6 +86,11 @@ def parse_shape(text: str) -> tuple[int, ...]:
     dims = tuple(int(p) for p in parts)
     if any(d == 0 for d in dims):
         raise ValueError(f"'{text}' has a zero dimension")
+    if len(dims) == 4:  # torchinfo's habit: input_size=(1, 3, 224, 224)
+        sample = "x".join(map(str, dims[1:]))
+        raise ValueError(f"'{text}' has 4 dimensions: the input is one sample's size, without "
+                         f"the batch; write {sample} and give the batch apart (`archdsl "
+                         f"summary --batch {dims[0]}`, `model.summary(batch={dims[0]})`)")
     if len(dims) not in (1, 3):
         raise ValueError(f"'{text}' has {len(dims)} dimensions; give CxHxW (an image) or F "
                          "(a vector)")

@@ -133,6 +133,22 @@ def write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+BENCH_EXTRA = ("torchvision", "torchinfo", "fvcore")  # pyproject.toml's `bench` extra
+
+
+def require_extra(modules=BENCH_EXTRA) -> None:
+    """Stop before measuring anything when a reference implementation is missing, naming the
+    extra that brings it (exit 3, as archdsl's own "missing tool" errors)."""
+    import importlib.util
+    import sys
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        sys.stderr.write(f"benchmarks/run.py needs the bench extra (missing: "
+                         f"{', '.join(missing)}): pip install -e \".[bench]\"\n")
+        raise SystemExit(3)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few models, sizes and rounds")
@@ -150,6 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
         report = json.loads(args.render.read_text(encoding="utf-8"))
         write(args.render.with_suffix(".md"), markdown(report))
         return report
+    require_extra()
     import torch
 
     previous_threads = torch.get_num_threads()
@@ -188,4 +205,9 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    failed = [name for name, result in main()["sections"].items() if "error" in result]
+    if failed:  # a section that could not run is a failure, not a result
+        log_stderr(f"sections that failed: {', '.join(failed)}")
+    sys.exit(1 if failed else 0)

@@ -1,4 +1,4 @@
-"""Load a spec, read its figures, print the table, build a module and run it.
+"""Load a spec, read its figures, print the table, build a module and run it: public API only.
 
     python examples/quickstart.py
 """
@@ -12,14 +12,18 @@ model = archdsl.load("Conv-ReLU-Pool-Conv-ReLU-Pool-FC-SM", input="1x28x28", cla
 print(model)  # one line: shapes, parameters, layers
 print(f"parameters: {model.totals.params:,}, MACs: {model.totals.macs:,}")
 
-for layer in model.layers():  # the per-layer figures
-    print(f"  {layer.display:10} {layer.op.label(layer.ann.params, list(layer.ann.in_shapes), layer.ann.out_shape):22}"
-          f" -> {'x'.join(map(str, layer.ann.out_shape)):10} params {layer.ann.param_count:>7,}")
+# The per-layer table, as `archdsl summary` prints it; `depth=` and `columns=` as torchinfo's.
+model.print_summary(columns=["layer", "kind", "kernel", "output", "params", "macs"])
 
 net = model.build()  # a torch.nn.Module; the same weights every time (fixed default seed)
 probabilities = net.eval()(torch.randn(4, 1, 28, 28))
 print("output", tuple(probabilities.shape), "rows sum to", probabilities.sum(1).tolist())
 
-# A file from the zoo works the same way, by path or by name.
+# A file from the zoo works the same way, by path or by name; the figures as a dict too.
 alexnet = archdsl.load("specs/alexnet.arch")
 print(f"AlexNet: {alexnet.summary()['activations']:,} activations (the notes' 781,736)")
+
+# The names timm and torchvision users type work: a ResNet-18 for 10 classes.
+resnet = archdsl.load("resnet18", num_classes=10)
+resnet.print_summary(depth=1, columns="layer,output,params")
+print("zoo:", ", ".join(archdsl.zoo("resnet*")))

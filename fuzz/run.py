@@ -42,6 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["ARCHDSL_NO_CACHE"] = "1"  # every input is parsed; none is stored in the user's cache
 
+if importlib.util.find_spec("hypothesis") is None:  # the test extra brings it
+    sys.exit("fuzz/run.py needs the test extra (missing: hypothesis): pip install -e \".[test]\"")
+
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

@@ -210,7 +210,7 @@ def test_mistakes_with_the_new_constructs_are_diagnostics():
     assert _codes("Seq[Conv(8, 3), ReLU]", input="3x8x8") == ["branches-without-merge"]
 
 
-def test_the_copy_index_reaches_generated_block_classes():
+def test_the_copy_index_reaches_nested_groups_and_blocks_in_generated_classes():
     # inside a block's class the copies of `x N` are written out, each with its own index:
     # a layer's argument, a group's layer and a nested block's argument (EfficientNet's stage)
     text = """

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from randomised import assert_same_as_torchvision
 
 import archdsl
-from randomised import assert_same_as_torchvision
 
 
 @pytest.mark.parametrize("name", ["efficientnet_b0", "efficientnet_v2_s"])

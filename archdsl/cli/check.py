@@ -45,7 +45,21 @@ def emit_stage(args) -> int | None:
     else:
         model = load_from_args(args)
         text = dump.dump_shapes(model) if args.emit == "shapes" else model.source()
+        if args.emit == "shapes" and getattr(args, "json", False):
+            print_json({"ok": True, "emit": "shapes", "model": model.name,
+                        "input_shape": list(model.input_shape),
+                        "layers": [{"name": node.name, "op": node.op.name,
+                                    "in_shapes": [list(s) for s in node.ann.in_shapes],
+                                    "out_shape": list(node.ann.out_shape)}
+                                   for node in model.layers()]})
+            return OK
+    if getattr(args, "json", False):  # the stage's text, as one JSON string
+        print_json({"ok": True, "emit": args.emit, "text": text})
+        return OK
     write_output(getattr(args, "output", None), text)
+    from archdsl.cli.progress import wrote
+
+    wrote(args, getattr(args, "output", None), args.emit)
     return OK
 
 

@@ -11,6 +11,7 @@ import sys
 
 from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_args
 from archdsl.cli.output import check_output_path, write_output
+from archdsl.cli.progress import quiet, working, wrote
 from archdsl.runtime.formats import FORMATS
 
 HELP = "compile a spec to PyTorch source, TorchScript, ONNX or a torch.export program"
@@ -80,6 +81,7 @@ def run(args) -> int:
         check_output_path(args.output)
         model = load_from_args(args)
         write_output(args.output, model.source())
+        wrote(args, args.output, "PyTorch source")
         return OK
     if not args.output or args.output == "-":
         raise UsageError(f"--format {fmt} writes a binary file: give it a name with -o FILE")
@@ -94,13 +96,20 @@ def run(args) -> int:
     model = load_from_args(args)
     from archdsl.runtime.checkpoint import WeightsError
 
+    step = "exporting and checking the reload" if not args.no_check else "exporting"
     try:
-        report = export(model, args.output, fmt, verify=not args.no_check, **options)
+        with working(args, f"{model.name} → {args.output}: building, {step}"):
+            report = export(model, args.output, fmt, verify=not args.no_check, **options)
     except WeightsError as err:
         raise UsageError(f"--weights: {err}") from None
     except OSError as err:
         raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
-    sys.stderr.write(report.describe() + "\n")
+    if not quiet(args):  # `wrote PATH (SIZE, format; outputs ...)`, then the check
+        first, _, rest = report.describe().partition("\n")
+        detail = first[first.index("(") + 1:-1] if "(" in first else ""
+        wrote(args, args.output, detail)
+        if rest:
+            sys.stderr.write(rest + "\n")
     return OK
 
 

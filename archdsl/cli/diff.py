@@ -22,6 +22,7 @@ from archdsl.cli.common import (
 )
 from archdsl.passes.count import DTYPE_BYTES
 from archdsl.passes.memory import OPTIMIZER_STATE
+from archdsl.report.fit import table_width
 
 HELP = "compare two specs layer by layer: added, removed and changed layers, totals with deltas"
 DESCRIPTION = """\
@@ -65,6 +66,8 @@ def register(sub) -> None:
     p.add_argument("--model-b", metavar="NAME", help="which model of B's file (overrides "
                    "--model)")
     p.add_argument("--all", action="store_true", help="show the layers that are the same too")
+    p.add_argument("--columns", metavar="NAMES", help="the table's columns, comma-separated "
+                   "(choices: layer, kind, output, params, macs); default: all that fit")
     p.add_argument("--exit-code", action="store_true", help="exit with 4 when the specs "
                    "differ (default: 0 either way)")
     p.add_argument("--batch", type=int, metavar="N", help="batch size for the memory totals "
@@ -111,7 +114,8 @@ def run(args) -> int:
     else:
         color = args.color == "always" or (args.color == "auto" and use_color(sys.stdout))
         render(result, _console(color), show_all=args.all,
-               labels=side_labels(result, args.spec_a, args.spec_b))
+               labels=side_labels(result, args.spec_a, args.spec_b),
+               width=table_width(sys.stdout), columns=args.columns)
     return DIFFERENT if args.exit_code and result.differ else OK
 
 
@@ -120,35 +124,50 @@ def _console(color: bool):
 
     if sys.stdout.isatty():
         return Console(color_system="auto" if color else None, highlight=False)
-    return Console(width=160, color_system="standard" if color else None, highlight=False)
+    return Console(width=table_width(sys.stdout) or 160,
+                   color_system="standard" if color else None, highlight=False)
 
 
 # --- rendering ---------------------------------------------------------------------------------
-def _num(n: int) -> str:
-    return f"{n:,}" if n else ""
+def _cells(f, with_padding: bool) -> list:
+    from archdsl.report.fit import Cell, number_cell
 
-
-def _cells(f, with_padding: bool) -> list[str]:
     kind = f.kind + (f", pad {f.padding}" if with_padding and f.padding else "")
-    params = _num(f.params) + (" *" if f.frozen and f.params else "")
-    return [f.name, kind, "x".join(map(str, f.output)), params, _num(f.macs)]
+    return [Cell(f.name), Cell(kind), Cell("x".join(map(str, f.output))),
+            number_cell(f.params, " *" if f.frozen and f.params else ""), number_cell(f.macs)]
 
 
-def row_cells(row, color: bool) -> list[str]:
-    """Layer, Kind, Output, Params, MACs; a changed cell reads `A → B` (yellow in colour)."""
-    from rich.markup import escape
+def row_cells(row, color: bool) -> list:
+    """Layer, Kind, Output, Params, MACs (archdsl.report.fit cells, each with its compact
+    form); a changed cell reads `A → B` (yellow in colour)."""
+    from archdsl.report.fit import Cell
 
     if row.a is None or row.b is None:
-        return [escape(c) for c in _cells(row.a or row.b, False)]
+        return _cells(row.a or row.b, False)
     pad = "padding" in row.differs
     out = []
     for x, y in zip(_cells(row.a, pad), _cells(row.b, pad), strict=True):
-        if x == y:
-            out.append(escape(x))
+        if x.text == y.text:
+            out.append(x)
+        elif x.text.strip() or y.text.strip():
+            compact = None
+            if x.compact is not None or y.compact is not None:
+                compact = (x.compact or "0") + ARROW + (y.compact or "0")
+            out.append(Cell((x.text or "0") + ARROW + (y.text or "0"), compact,
+                            "yellow" if color else None))
         else:
-            text = escape((x or "0") + ARROW + (y or "0")) if x.strip() or y.strip() else ""
-            out.append(f"[yellow]{text}[/yellow]" if color and text else text)
+            out.append(Cell(""))
     return out
+
+
+# The diff's columns: the marker and the layer name are never hidden, nor a number cut.
+def _diff_columns():
+    from archdsl.report import fit
+
+    return [fit.Col("", "fixed", fit.ESSENTIAL), fit.Col("Layer", "text", fit.ESSENTIAL, 12,
+                                                         "middle"),
+            fit.Col("Kind", "text", 60, 8), fit.Col("Output", "fixed", 40),
+            fit.Col("Params", "number", fit.ESSENTIAL), fit.Col("MACs", "number", 80)]
 
 
 def _delta(total) -> str:
@@ -174,27 +193,29 @@ def side_labels(result, spec_a: str, spec_b: str) -> tuple[str, str]:
 
 
 def render(result, console, show_all: bool = False,
-           labels: tuple[str, str] | None = None) -> None:
+           labels: tuple[str, str] | None = None, width: int | None = None,
+           columns: str | None = None) -> None:
+    """The rows that differ (all with `show_all`) fitted to `width` (archdsl.report.fit), the
+    counts, then the totals of both with their differences."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from archdsl.report import fit
     from archdsl.report.tables import human_bytes
 
     color = console.color_system is not None
     name_a, name_b = (escape(x) for x in labels or (result.a.name, result.b.name))
     counts = result.counts()
-    table = Table(title=f"{name_a}{ARROW}{name_b}", title_justify="left",
-                  header_style="bold", pad_edge=False)
-    table.add_column("", no_wrap=True)
-    for header, numeric in (("Layer", False), ("Kind", False), ("Output", False),
-                            ("Params", True), ("MACs", True)):
-        table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
+    specs = _diff_columns()
+    chosen = None
+    if columns:
+        chosen = [0] + [i for i in fit.choose_columns(specs, columns) if i != 0]
+    lines: list = []
     elided = 0
 
     def flush() -> None:
         nonlocal elided
         if elided:
-            table.add_row("", f"… {elided:,} the same", style="dim")
+            lines.append(fit.Line(["", f"… {elided:,} the same", "", "", "", ""], "dim"))
             elided = 0
 
     for row in result.rows:
@@ -203,10 +224,13 @@ def render(result, console, show_all: bool = False,
             continue
         flush()
         style = STYLES.get(row.status) if color and row.status != "changed" else None
-        table.add_row(MARKS[row.status], *row_cells(row, color), style=style)
+        lines.append(fit.Line([MARKS[row.status], *row_cells(row, color)], style))
     flush()
     if show_all or counts["same"] < len(result.rows):
-        console.print(table)
+        from rich.text import Text
+
+        fit.print_table(console, specs, lines, width,
+                        title=Text.from_markup(f"{name_a}{ARROW}{name_b}").plain, chosen=chosen)
     if result.differ:
         words = [f"{counts[k]:,} {k}" for k in ("added", "removed", "changed", "same")]
         console.print(f"{name_a} and {name_b} differ: {', '.join(words)}"
@@ -215,15 +239,16 @@ def render(result, console, show_all: bool = False,
     else:
         console.print(f"{name_a} and {name_b} are the same: {len(result.rows):,} layers")
 
-    totals = Table(header_style="bold", pad_edge=False, box=None)
-    totals.add_column("")
-    totals.add_column(name_a, justify="right")
-    totals.add_column(name_b, justify="right")
-    totals.add_column("Δ", justify="right")
+    totals_columns = [fit.Col("", "text", fit.ESSENTIAL, 12), fit.Col(name_a, "number", fit.ESSENTIAL),
+                      fit.Col(name_b, "number", fit.ESSENTIAL), fit.Col("Δ", "fixed", fit.ESSENTIAL)]
+    total_lines = []
     for t in result.totals:
-        fmt = human_bytes if t.unit == "bytes" else (lambda v: f"{v:,}") if t.unit == "count" \
-            else str
-        cells = [escape(fmt(t.a)), escape(fmt(t.b)), escape(_delta(t))]
+        if t.unit == "count":
+            a, b = fit.number_cell(t.a), fit.number_cell(t.b)
+            a, b = (c if c.text else fit.Cell("0") for c in (a, b))
+        else:
+            fmt = human_bytes if t.unit == "bytes" else str
+            a, b = fit.Cell(fmt(t.a)), fit.Cell(fmt(t.b))
         style = "yellow" if color and t.differs else None
-        totals.add_row(f"{escape(t.label)}:", *cells, style=style)
-    console.print(totals)
+        total_lines.append(fit.Line([fit.Cell(f"{t.label}:"), a, b, fit.Cell(_delta(t))], style))
+    fit.print_table(console, totals_columns, total_lines, width)

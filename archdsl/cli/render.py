@@ -121,11 +121,14 @@ def run(args) -> int:
         names = [n for n in scope_names(model) if "." not in n][:12]
         raise UsageError(f"--expand {', '.join(unknown)}: no stage or block of {model.name} "
                          f"has that name; top-level names: {', '.join(names) or 'none'}")
+    from archdsl.cli.progress import working, wrote
     from archdsl.render.diagram import NothingToExpand
 
     try:
-        data = render_figure(model, fmt, options)
+        with working(args, f"drawing {model.name} ({len(model.layers()):,} layers) as {fmt}"):
+            data = render_figure(model, fmt, options)
     except NothingToExpand as err:
         raise UsageError(str(err)) from None
     write_output(args.output, data)
+    wrote(args, args.output, f"{fmt}, {args.view} view" if getattr(args, "view", None) else fmt)
     return OK

@@ -8,6 +8,7 @@ from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_arg
 from archdsl.cli.output import check_output_path
 from archdsl.passes.count import DTYPE_BYTES
 from archdsl.passes.memory import OPTIMIZER_STATE
+from archdsl.report.tables import COLUMNS
 
 HELP = ("per-layer table: kernel, stride, padding, output size, activations, params, MACs, "
         "receptive field; memory for training")
@@ -29,6 +30,7 @@ examples:
   archdsl summary specs/alexnet.arch --format latex --columns layer,kernel,output,params
   archdsl summary resnet50 --json --batch 32 --dtype float16
   archdsl summary resnet50 --batch 8 --optimizer adam
+  archdsl summary resnet152 --depth 2 --columns layer,output,params,macs
 """
 FORMATS = ("table", "markdown", "latex", "csv", "json")
 
@@ -46,9 +48,11 @@ def register(sub) -> None:
     p.add_argument("--optimizer", choices=list(OPTIMIZER_STATE), default="sgd",
                    help="optimizer whose state the training memory estimate includes: sgd "
                    "(none), momentum (one tensor per parameter), adam (two); default: sgd")
-    p.add_argument("--columns", metavar="LIST", help="LaTeX: the columns, comma-separated, in "
-                   "order (layer, kind, kernel, stride, padding, output, activations, params, "
-                   "macs, rf; default: all)")
+    p.add_argument("--depth", type=int, metavar="N", help="fold layers more than N blocks deep "
+                   "into one row for their block or stage (torchinfo's depth; default: all)")
+    p.add_argument("--columns", metavar="NAMES", help="the table's columns, comma-separated, "
+                   "e.g. layer,output,params,macs (choices: " + ", ".join(
+                       c.lower() for c in COLUMNS) + "); default: all that fit the terminal")
     p.add_argument("--units", choices=("compact", "exact"), default=None,
                    help="LaTeX: counts as 34.9K and 1.1G (compact, the default, so the table "
                    "fits an article column and a slide) or 34,944 (exact)")
@@ -62,9 +66,15 @@ def run(args) -> int:
 
     if args.batch is not None and args.batch < 1:
         raise UsageError("--batch must be at least 1")
+    if args.depth is not None and args.depth < 1:
+        raise UsageError("--depth must be at least 1")
+    try:
+        tables.column_choice(args.columns)
+    except ValueError as err:
+        raise UsageError(f"--columns: {err}") from None
     fmt = "json" if args.json else (args.format or "table")
-    if fmt != "latex" and (args.columns or args.units):
-        raise UsageError("--columns and --units shape the LaTeX table: give --format latex")
+    if fmt != "latex" and args.units:
+        raise UsageError("--units shapes the LaTeX table: give --format latex")
     check_output_path(args.output)
     model = load_from_args(args)
     if fmt == "json":
@@ -77,7 +87,7 @@ def run(args) -> int:
             print_json(summary)
     elif fmt == "markdown":
         write_output(args.output, tables.render_markdown(model, args.batch, args.dtype,
-                                                         args.optimizer))
+                                                         args.optimizer, depth=args.depth))
     elif fmt == "latex":
         try:
             text = tables.render_latex(model, args.batch, args.dtype, args.columns,
@@ -95,8 +105,13 @@ def run(args) -> int:
 
             with open_output(args.output) as fh:
                 tables.render_rich(model, args.batch, args.dtype,
-                                   Console(file=fh, width=160, color_system=None),
-                                   optimizer=args.optimizer)
+                                   Console(file=fh, color_system=None, highlight=False),
+                                   optimizer=args.optimizer, depth=args.depth,
+                                   columns=args.columns)
         else:
-            tables.render_rich(model, args.batch, args.dtype, optimizer=args.optimizer)
+            tables.render_rich(model, args.batch, args.dtype, optimizer=args.optimizer,
+                               depth=args.depth, columns=args.columns)
+    from archdsl.cli.progress import wrote
+
+    wrote(args, args.output, f"{fmt}")
     return OK

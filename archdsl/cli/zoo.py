@@ -13,6 +13,8 @@ List the shipped specs: any of these names works where a SPEC is expected
 
 examples:
   archdsl zoo
+  archdsl zoo resnet          (names containing "resnet")
+  archdsl zoo 'vgg1?_bn'      (a glob, as timm's list_models("resnet*"))
   archdsl zoo --json
 """
 
@@ -20,7 +22,11 @@ examples:
 def register(sub) -> None:
     p = sub.add_parser("zoo", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("pattern", nargs="?", metavar="PATTERN", help="only names matching this "
+                   "glob (resnet*) or containing this text (resnet)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--columns", metavar="NAMES", help="the table's columns, comma-separated "
+                   "(choices: name, params, gmacs, layers, spec, description)")
     p.set_defaults(run=run)
 
 
@@ -36,13 +42,25 @@ def _first_comment(path) -> str:
 def run(args) -> int:
     import sys
 
+    from archdsl.cli.common import UsageError
     from archdsl.loader import zoo_names, zoo_path
     from archdsl.model import load_model
+    from archdsl.report import fit
 
     records = []
-    names = zoo_names()
+    names = zoo_names(args.pattern)
+    if not names:
+        raise UsageError(f"no zoo name matches {args.pattern!r}; `archdsl zoo` lists them all")
+    columns = [fit.Col("Name", "text", fit.ESSENTIAL, 10, "middle"),
+               fit.Col("Params", "number", fit.ESSENTIAL), fit.Col("GMACs", "number", 80),
+               fit.Col("Layers", "number", 40), fit.Col("Spec", "text", 20, 12),
+               fit.Col("Description", "text", 30, 16)]
+    try:
+        chosen = fit.choose_columns(columns, args.columns) if args.columns else None
+    except ValueError as err:
+        raise UsageError(f"--columns: {err}") from None
     progress = None
-    if not args.json and sys.stderr.isatty():
+    if not args.json and not getattr(args, "quiet", False) and sys.stderr.isatty():
         from rich.progress import Progress
 
         progress = Progress(transient=True)
@@ -66,18 +84,10 @@ def run(args) -> int:
         print_json(records)
         return OK
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(header_style="bold", title="archdsl zoo", title_justify="left")
-    table.add_column("Name", no_wrap=True)
-    table.add_column("Params", justify="right")
-    table.add_column("GMACs", justify="right")
-    table.add_column("Layers", justify="right")
-    table.add_column("Spec", no_wrap=True)
-    table.add_column("Description")
-    for r in records:
-        table.add_row(r["name"], f"{r['params']:,}", f"{r['macs'] / 1e9:.2f}", str(r["layers"]),
-                      r["file"], r["description"])
-    console = Console() if sys.stdout.isatty() else Console(width=180)
-    console.print(table)
+    lines = [fit.Line([fit.Cell(r["name"]), fit.number_cell(r["params"]),
+                       fit.Cell(f"{r['macs'] / 1e9:.2f}"), fit.Cell(str(r["layers"])),
+                       fit.Cell(r["file"]), fit.Cell(r["description"])]) for r in records]
+    fit.print_table(Console(highlight=False), columns, lines, fit.table_width(sys.stdout),
+                    title="archdsl zoo", chosen=chosen)
     return OK

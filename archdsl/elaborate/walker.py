@@ -30,8 +30,8 @@ from archdsl.identifiers import (
     check_output_name,
 )
 from archdsl.ir import BlockInfo, Graph, Node, RepeatInfo, Scope
-from archdsl.ops.base import ShapeError
 from archdsl.limits import Limits
+from archdsl.ops.base import ShapeError
 from archdsl.source import Span
 from archdsl.syntax import ast
 

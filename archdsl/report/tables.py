@@ -20,6 +20,7 @@ from html import escape
 
 from archdsl.ops.base import fmt_shape
 from archdsl.passes.count import DTYPE_BYTES
+from archdsl.report import fit
 
 
 @dataclass(frozen=True)
@@ -66,15 +67,75 @@ def _num(n: int) -> str:
     return f"{n:,}" if n else ""
 
 
-def rows(model) -> list[Row]:
-    out = []
+def _row(node) -> Row:
+    p = node.ann.params
+    kernel, stride, padding = node.op.cells(p) if p is not None else ("", "", "")
+    return Row(node.display, node.op.name, kernel, stride, padding,
+               fmt_shape(node.ann.out_shape), node.ann.activations,
+               node.ann.param_count, node.ann.macs, node.frozen, node.op.elementwise,
+               rf=node.ann.rf.cell() if node.ann.rf is not None else "")
+
+
+def _scope_at(node, depth: int):
+    """The scope `depth` levels below the model that holds `node`, or None when the node sits
+    no deeper than `depth` (it is a row of its own)."""
+    chain = []
+    scope = node.scope
+    while scope is not None and scope.parent is not None:
+        chain.append(scope)
+        scope = scope.parent
+    chain.reverse()
+    return chain[depth - 1] if len(chain) >= depth else None
+
+
+def _scope_kind(scope) -> str:
+    """A block's name (`Bottleneck`); a stage of like blocks as `3 x Bottleneck`."""
+    if scope.kind == "block" and scope.block is not None:
+        return scope.block.definition.name
+    parts = {c.block.definition.name if isinstance(c, type(scope)) and c.block is not None
+             else None for c in scope.children}
+    if len(parts) == 1 and None not in parts:
+        return f"{len(scope.children)} x {parts.pop()}"
+    return scope.written or scope.kind
+
+
+def rows(model, depth: int | None = None) -> list[Row]:
+    """One row per layer; with `depth` (torchinfo's), the layers more than `depth` scopes deep
+    fold into one row for their block or stage at that depth: its name and block kind, the
+    summed counts, the output and receptive field of its last layer."""
+    if depth is None:
+        return [_row(node) for node in model.layers()]
+    if depth < 1:
+        raise ValueError("depth must be at least 1")
+    out: list[Row] = []
+    folded: dict[int, list] = {}  # id(scope) -> its layers, in order
+    order: list = []  # a Node, or the Scope its first folded layer opened
     for node in model.layers():
-        p = node.ann.params
-        kernel, stride, padding = node.op.cells(p) if p is not None else ("", "", "")
-        out.append(Row(node.display, node.op.name, kernel, stride, padding,
-                       fmt_shape(node.ann.out_shape), node.ann.activations,
-                       node.ann.param_count, node.ann.macs, node.frozen, node.op.elementwise,
-                       rf=node.ann.rf.cell() if node.ann.rf is not None else ""))
+        scope = _scope_at(node, depth)
+        if scope is None:
+            order.append(node)
+        else:
+            if id(scope) not in folded:
+                folded[id(scope)] = []
+                order.append(scope)
+            folded[id(scope)].append(node)
+    for item in order:
+        if id(item) not in folded:
+            out.append(_row(item))
+            continue
+        nodes = folded[id(item)]
+        last = nodes[-1]
+        if len(nodes) == 1:
+            out.append(_row(last))
+            continue
+        kind = _scope_kind(item)
+        if item.kind == "block":
+            kind = f"{kind} ({len(nodes)} layers)"
+        out.append(Row(item.name or kind, kind, "", "", "",
+                       fmt_shape(last.ann.out_shape), sum(n.ann.activations for n in nodes),
+                       sum(n.ann.param_count for n in nodes), sum(n.ann.macs for n in nodes),
+                       all(n.frozen for n in nodes), False,
+                       rf=last.ann.rf.cell() if last.ann.rf is not None else ""))
     return out
 
 
@@ -140,28 +201,78 @@ def _frozen_cells(r: Row) -> list[str]:
     return cells
 
 
+# How the terminal table condenses (archdsl.report.fit): what is hidden first when space is short,
+# and which columns are never hidden. Layer names shorten in the middle (the end says which).
+FIT_COLUMNS = {
+    "layer": fit.Col("Layer", "text", fit.ESSENTIAL, 12, "middle"),
+    "kind": fit.Col("Kind", "text", 60, 6),
+    "kernel": fit.Col("Kernel", "fixed", 40),
+    "stride": fit.Col("Stride", "fixed", 30),
+    "padding": fit.Col("Pad", "fixed", 20),
+    "output": fit.Col("Output", "fixed", fit.ESSENTIAL),
+    "activations": fit.Col("Activations", "number", 10),
+    "params": fit.Col("Params", "number", fit.ESSENTIAL),
+    "macs": fit.Col("MACs", "number", 80),
+    "rf": fit.Col("RF", "fixed", 15),
+}
+
+
+def _fit_cells(r: Row) -> list:
+    out = []
+    for column in COLUMN_SPECS:
+        value = getattr(r, column.key)
+        if column.numeric:
+            star = " *" if column.key == "params" and r.frozen and value else ""
+            out.append(fit.number_cell(value, star))
+        else:
+            out.append(fit.Cell(str(value)))
+    return out
+
+
+def _total_fit_cells(model) -> list:
+    t = model.totals
+    figures = {"activations": t.activations, "params": t.params, "macs": t.macs}
+    out = []
+    for column in COLUMN_SPECS:
+        if column.key in figures:
+            out.append(fit.number_cell(figures[column.key]))
+        elif column.key == "layer":
+            out.append(fit.Cell("Total"))
+        elif column.key == "output":
+            out.append(fit.Cell(fmt_shape(model.output_shape)))
+        else:
+            out.append(fit.Cell(""))
+    return out
+
+
+def column_choice(columns: str | None) -> list[int] | None:
+    """`--columns layer,output,params`: the column indexes; ValueError naming the choices."""
+    if not columns:
+        return None
+    return fit.choose_columns([FIT_COLUMNS[c.key] for c in COLUMN_SPECS], columns)
+
+
 def render_rich(model, batch: int | None = None, dtype: str = "float32", console=None,
-                optimizer: str = "sgd") -> None:
+                optimizer: str = "sgd", *, width: int | None = None, depth: int | None = None,
+                columns: str | None = None) -> None:
+    """The table on a terminal, fitted to `width` (None: as wide as it needs; see
+    archdsl.report.fit), then the totals. `columns` chooses columns (`"layer,output,params"`),
+    `depth` folds deeper layers into their blocks (`rows`)."""
     from rich.console import Console
-    from rich.table import Table
 
     if console is None:
         import sys
 
-        console = Console() if sys.stdout.isatty() else Console(width=160)
-    table = Table(title=f"{model.name}", title_justify="left", header_style="bold",
-                  show_lines=False, pad_edge=False)
-    for col in COLUMN_SPECS:
-        table.add_column(col.header, justify="right" if col.numeric else "left", no_wrap=True,
-                         overflow="fold" if col.key == "layer" else None)
-    for r in rows(model):
-        style = "dim" if r.elementwise and not r.params else None
-        table.add_row(*_frozen_cells(r), style=style)
-    table.add_section()
-    table.add_row(*total_cells(model), style="bold")
-    console.print(table)
+        console = Console(highlight=False)
+        width = width if width is not None else fit.table_width(sys.stdout)
+    chosen = column_choice(columns)
+    specs = [FIT_COLUMNS[c.key] for c in COLUMN_SPECS]
+    lines = [fit.Line(_fit_cells(r), "dim" if r.elementwise and not r.params else None)
+             for r in rows(model, depth)]
+    lines += [fit.Line([], rule=True), fit.Line(_total_fit_cells(model), "bold")]
+    fit.print_table(console, specs, lines, width, title=model.name, chosen=chosen)
     for key, value in totals_lines(model, batch, dtype, optimizer):
-        console.print(f"[bold]{key}:[/bold] {value}", highlight=False)
+        console.print(f"[bold]{key}:[/bold] {value}", highlight=False, soft_wrap=True)
     if model.totals.frozen:
         console.print("[dim]* frozen (not trained)[/dim]")
 
@@ -176,11 +287,11 @@ def md_escape(text: str) -> str:
 
 
 def render_markdown(model, batch: int | None = None, dtype: str = "float32",
-                    optimizer: str = "sgd") -> str:
+                    optimizer: str = "sgd", depth: int | None = None) -> str:
     head = "| " + " | ".join(COLUMNS) + " |"
     rule = "|" + "|".join("---:" if c.numeric else "---" for c in COLUMN_SPECS) + "|"
     body = ["| " + " | ".join(md_escape(c) for c in _frozen_cells(r)) + " |"
-            for r in rows(model)]
+            for r in rows(model, depth)]
     body.append("| " + " | ".join(f"**{md_escape(c)}**" if c else "" for c in total_cells(model))
                 + " |")
     notes = [f"- **{md_escape(k)}:** {md_escape(v)}"
