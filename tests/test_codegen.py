@@ -29,6 +29,10 @@ def test_generated_source_matches_the_reviewed_golden_file(name):
 @pytest.mark.parametrize("name", archdsl.zoo())
 def test_every_shipped_spec_builds_and_runs(name):
     model = archdsl.load(name)
+    if model.totals.macs > 4 * 10**9 and len(model.input_shape) == 3:
+        # EfficientNet-B7 at 600x600, RegNetY-128GF: the same network runs at 128x128 in a
+        # fraction of the time (its declared size was checked by the load above)
+        model = archdsl.load(name, input=f"{model.input_shape[0]}x128x128")
     net = model.build(device="meta" if model.totals.params > 50_000_000 else None)
     if model.totals.params > 50_000_000:  # the VGGs: real weights cost seconds, not insight
         net = net.to_empty(device="cpu")
