@@ -16,7 +16,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from archdsl.ops import all_ops
+    from archdsl.plugins import load_plugins
 
+    load_plugins()
     records = []
     for op in all_ops():
         if not op.listed:  # the input: a setting, not a layer

@@ -368,6 +368,12 @@ class Op:
     weight_init: ClassVar[dict[str, tuple[str, ...]]] = {}
     # classes its generated code defines beside the model, name -> source (`TorchModule.helper`)
     helper_sources: ClassVar[dict[str, str]] = {}
+    # modules generated code imports for it (a plugin kind's own module, whose classes its
+    # `torch()` names as `module.Class`), and the distribution that provides it (`archdsl.plugins`
+    # fills both for a plugin kind; the header of generated code names the package)
+    imports: ClassVar[tuple[str, ...]] = ()
+    package: ClassVar[str | None] = None
+    plugin: ClassVar[bool] = False  # registered from outside archdsl (`archdsl.plugins`)
 
 
 def is_default(value: Any, default: Any) -> bool:

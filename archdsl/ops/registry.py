@@ -61,7 +61,18 @@ def input_op() -> Op:
 
 
 def lookup(name: str) -> Op | None:
-    """The op called `name`: exact match first, then a unique case-insensitive match."""
+    """The op called `name`: exact match first, then a unique case-insensitive match; a name
+    the catalog does not know loads the installed plugins (`archdsl.plugins`) and looks again."""
+    op = _known(name)
+    if op is None and not _plugins_loaded():
+        from archdsl.plugins import load_plugins
+
+        load_plugins()
+        op = _known(name)
+    return op
+
+
+def _known(name: str) -> Op | None:
     op = _BY_NAME.get(name)
     if op is not None:
         return op
@@ -69,6 +80,13 @@ def lookup(name: str) -> Op | None:
     if group and len(group) == 1:
         return group[0]
     return None
+
+
+def _plugins_loaded() -> bool:
+    import sys
+
+    module = sys.modules.get("archdsl.plugins")
+    return module is not None and module._loaded
 
 
 def ambiguous(name: str) -> list[str]:
