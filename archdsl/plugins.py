@@ -35,15 +35,14 @@ class PluginError(ArchError):
     label): one `plugin-error` diagnostic naming the kind and its package."""
 
 
-def _blame(op: type[Op], method: str, what: str) -> tuple[str, str]:
-    package = op.package or op.__module__.split(".")[0]
+def _blame(op: type[Op], package: str, method: str, what: str) -> tuple[str, str]:
     return (f"layer kind '{op.name}' from the plugin '{package}' failed in {method}(): {what}",
             f"this is a bug in the plugin '{package}', not in your spec or in archdsl: report "
             f"it to the plugin's authors (or leave out the {op.name} layer)")
 
 
-def _fail(op: type[Op], method: str, what: str):
-    message, hint = _blame(op, method, what)
+def _fail(op: type[Op], package: str, method: str, what: str):
+    message, hint = _blame(op, package, method, what)
     if method in _SHAPE_RULES:
         return ShapeError(message, hint=hint, code="plugin-error")
     return PluginError([Diagnostic("plugin-error", message, None, hint)])
@@ -93,7 +92,7 @@ _RESULT_CHECKS = {
 }
 
 
-def _guarded(cls: type[Op], method: str):
+def _guarded(cls: type[Op], package: str, method: str):
     inner = getattr(cls, method)
     check = _RESULT_CHECKS[method]
 
@@ -104,14 +103,14 @@ def _guarded(cls: type[Op], method: str):
         except ShapeError as err:
             if method in _SHAPE_RULES:
                 raise  # the plugin's own diagnostic, as a built-in kind raises it
-            raise _fail(cls, method, f"ShapeError: {err.message}") from err
+            raise _fail(cls, package, method, f"ShapeError: {err.message}") from err
         except ArchError:
             raise
         except Exception as err:  # noqa: BLE001  (whatever a plugin raises is its bug)
-            raise _fail(cls, method, f"{type(err).__name__}: {err}") from err
+            raise _fail(cls, package, method, f"{type(err).__name__}: {err}") from err
         why = check(result) if check is not None else None
         if why is not None:
-            raise _fail(cls, method, why)
+            raise _fail(cls, package, method, why)
         return result
 
     return call
@@ -124,10 +123,10 @@ def register_kind(cls: type[Op], package: str | None = None) -> type[Op]:
     class, a guarded subclass of `cls`. Usable as a decorator."""
     if not (isinstance(cls, type) and issubclass(cls, Op)):
         raise TypeError(f"{cls!r} is not a layer kind (a subclass of archdsl.kinds.Op)")
-    namespace = {method: _guarded(cls, method) for method in _RESULT_CHECKS}
+    package = package or cls.package or cls.__module__.split(".")[0]
+    namespace = {method: _guarded(cls, package, method) for method in _RESULT_CHECKS}
     namespace.update(__doc__=cls.__doc__, __module__=cls.__module__, __qualname__=cls.__qualname__,
-                     package=package or cls.package or cls.__module__.split(".")[0],
-                     imports=cls.imports or (cls.__module__,), plugin=True)
+                     package=package, imports=cls.imports or (cls.__module__,), plugin=True)
     guarded = type(cls.__name__, (cls,), namespace)
     return register(guarded)
 
