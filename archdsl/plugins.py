@@ -19,7 +19,7 @@ from typing import Any
 
 from archdsl.diagnostics import ArchError, Diagnostic
 from archdsl.ops.base import Functional, Op, Saved, ShapeError, TorchModule
-from archdsl.ops.registry import register
+from archdsl.ops.registry import _known, on_unknown_name, register
 
 ENTRY_POINT_GROUP = "archdsl.kinds"
 
@@ -140,15 +140,13 @@ def load_plugins() -> None:
     _loaded = True
     from importlib.metadata import entry_points
 
-    from archdsl.ops.registry import _known as lookup
-
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         package = ep.dist.name if ep.dist is not None else None
-        if lookup(ep.name) is not None:
+        if _known(ep.name) is not None:
             continue  # registered already (the module registers itself, or a duplicate)
         try:
             obj = ep.load()
-            if isinstance(obj, type) and issubclass(obj, Op) and lookup(obj.name) is None:
+            if isinstance(obj, type) and issubclass(obj, Op) and _known(obj.name) is None:
                 register_kind(obj, package)
         except Exception as err:  # noqa: BLE001  (a broken plugin must not break archdsl)
             _failed[ep.name] = (package, f"{type(err).__name__}: {err}")
@@ -162,3 +160,6 @@ def missing_kind_hint(name: str) -> str | None:
             return (f"'{kind}' comes from the plugin package '{package}', which failed to load "
                     f"({why}); reinstall or fix it")
     return None
+
+
+on_unknown_name(load_plugins)

@@ -64,12 +64,21 @@ def lookup(name: str) -> Op | None:
     """The op called `name`: exact match first, then a unique case-insensitive match; a name
     the catalog does not know loads the installed plugins (`archdsl.plugins`) and looks again."""
     op = _known(name)
-    if op is None and not _plugins_loaded():
-        from archdsl.plugins import load_plugins
-
-        load_plugins()
+    if op is None and _ON_UNKNOWN:
+        for load in _ON_UNKNOWN:
+            load()
         op = _known(name)
     return op
+
+
+# Called (each once: they remember) when a name is not in the catalog: `archdsl.plugins` loads
+# the installed plugins so (it registers itself when `archdsl.ops` is imported).
+_ON_UNKNOWN: list = []
+
+
+def on_unknown_name(load) -> None:
+    if load not in _ON_UNKNOWN:
+        _ON_UNKNOWN.append(load)
 
 
 def _known(name: str) -> Op | None:
@@ -80,13 +89,6 @@ def _known(name: str) -> Op | None:
     if group and len(group) == 1:
         return group[0]
     return None
-
-
-def _plugins_loaded() -> bool:
-    import sys
-
-    module = sys.modules.get("archdsl.plugins")
-    return module is not None and module._loaded
 
 
 def ambiguous(name: str) -> list[str]:
