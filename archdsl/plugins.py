@@ -7,8 +7,8 @@ that is not text), becomes a `plugin-error` diagnostic naming the kind and its p
 internal error of archdsl. Rules that shapes decide (`check_params`, `resolve`, `infer`) report
 on the layer in the spec, as a built-in kind's do. Installed packages provide kinds through the
 entry-point group `archdsl.kinds` (`NAME = "module:Class"`); they are loaded on first need (a
-layer name the catalog does not know, `archdsl ops`), never at import, so a command that uses
-only built-in kinds does not pay for them. `missing_kind_hint(name)` says what is known about a
+layer name that is neither a kind nor a block, `archdsl ops`), never at import, so a command that
+uses only built-in kinds and blocks does not pay for them. `missing_kind_hint(name)` says what is known about a
 kind that did not load (its package, the error). docs/extending.md walks through a plugin.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from archdsl.diagnostics import ArchError, Diagnostic
 from archdsl.ops.base import Functional, Op, Saved, ShapeError, TorchModule
-from archdsl.ops.registry import _known, on_unknown_name, register
+from archdsl.ops.registry import _known, register
 
 ENTRY_POINT_GROUP = "archdsl.kinds"
 
@@ -131,12 +131,13 @@ def register_kind(cls: type[Op], package: str | None = None) -> type[Op]:
     return register(guarded)
 
 
-def load_plugins() -> None:
-    """Load the kinds installed packages declare (entry-point group `archdsl.kinds`), once.
-    A package that fails to load is remembered, for the diagnostic of a spec that uses it."""
+def load_plugins() -> bool:
+    """Load the kinds installed packages declare (entry-point group `archdsl.kinds`), once;
+    True the first time. A package that fails to load is remembered, for the diagnostic of a
+    spec that uses it."""
     global _loaded
     if _loaded:
-        return
+        return False
     _loaded = True
     from importlib.metadata import entry_points
 
@@ -150,6 +151,7 @@ def load_plugins() -> None:
                 register_kind(obj, package)
         except Exception as err:  # noqa: BLE001  (a broken plugin must not break archdsl)
             _failed[ep.name] = (package, f"{type(err).__name__}: {err}")
+    return True
 
 
 def missing_kind_hint(name: str) -> str | None:
@@ -161,5 +163,3 @@ def missing_kind_hint(name: str) -> str | None:
                     f"({why}); reinstall or fix it")
     return None
 
-
-on_unknown_name(load_plugins)

@@ -353,8 +353,10 @@ class Walker:
         lowered = [b for b in prelude if b.lower() == name.lower()]
         if len(lowered) == 1:
             return "block", prelude[lowered[0]], {}
-        from archdsl.plugins import missing_kind_hint
+        from archdsl.plugins import load_plugins, missing_kind_hint
 
+        if load_plugins():  # a name the catalog does not know: installed plugins may have it
+            return self._resolve_name(layer)
         candidates = ops.names() + list(self.blocks) + list(prelude) + ["Aux"]
         guess = suggest(name, candidates)
         amb = ops.ambiguous(name)

@@ -1,6 +1,5 @@
 """The op catalog: every layer kind, declared once (see `archdsl.ops.base` for the contract)."""
 
-from archdsl import plugins  # noqa: F401  (installed plugin kinds load on an unknown name)
 from archdsl.ops import (  # noqa: F401  (register)
     activation,
     conv,

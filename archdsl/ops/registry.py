@@ -61,24 +61,10 @@ def input_op() -> Op:
 
 
 def lookup(name: str) -> Op | None:
-    """The op called `name`: exact match first, then a unique case-insensitive match; a name
-    the catalog does not know loads the installed plugins (`archdsl.plugins`) and looks again."""
-    op = _known(name)
-    if op is None and _ON_UNKNOWN:
-        for load in _ON_UNKNOWN:
-            load()
-        op = _known(name)
-    return op
-
-
-# Called (each once: they remember) when a name is not in the catalog: `archdsl.plugins` loads
-# the installed plugins so (it registers itself when `archdsl.ops` is imported).
-_ON_UNKNOWN: list = []
-
-
-def on_unknown_name(load) -> None:
-    if load not in _ON_UNKNOWN:
-        _ON_UNKNOWN.append(load)
+    """The op called `name`: exact match first, then a unique case-insensitive match. (Kinds of
+    installed plugins are here once `archdsl.plugins.load_plugins()` ran: the elaborator runs it
+    for a name it does not know.)"""
+    return _known(name)
 
 
 def _known(name: str) -> Op | None:
