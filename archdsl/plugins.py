@@ -147,7 +147,10 @@ def load_plugins() -> bool:
             continue  # registered already (the module registers itself, or a duplicate)
         try:
             obj = ep.load()
-            if isinstance(obj, type) and issubclass(obj, Op) and _known(obj.name) is None:
+            if not (isinstance(obj, type) and issubclass(obj, Op)):
+                raise TypeError(f"the entry point names {obj!r}, not a layer kind (a subclass "
+                                "of archdsl.kinds.Op)")
+            if _known(obj.name) is None:
                 register_kind(obj, package)
         except Exception as err:  # noqa: BLE001  (a broken plugin must not break archdsl)
             _failed[ep.name] = (package, f"{type(err).__name__}: {err}")
