@@ -142,3 +142,12 @@ def test_upsampling_mistakes_are_diagnosed(text, code):
     with pytest.raises(ArchError) as err:
         archdsl.load(text, input="3x8x8")
     assert code in {d.code for d in err.value.diagnostics}
+
+
+def test_conv_transpose_macs_are_fvcores():
+    fvcore = pytest.importorskip("fvcore.nn")
+    spec = archdsl.load("ConvT(8, 3, s=2, p=1, op=1, g=2)", input="4x6x5")
+    net = spec.build().eval()
+    flops = fvcore.FlopCountAnalysis(net, torch.randn(1, 4, 6, 5))
+    flops.unsupported_ops_warnings(False)
+    assert flops.total() == spec.summary()["macs"]
