@@ -151,3 +151,13 @@ def test_conv_transpose_macs_are_fvcores():
     flops = fvcore.FlopCountAnalysis(net, torch.randn(1, 4, 6, 5))
     flops.unsupported_ops_warnings(False)
     assert flops.total() == spec.summary()["macs"]
+
+
+@pytest.mark.parametrize("model, size", [("UNet", 188), ("UNetPadded", 32)])
+def test_unet_saved_for_backward_is_what_autograd_keeps(model, size):
+    from autograd_saved import measure_saved_bytes
+
+    spec = archdsl.load(SPEC, model=model, input=f"{1 if model == 'UNet' else 3}x{size}x{size}")
+    net = spec.build()
+    x = torch.randn(2, *spec.input_shape)
+    assert spec.saved_tensors().bytes(2) == measure_saved_bytes(net, x)
