@@ -19,7 +19,7 @@ from typing import Any
 
 from archdsl.diagnostics import ArchError, Diagnostic
 from archdsl.ops.base import Functional, Op, Saved, ShapeError, TorchModule
-from archdsl.ops.registry import _known, register
+from archdsl.ops.registry import _known, forget, register
 
 ENTRY_POINT_GROUP = "archdsl.kinds"
 
@@ -124,6 +124,10 @@ def register_kind(cls: type[Op], package: str | None = None) -> type[Op]:
     if not (isinstance(cls, type) and issubclass(cls, Op)):
         raise TypeError(f"{cls!r} is not a layer kind (a subclass of archdsl.kinds.Op)")
     package = package or cls.package or cls.__module__.split(".")[0]
+    old = _known(cls.name) if isinstance(getattr(cls, "name", None), str) else None
+    if old is not None and old.plugin and type(old).__module__ == cls.__module__ and \
+            type(old).__qualname__ == cls.__qualname__:
+        forget(old)  # the same class defined again (a re-run notebook cell): the new one wins
     namespace = {method: _guarded(cls, package, method) for method in _RESULT_CHECKS}
     namespace.update(__doc__=cls.__doc__, __module__=cls.__module__, __qualname__=cls.__qualname__,
                      package=package, imports=cls.imports or (cls.__module__,), plugin=True)

@@ -218,3 +218,31 @@ def test_a_broken_plugin_is_reported_as_its_own_error(cli, plugin_env, bug, comm
     assert "[plugin-error]" in result.stderr
     assert "layer kind 'Ghost' from the plugin 'archdsl-ghost'" in result.stderr
     assert says in result.stderr
+
+
+def test_registering_a_kind_from_python_and_again_after_a_change():
+    code = textwrap.dedent('''
+        import archdsl
+        from archdsl.kinds import Op, TorchModule, register_kind
+
+        def define(label):
+            class Twice(Op):
+                """Doubles its input. `Twice`."""
+                name = "TwiceKind"
+                summary = "doubles"
+                def torch(self, p, ins, out):
+                    return TorchModule("nn.Identity")
+                def label(self, p, ins, out):
+                    return label
+            return Twice
+
+        register_kind(define("first"))
+        register_kind(define("second"))  # a notebook cell run again
+        m = archdsl.load("Conv(4, 3) - TwiceKind", input="3x8x8")
+        assert [n.op.label(n.ann.params, n.ann.in_shapes, n.ann.out_shape)
+                for n in m.layers()][-1] == "second"
+        print("ok")
+        ''')
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "ok"
