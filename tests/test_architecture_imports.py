@@ -32,7 +32,7 @@ PACKAGE = ROOT / "archdsl"
 # "" is the package itself). A new subpackage or top-level module must be placed here.
 CORE = ["caches", "version", "source", "diagnostics", "limits", "expr", "expr_functions",
         "expr_symbolic", "identifiers", "settings", "syntax", "ops", "loader", "elaborate", "ir",
-        "passes", "describe", "paths"]
+        "passes", "describe", "paths", "plugins", "kinds"]
 LAYER = {
     **dict.fromkeys(CORE, "core"),
     "codegen": "codegen",

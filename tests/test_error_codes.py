@@ -23,6 +23,7 @@ NOT_IN_CORPUS = {
     "bad-classes": "API only (`classes=0`); the CLI refuses --classes 0 as a usage error",
     "shape-error": "the fallback code of a shape rule that names none (an op's own sanity check)",
     "aux-empty": "a guard: every branch the grammar accepts makes at least one layer",
+    "plugin-error": "needs an installed plugin that breaks the contract: tests/test_plugins.py",
 }
 
 

@@ -61,6 +61,12 @@ OP_SPECS = {
                            "ChannelShuffle(1) - LN2d(affine=false) - ChannelShuffle(8) - "
                            "StochasticDepth(0.3, applied=false) - FC",
     "dropout-in-place": "Conv(8, 3) - ReLU - GAP - Flatten - Dropout(0.2, inplace=true) - FC",
+    # U-Net's decoder: transposed convolutions keep their input as Conv does, interpolation
+    # keeps nothing, and a cropped skip is a view that the concatenation copies
+    "upsampling-and-cropped-skip": "Conv(8, 3) - ReLU - ConvT(8) - ReLU - Upsample(2) - "
+                                   "Conv(8, 3) - Upsample(2, bilinear) - Conv(4, 3, s=4) - "
+                                   "Concat(crop=true)[Id, MPool - ConvT(4, 2, s=2) - BN] - "
+                                   "Upsample((2, 3), mode=bilinear, align_corners=true) - FC",
     # and not: one tensor taken twice, branches whose layers keep their outputs
     "adds-not-in-place": "Conv(8, 3, p=1) - BN - Add[Id, Id] - ReLU - "
                          "Add[Conv(8, 3, p=1) - Sigmoid, Conv(8, 3, p=1) - Tanh] - FC",

@@ -35,9 +35,10 @@ REFERENCES = {
     "dpn68": ("timm", "dpn68", {}),
     "dpn92": ("timm", "dpn92", {}),
 }
-# zoo models without a reference implementation: parameter counts worked out by hand
+# zoo models without a reference implementation: parameter counts worked out by hand (U-Net's
+# twin is the hand-written PyTorch U-Net of tests/test_unet.py)
 NO_TWIN = {"lenet5": 61_706, "alexnet": 62_378_344, "vgg_a_lrn": 132_863_336,
-           "vgg_c": 133_638_952}
+           "vgg_c": 133_638_952, "unet": 31_030_658}
 REQUIRED = {"lenet5", "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg16", "vgg16_bn", "vgg19",
             "vgg19_bn", "vgg_a_lrn", "vgg_c", "googlenet", "resnet18", "resnet34", "resnet50",
             "resnet101", "resnet152", "resnext50_32x4d", "densenet121", "densenet169",

@@ -133,7 +133,9 @@ def record(op) -> dict:
 
 def run(args) -> int:
     from archdsl.ops import all_ops
+    from archdsl.plugins import load_plugins
 
+    load_plugins()
     listed = [op for op in all_ops() if op.listed]  # the input: a setting, not a layer
     if args.name:
         return show_one(args, listed)

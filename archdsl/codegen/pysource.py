@@ -56,13 +56,30 @@ def class_name_of(model) -> str:
     return safe_class_name(model.name, set())
 
 
+def _plugin_kinds(ir: ModelIR) -> dict[str, tuple[set[str], set[str]]]:
+    """package -> (its layer kinds this model uses, the modules to import for them)."""
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    for node in ir.graph.order():
+        op = node.op
+        if op.plugin or op.imports:
+            kinds, modules = found.setdefault(op.package or op.imports[0], (set(), set()))
+            kinds.add(op.name)
+            modules.update(op.imports)
+    return found
+
+
 def _header(model, imports: Imports) -> str:
     spec = model.loaded
     origin = (str(spec.path) if spec.kind == "file" else
               f"the zoo spec {spec.path.stem}" if spec.kind == "zoo" else "a layer string")
+    plugins = _plugin_kinds(model.ir)
+    needs = [f"Needs the package {doc(package)} installed (layer kind"
+             f"{'s' if len(kinds) > 1 else ''} {', '.join(sorted(kinds))})."
+             for package, (kinds, _) in sorted(plugins.items())]
     lines = [f'"""{doc(model.name)}, compiled by archdsl {__version__} from {doc(origin)}.',
              "",
              "Generated code: regenerate it with `archdsl compile` rather than editing it.",
+             *([""] + needs if needs else []),
              '"""', ""]
     if imports.math:
         lines.append("import math")
@@ -76,6 +93,10 @@ def _header(model, imports: Imports) -> str:
     if uses_functional(imports.helpers):
         lines.append("import torch.nn.functional as F")
     lines.append("from torch import nn")
+    modules = sorted({m for _, ms in plugins.values() for m in ms})
+    if modules:
+        lines.append("")
+        lines += [f"import {module}" for module in modules]
     return "\n".join(lines)
 
 

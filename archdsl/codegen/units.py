@@ -75,7 +75,8 @@ def appended_channels(ir: ModelIR, scope: Scope) -> int | None:
     if scope.kind != "block" or not scope.children:
         return None
     last = scope.children[-1]
-    if isinstance(last, Scope) or last.key != scope.exit or not last.op.concatenates:
+    if isinstance(last, Scope) or last.key != scope.exit or \
+            not last.op.joins_unchanged(last.params):
         return None
     inputs = [n.key for n in ir.graph.inputs(last.key)]
     if len(inputs) != 2 or inputs[0] != scope.entry or inputs[1] == scope.entry:

@@ -353,12 +353,18 @@ class Walker:
         lowered = [b for b in prelude if b.lower() == name.lower()]
         if len(lowered) == 1:
             return "block", prelude[lowered[0]], {}
+        from archdsl.plugins import load_plugins, missing_kind_hint
+
+        if load_plugins():  # a name the catalog does not know: installed plugins may have it
+            return self._resolve_name(layer)
         candidates = ops.names() + list(self.blocks) + list(prelude) + ["Aux"]
         guess = suggest(name, candidates)
         amb = ops.ambiguous(name)
-        hint = (f"'{name}' could be {' or '.join(amb)}; write the exact name" if amb else
-                did_you_mean(name, guess) if guess else
-                "see `archdsl ops` for the layer kinds")
+        hint = (missing_kind_hint(name) or
+                (f"'{name}' could be {' or '.join(amb)}; write the exact name" if amb else
+                 did_you_mean(name, guess) if guess else
+                 "see `archdsl ops` for the layer kinds; a kind from a plugin needs its "
+                 "package installed"))
         raise ArchError([Diagnostic("unknown-layer", f"unknown layer '{name}'", layer.name_span,
                                     hint)])
 

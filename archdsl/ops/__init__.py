@@ -9,6 +9,7 @@ from archdsl.ops import (  # noqa: F401  (register)
     reshape,
     scale,
     structure,
+    upsample,
 )
 from archdsl.ops.base import (
     RF,

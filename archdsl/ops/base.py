@@ -353,6 +353,12 @@ class Op:
     # its output is its inputs joined along the channels, in order: `Concat[Id, f]` is the
     # input with f's channels appended (a dense layer, run as `DenseStack` in a labelled run)
     concatenates: ClassVar[bool] = False
+
+    def joins_unchanged(self, p) -> bool:
+        """Whether, with these arguments, its output is its inputs joined along the channels as
+        they are (`concatenates`, and no crop): what a dense stack may read as one tensor."""
+        return self.concatenates
+
     # how a model's `init:` setting (any but `default`) sets the weights of the modules it
     # builds: rule -> their nn classes as generated code names them; the rules, written out
     # for each scheme by `archdsl.codegen.weight_init`: "conv" (the scheme's rule for
@@ -362,6 +368,12 @@ class Op:
     weight_init: ClassVar[dict[str, tuple[str, ...]]] = {}
     # classes its generated code defines beside the model, name -> source (`TorchModule.helper`)
     helper_sources: ClassVar[dict[str, str]] = {}
+    # modules generated code imports for it (a plugin kind's own module, whose classes its
+    # `torch()` names as `module.Class`), and the distribution that provides it (`archdsl.plugins`
+    # fills both for a plugin kind; the header of generated code names the package)
+    imports: ClassVar[tuple[str, ...]] = ()
+    package: ClassVar[str | None] = None
+    plugin: ClassVar[bool] = False  # registered from outside archdsl (`archdsl.plugins`)
 
 
 def is_default(value: Any, default: Any) -> bool:

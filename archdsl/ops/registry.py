@@ -38,6 +38,18 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
+def forget(op: Op) -> None:
+    """Take an op out of the catalog (a plugin kind registered again: a notebook cell re-run)."""
+    for name in (op.name, *op.aliases):
+        if _BY_NAME.get(name) is op:
+            del _BY_NAME[name]
+        group = _BY_LOWER.get(name.lower(), [])
+        if op in group:
+            group.remove(op)
+    if op in _ORDER:
+        _ORDER.remove(op)
+
+
 def _base_torch():
     from archdsl.ops.base import Op
 
@@ -61,7 +73,13 @@ def input_op() -> Op:
 
 
 def lookup(name: str) -> Op | None:
-    """The op called `name`: exact match first, then a unique case-insensitive match."""
+    """The op called `name`: exact match first, then a unique case-insensitive match. (Kinds of
+    installed plugins are here once `archdsl.plugins.load_plugins()` ran: the elaborator runs it
+    for a name it does not know.)"""
+    return _known(name)
+
+
+def _known(name: str) -> Op | None:
     op = _BY_NAME.get(name)
     if op is not None:
         return op

@@ -196,9 +196,22 @@ class Mul(Op):
         return "Multiply"
 
 
+class ConcatParams(Params):
+    crop: bool = False
+
+
+# one branch cropped to the height and width of the last branch `{L}`, centred (U-Net's skip)
+_CENTER_CROP = ("{i}[:, :, ({i}.size(2) - {L}.size(2)) // 2:({i}.size(2) + {L}.size(2)) // 2, "
+                "({i}.size(3) - {L}.size(3)) // 2:({i}.size(3) + {L}.size(3)) // 2]")
+
+
 @register
 class Concat(Op):
-    """Concatenation of its branches along the channels: `Concat[branch, branch, ...]`."""
+    """Concatenation of its branches along the channels: `Concat[branch, branch, ...]`.
+
+    `Concat(crop=true)[...]` first crops every branch, centred, to the height and width of the
+    last one (U-Net's unpadded skip connection: the encoder's larger map written first, the
+    upsampled decoder map last). The crop is a view; nothing more is kept for backward."""
 
     fresh_output = True
     name = "Concat"
@@ -206,6 +219,7 @@ class Concat(Op):
     family = "merge"
     arity = None
     module = False
+    Params = ConcatParams
     summary = "channel concatenation of branches"
     example = "Concat[Conv(64, 1), Conv(32, 3, p=1)]"
     concatenates = True
@@ -213,17 +227,43 @@ class Concat(Op):
     def infer(self, p, ins, ctx):
         _same_rank(ins, self.name)
         if len(ins[0]) == 3:
+            if p.crop:
+                last = ins[-1]
+                small = [s for s in ins[:-1] if s[1] < last[1] or s[2] < last[2]]
+                if small:
+                    raise ShapeError("Concat(crop=true) crops each branch to the last one's "
+                                     f"{last[1]}x{last[2]}, and a branch is smaller: "
+                                     + " and ".join(fmt_shape(s) for s in ins), arg="crop",
+                                     code="shape-mismatch",
+                                     hint="write the smallest branch (the upsampled map) last")
+                return (sum(s[0] for s in ins), *last[1:])
             sizes = {s[1:] for s in ins}
             if len(sizes) > 1:
                 raise ShapeError("Concat needs branches of equal height and width, got "
                                  + " and ".join(fmt_shape(s) for s in ins),
                                  code="shape-mismatch",
-                                 hint="pad or stride the branches so they end at the same size")
+                                 hint="pad or stride the branches so they end at the same size, "
+                                      "or crop them: Concat(crop=true)[...]")
             return (sum(s[0] for s in ins), *ins[0][1:])
+        if p.crop:
+            raise ShapeError("Concat(crop=true) crops feature maps, and these are vectors",
+                             arg="crop", code="rank-mismatch")
         return (sum(s[0] for s in ins),)
 
     def torch(self, p, ins, out):
-        return Functional("torch.cat([{all:, }], 1)")
+        if not p.crop:
+            return Functional("torch.cat([{all:, }], 1)")
+        last = len(ins) - 1
+        # cropped at run time, from the tensors' sizes: a block class serves any input size
+        parts = [_CENTER_CROP.replace("{i}", f"{{{i}}}").replace("{L}", f"{{{last}}}")
+                 for i in range(last)]
+        return Functional("torch.cat([" + ", ".join([*parts, f"{{{last}}}"]) + "], 1)")
+
+    def joins_unchanged(self, p) -> bool:
+        return not p.crop
+
+    def label(self, p, ins, out):
+        return "Crop + Concat" if p.crop else self.name
 
 
 class SliceParams(Params):
