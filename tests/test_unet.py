@@ -161,3 +161,14 @@ def test_unet_saved_for_backward_is_what_autograd_keeps(model, size):
     net = spec.build()
     x = torch.randn(2, *spec.input_shape)
     assert spec.saved_tensors().bytes(2) == measure_saved_bytes(net, x)
+
+
+def test_no_receptive_field_is_given_after_upsampling():
+    """The pass does not model an upsampling layer's fractional jump: the decoder's fields are
+    blank and the headline says so, rather than a wrong 396x396."""
+    model = archdsl.load("unet")
+    decoder = [n for n in model.layers() if n.op.ends_receptive_field]
+    assert decoder and all(n.ann.rf is None for n in decoder)
+    assert all(n.ann.rf is None for n in model.layers()[model.layers().index(decoder[0]):])
+    assert model.receptive_field().ann.rf.size == (140, 140)
+    assert "not computed after upsampling" in model.table()

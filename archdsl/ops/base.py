@@ -213,6 +213,9 @@ class Op:
     arity: ClassVar[int | None] = 1  # None: two or more inputs
     module: ClassVar[bool] = True  # an nn.Module in the built model (else a forward expression)
     elementwise: ClassVar[bool] = False
+    # an upsampling layer: its units see a fraction of an input unit's stride, which the
+    # receptive-field pass does not model, so no field is given from it on (blank, not wrong)
+    ends_receptive_field: ClassVar[bool] = False
     output_needed_for_backward: ClassVar[bool] = False  # in-place ReLU must not follow it
     summary: ClassVar[str] = ""
     example: ClassVar[str] = ""

@@ -57,6 +57,7 @@ class ConvT(Op):
     """
 
     fresh_output = True
+    ends_receptive_field = True
     name = "ConvT"
     aliases = ("ConvTranspose", "ConvTranspose2d", "UpConv", "Deconv")
     family = "conv"
@@ -142,6 +143,7 @@ class Upsample(Op):
     No parameters; a new feature map `scale` times the input's height and width."""
 
     fresh_output = True
+    ends_receptive_field = True
     name = "Upsample"
     aliases = ("Up", "Interpolate")
     family = "pool"

@@ -28,7 +28,9 @@ Conventions, per spatial dimension (height, width), in input pixels (pixel i spa
 - `covers_input`: every output unit's field contains the whole input image.
 
 Elementwise and channel-wise layers (activations, normalisation, dropout, slices) keep their
-input's field.
+input's field. Upsampling layers (transposed convolution, `Upsample`: `ends_receptive_field`)
+give none, nor does anything after them: a fractional jump is not modelled, and a blank is
+better than a wrong figure (U-Net's decoder).
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def receptive_fields(ir: ModelIR) -> None:
             continue
         inputs = graph.inputs(node.key)
         fields = [i.ann.rf for i in inputs]
-        if ann.failed or ann.out_shape is None or not fields or any(f is None for f in fields):
+        if ann.failed or ann.out_shape is None or not fields or any(f is None for f in fields) \
+                or node.op.ends_receptive_field:
             continue
         field = merge(fields) if len(fields) > 1 else fields[0]
         effect = node.op.rf(ann.params, list(ann.in_shapes), ann.out_shape)

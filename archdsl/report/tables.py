@@ -178,8 +178,11 @@ def totals_lines(model, batch: int | None = None, dtype: str = "float32",
     if widest is not None:
         rf = widest.ann.rf
         jump = rf.jump[0] if rf.jump[0] == rf.jump[1] else "x".join(map(str, rf.jump))
+        upsampled = any(n.op.ends_receptive_field for n in model.layers())
         lines.insert(5, ("Receptive field", f"{rf.cell()}, jump {jump} (largest, at "
-                                            f"{widest.display})"))
+                                            f"{widest.display}" + ("; not computed after "
+                                                                   "upsampling)" if upsampled
+                                                                   else ")")))
     train = model.training_memory(batch or 1, dtype, optimizer)
     saved_1 = model.saved_tensors(dtype).bytes(1)
     lines.append((f"Saved for backward ({dtype})", human_bytes(saved_1) + " at batch 1"
