@@ -25,13 +25,18 @@ def test_generated_source_matches_the_reviewed_golden_file(name):
     check_golden(GOLDEN / f"{name}.py", archdsl.compile(name))
 
 
+SMALLER_INPUT_ALLOWED = {n for n in archdsl.zoo() if n.startswith(
+    ("efficientnet", "regnet", "convnext", "resnext101", "wide_resnet", "vgg"))}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", archdsl.zoo())
 def test_every_shipped_spec_builds_and_runs(name):
     model = archdsl.load(name)
-    if model.totals.macs > 4 * 10**9 and len(model.input_shape) == 3:
-        # EfficientNet-B7 at 600x600, RegNetY-128GF: the same network runs at 128x128 in a
-        # fraction of the time (its declared size was checked by the load above)
+    if model.totals.macs > 4 * 10**9 and len(model.input_shape) == 3 and \
+            name in SMALLER_INPUT_ALLOWED:
+        # the same network runs at 128x128 in a fraction of the time (its declared size was
+        # checked by the load above); not Inception-v3 (its side head) nor U-Net (unpadded)
         model = archdsl.load(name, input=f"{model.input_shape[0]}x128x128")
     net = model.build(device="meta" if model.totals.params > 50_000_000 else None)
     if model.totals.params > 50_000_000:  # the VGGs: real weights cost seconds, not insight

@@ -122,7 +122,7 @@ def test_summary_formats_from_the_cli(cli, fmt):
         exact = cli("summary", "specs/alexnet.arch", "--format", fmt, "--units", "exact",
                     "--columns", "layer,params")
         assert "Total & 62,378,344" in exact.stdout
-        wrong = cli("summary", "specs/alexnet.arch", "--columns", "layer")
+        wrong = cli("summary", "specs/alexnet.arch", "--units", "exact")
         assert wrong.returncode == 2 and "--format latex" in wrong.stderr
     else:
         assert "62,378,344" in proc.stdout and "781,736" in proc.stdout

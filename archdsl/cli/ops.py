@@ -61,6 +61,12 @@ MEANINGS = {
     "d1": "the input dimension that becomes dimension 1",
     "d2": "the input dimension that becomes dimension 2",
     "d3": "the input dimension that becomes dimension 3",
+    "crop": "centre-crop the other branches to the last branch's height and width (U-Net's "
+            "skip connections)",
+    "output_padding": "extra rows and columns on one side of the output (to reach an exact "
+                      "size)",
+    "scale": "factor by which height and width grow",
+    "align_corners": "bilinear: align the corner pixels of input and output",
     "start": "first index kept",
     "end": "index after the last kept; none: to the end",
 }
