@@ -174,6 +174,33 @@ def targets(sandbox: Path) -> list[tuple[str, object, object, int]]:
     return out
 
 
+@contextlib.contextmanager
+def progress_shown(campaign, seconds: float, stream=None):
+    """On a terminal, a bar of the campaign's time with the inputs and crashes so far (rich's
+    progress, as the CLI's long commands show); nothing when stderr is piped or logged. Yields
+    the function to call after each batch."""
+    stream = stream or sys.stderr
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    started = time.monotonic()
+    bar = Progress(TextColumn("fuzzing"), BarColumn(), TextColumn("{task.fields[found]}"),
+                   TimeRemainingColumn(), console=Console(file=stream), transient=True)
+    with bar:
+        task = bar.add_task("fuzz", total=seconds, found="")
+
+        def update() -> None:
+            stats = campaign.stats.values()
+            bar.update(task, completed=min(seconds, time.monotonic() - started),
+                       found=f"{sum(s.tried for s in stats):,} inputs, "
+                             f"{sum(s.crashes for s in stats)} crashes")
+
+        yield update
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to run")
@@ -185,11 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     campaign = Campaign(started + args.minutes * 60, sandbox)
     plan = targets(sandbox)
     try:
-        while time.monotonic() < campaign.deadline:
-            for name, strategy, action, batch in plan:
-                if time.monotonic() >= campaign.deadline:
-                    break
-                campaign.run(name, strategy, action, batch)
+        with progress_shown(campaign, args.minutes * 60) as update:
+            while time.monotonic() < campaign.deadline:
+                for name, strategy, action, batch in plan:
+                    if time.monotonic() >= campaign.deadline:
+                        break
+                    campaign.run(name, strategy, action, batch)
+                    update()
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)
     elapsed = time.monotonic() - started

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import types
 
 import pytest
@@ -64,3 +65,26 @@ def test_every_written_file_is_announced(cli_inprocess, tmp_path, argv, name, de
 def test_quiet_keeps_errors(cli_inprocess):
     proc = cli_inprocess("check", "Conv-Poool", "--input", "3x8x8", "-q")
     assert proc.returncode == 1 and "unknown layer" in proc.stderr
+
+
+def test_the_fuzzer_shows_progress_on_a_terminal_only(monkeypatch):
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("fuzz_run", ROOT / "fuzz" / "run.py")
+    fuzz = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "fuzz_run", fuzz)  # its dataclasses look themselves up
+    spec.loader.exec_module(fuzz)
+    campaign = types.SimpleNamespace(stats={"grammar": types.SimpleNamespace(tried=1234,
+                                                                             crashes=0)})
+    pipe = io.StringIO()
+    with fuzz.progress_shown(campaign, 60, pipe) as update:
+        update()
+    assert pipe.getvalue() == ""  # piped or logged: the summary only
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("TERM", "xterm")
+    tty = Terminal()
+    with fuzz.progress_shown(campaign, 60, tty) as update:
+        update()
+    assert "fuzzing" in tty.getvalue() and "1,234 inputs, 0 crashes" in tty.getvalue()
