@@ -158,11 +158,8 @@ class Walker:
                 check_identifier(st.label, st.label_span)
             except ArchError as err:
                 self.reporter.extend(err.diagnostics)
-            scope = self._child_scope("group", where, st.span, st.label, pending)
-            scope.entry = cur
-            out = self.chain(st.chain, cur, Where(scope, where.env, where.trace))
-            scope.exit = out
-            return out
+            return self._scoped(where, st.span, st.label, pending, cur,
+                                lambda inner: self.chain(st.chain, cur, inner))
         if isinstance(st, ast.Dag):
             return self.dag(st, cur, where)
         raise TypeError(st)
@@ -175,16 +172,23 @@ class Walker:
         where.scope.children.append(scope)
         return scope
 
+    def _scoped(self, where: Where, span: Span, name: str | None, pending: Pending | None,
+                cur: int, walk) -> int:
+        """A new group scope under `where` (a stage, `Seq[...]`, a named chain), fed by `cur`,
+        with `walk(inner)` walking its content; returns what flows out."""
+        scope = self._child_scope("group", where, span, name, pending)
+        scope.entry = cur
+        out = walk(Where(scope, where.env, where.trace))
+        scope.exit = out
+        return out
+
     def chain(self, chain: ast.Chain, cur: int, where: Where, pending: Pending | None = None
               ) -> int:
         if pending and pending.name and (len(chain.elements) > 1 or
                                          chain.elements[0].repeat is not None):
             # a named multi-layer chain (a DAG node, a repeat copy) becomes a group
-            scope = self._child_scope("group", where, chain.span, None, pending)
-            scope.entry = cur
-            out = self.chain(chain, cur, Where(scope, where.env, where.trace))
-            scope.exit = out
-            return out
+            return self._scoped(where, chain.span, None, pending, cur,
+                                lambda inner: self.chain(chain, cur, inner))
         for el in chain.elements:
             cur = self.element(el, cur, where, pending if len(chain.elements) == 1 else None)
         return cur
@@ -605,12 +609,8 @@ class Walker:
                                             "merge", group.span,
                                             "write Add[...] or Concat[...] around them")])
             if pending and pending.name:
-                scope = self._child_scope("group", where, group.span, None, pending)
-                scope.entry = cur
-                out = self.statements(group.branches[0].statements, cur,
-                                      Where(scope, where.env, where.trace))
-                scope.exit = out
-                return out
+                return self._scoped(where, group.span, None, pending, cur, lambda inner:
+                                    self.statements(group.branches[0].statements, cur, inner))
             return self.statements(group.branches[0].statements, cur, where)
         if head.name.lower() == "aux":
             return self.aux(group, cur, where, pending)
@@ -684,12 +684,8 @@ class Walker:
             raise ArchError([Diagnostic("unknown-argument", "Seq takes no arguments", head.span)])
         name, _ = self._label(head, where, "seq")
         pending = self._pending_with_label(pending, head)
-        scope = self._child_scope("group", where, group.span, name, pending)
-        scope.entry = cur
-        out = self.statements(group.branches[0].statements, cur,
-                              Where(scope, where.env, where.trace))
-        scope.exit = out
-        return out
+        return self._scoped(where, group.span, name, pending, cur, lambda inner:
+                            self.statements(group.branches[0].statements, cur, inner))
 
     def aux(self, group: ast.Group, cur: int, where: Where, pending: Pending | None) -> int:
         head = group.head
