@@ -18,9 +18,11 @@ from conftest import ROOT
     (["summry", "lenet5"], "usage: archdsl [", ["did you mean 'summary'?"]),
     (["summary", "lenet5", "--inpt", "3x32x32"], "usage: archdsl summary",
      ["unrecognized option --inpt; did you mean --input?"]),
-    (["check", "lenet5", "--colour", "never"], "usage: archdsl check",
+    (["check", "lenet5", "--colr", "never"], "usage: archdsl check",
      ["did you mean --color?"]),
-    (["--colour", "never", "check", "lenet5"], "usage: archdsl [", ["did you mean --color?"]),
+    (["--colr", "never", "check", "lenet5"], "usage: archdsl [", ["did you mean --color?"]),
+    (["check", "lenet5", "--colour", "nevr"], "usage: archdsl check",
+     ["'auto', 'always', 'never'", "did you mean 'never'?"]),
     (["summary", "lenet5", "--format", "jsn"], "usage: archdsl summary",
      ["'table', 'markdown', 'latex', 'csv', 'json'", "did you mean 'json'?"]),
     (["check", "lenet5", "--color", "nevr"], "usage: archdsl check",
@@ -32,6 +34,12 @@ def test_typos(cli_inprocess, argv, usage, words):
     assert usage in proc.stderr
     for word in words:
         assert word in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["check", "lenet5", "--colour", "never"],
+                                  ["--colour", "always", "check", "lenet5"]])
+def test_british_spelling_of_color(cli_inprocess, argv):
+    assert cli_inprocess(*argv).returncode == 0
 
 
 def test_unique_prefix_still_works(cli_inprocess):

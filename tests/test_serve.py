@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import threading
 import time
 import urllib.error
@@ -103,23 +102,45 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
                  if shutil.which(n)), None)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install "
-                    "chromium): the page is tested over HTTP above, not in a browser")
-def test_page_in_a_headless_browser(server):
+@pytest.fixture
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium): the page is "
+                    "tested over HTTP above, not in a browser")
+    from cdp import Browser
+
+    b = Browser(CHROMIUM)
+    yield b
+    b.close()
+
+
+def choose(browser, select: str, value: str) -> None:
+    """Choose in one of the page's selects as a person does: the value, then its change event."""
+    browser.evaluate(f"(s => {{ s.value = {json.dumps(value)}; "
+                     "s.dispatchEvent(new Event('change')); })"
+                     f"(document.getElementById({json.dumps(select)}))")
+
+
+def test_page_driven_in_a_headless_browser(server, browser):
     spec, base = server
-
-    def dom(query: str = "") -> str:
-        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                               "--virtual-time-budget=3000", "--dump-dom", f"{base}/{query}"],
-                              capture_output=True, text=True, timeout=90).stdout
-
-    page = dom()
-    assert ">224<" in page and ("<svg" in page or not shutil.which("dot"))
-    if shutil.which("dot"):  # the page's theme choice, set as a link sets it: a dark slide
+    diagram = "document.getElementById('diagram').innerHTML"
+    table = "document.getElementById('table').innerHTML"
+    diagnostics = "document.getElementById('diagnostics').textContent"
+    browser.open(f"{base}/")
+    browser.wait_for(f"{table}.includes('>224<')")
+    if shutil.which("dot"):
+        first = browser.wait_for(f"{diagram}.includes('<svg') && {diagram}")
         dark_background = "#1e1f24"
-        assert dark_background not in page and dark_background in dom("?theme=dark")
-    spec.write_text(WIDER)
-    assert ">448<" in dom()
+        assert dark_background not in first
+        choose(browser, "theme", "dark")
+        browser.wait_for(f"{diagram}.includes({json.dumps(dark_background)})")
+        assert browser.evaluate("location.search") == "?theme=dark"  # a link to this choice
+        choose(browser, "style", "featuremaps")  # the paper figure: boxes drawn as polygons
+        browser.wait_for(f"{diagram}.includes('<polygon') && !{diagram}.includes('class=\"node\"')")
+    spec.write_text(WIDER)  # saved in the editor: the open page follows within a second or so
+    browser.wait_for(f"{table}.includes('>448<')", timeout=5)
     spec.write_text(BROKEN)
-    page = dom()
-    assert "unknown layer 'Rleu'" in page and "^^^^" in page
+    shown = browser.wait_for(f"{diagnostics}.includes('Rleu') && {diagnostics}")
+    assert "unknown layer 'Rleu'" in shown and "^^^^" in shown
+    spec.write_text(GOOD)
+    browser.wait_for(f"{diagnostics} === '' && {table}.includes('>224<')", timeout=5)

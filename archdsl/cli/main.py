@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="archdsl", description=DESCRIPTION,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+    parser.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
                         help="colour diagnostics (default: on a terminal, unless NO_COLOR)")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.required = True
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but the "
                         "output asked for and errors: no progress, no `wrote FILE` lines")
     for command_parser in sub.choices.values():  # `archdsl check X --color never` works too
-        command_parser.add_argument("--color", choices=("auto", "always", "never"),
+        command_parser.add_argument("--color", "--colour", choices=("auto", "always", "never"),
                                     default=argparse.SUPPRESS, help="colour diagnostics "
                                     "(default: on a terminal, unless NO_COLOR is set)")
         command_parser.add_argument("-q", "--quiet", action="store_true",
