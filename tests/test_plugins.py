@@ -246,3 +246,65 @@ def test_registering_a_kind_from_python_and_again_after_a_change():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok"
+
+
+def test_a_plugin_kind_with_traits_is_treated_like_a_built_in_one():
+    """Traits are the whole contract: an elementwise plugin activation folds into the box before
+    it in diagrams, as ReLU does; a plugin merge (two inputs, a glyph) is drawn as a circle and
+    counted as a merge; an op whose output backward needs keeps an in-place ReLU away from it."""
+    code = textwrap.dedent('''
+        import archdsl
+        from archdsl.kinds import Functional, Op, TorchModule, register_kind
+        from archdsl.render.diagram import Options, build_diagram
+
+        class Mish2(Op):
+            """Mish, from a plugin. `Mish2`."""
+            name = "Mish2"
+            family = "act"
+            elementwise = True
+            fresh_output = True  # a new tensor, so an in-place ReLU could follow...
+            output_needed_for_backward = True  # ...were its output not needed for backward
+            summary = "mish"
+            def torch(self, p, ins, out):
+                return TorchModule("nn.Mish")
+            def label(self, p, ins, out):
+                return "Mish2"
+
+        class Max2(Op):
+            """Elementwise maximum of two branches, from a plugin. `Max2[a, b]`."""
+            name = "Max2"
+            arity = None
+            module = False
+            glyph = "max"
+            summary = "elementwise maximum"
+            def infer(self, p, ins, ctx):
+                return ins[0]
+            def torch(self, p, ins, out):
+                return Functional("torch.maximum({0}, {1})")
+            def label(self, p, ins, out):
+                return "max"
+
+        register_kind(Mish2)
+        register_kind(Max2)
+        def boxes(text):
+            d = build_diagram(archdsl.load(text, input="3x16x16"), Options(view="blocks"))
+            return [(b.title, b.folded, b.glyph) for b in d.boxes() if not b.io]
+        plugin = boxes("Conv(8, 3) - BN - Mish2 - MPool")
+        builtin = boxes("Conv(8, 3) - BN - Mish - MPool")
+        assert [f for _, f, _ in plugin] == [["BN", "Mish2"], []], plugin
+        assert [f for _, f, _ in builtin] == [["BN", "Mish"], []], builtin
+        merged = boxes("Conv(8, 3) - Max2[Id, Conv(8, 3, p=1)]")
+        assert any(g for _, _, g in merged), merged
+        m = archdsl.load("Conv(8, 3) - Mish2 - ReLU - Max2[Id, Conv(8, 3, p=1)]",
+                         input="3x16x16")
+        code = m.source()
+        assert "nn.Mish()" in code and "nn.ReLU()" in code, code  # not ReLU(inplace=True)
+        import torch
+        net = m.build().eval()
+        x = torch.randn(2, 3, 16, 16)
+        assert net(x).shape == (2, 8, 14, 14)
+        print("ok")
+        ''')
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "ok"
