@@ -87,6 +87,9 @@ def _f(x: float) -> str:
 
 
 class _Svg:
+    """The drawing primitives of the figure; everything drawn goes through these (a TikZ
+    writer mirrors them)."""
+
     def __init__(self) -> None:
         self.parts: list[str] = []
 
@@ -96,20 +99,47 @@ class _Svg:
                           'stroke-width="1" stroke-linejoin="round"/>')
 
     def text(self, x: float, y: float, text: str, size: float, colour: str, bold: bool = False,
-             anchor: str = "middle") -> None:
+             anchor: str = "middle", rotate: float = 0.0) -> None:
+        """Text with its baseline at y; `rotate`: degrees clockwise about (x, y)."""
         weight = ' font-weight="bold"' if bold else ""
+        turn = f' transform="rotate({_f(rotate)} {_f(x)} {_f(y)})"' if rotate else ""
         self.parts.append(f'<text x="{_f(x)}" y="{_f(y)}" font-size="{_f(size)}" '
-                          f'fill="{colour}" text-anchor="{anchor}"{weight}>{escape(text)}</text>')
+                          f'fill="{colour}" text-anchor="{anchor}"{weight}{turn}>'
+                          f'{escape(text)}</text>')
 
-    def path(self, points: list[tuple[float, float]], colour: str) -> None:
+    def path(self, points: list[tuple[float, float]], colour: str,
+             dash: str | None = None) -> None:
         pts = " ".join(f"{_f(x)},{_f(y)}" for x, y in points)
         self.parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" '
-                          'stroke-width="1.4" stroke-linejoin="round"/>')
+                          f'stroke-width="1.4" stroke-linejoin="round"{_dash(dash)}/>')
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, colour: str, width: float = 1.0,
+             dash: str | None = None) -> None:
+        """A straight line; `dash`: "on,off" lengths (px), or None for solid."""
+        self.parts.append(f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" '
+                          f'stroke="{colour}" stroke-width="{_f(width)}"{_dash(dash)}/>')
+
+    def curve(self, points: list[tuple[float, float]], colour: str, width: float = 1.4,
+              dash: str | None = None) -> None:
+        """Cubic Bezier segments joined end to end: a start point, then three points (two
+        controls and an end) per segment."""
+        (x0, y0), rest = points[0], points[1:]
+        segs = " ".join("C " + " ".join(f"{_f(x)},{_f(y)}" for x, y in rest[i:i + 3])
+                        for i in range(0, len(rest), 3))
+        self.parts.append(f'<path d="M {_f(x0)},{_f(y0)} {segs}" fill="none" stroke="{colour}" '
+                          f'stroke-width="{_f(width)}"{_dash(dash)}/>')
+
+    def circle(self, x: float, y: float, r: float, fill: str, stroke: str) -> None:
+        self.parts.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" fill="{fill}" '
+                          f'stroke="{stroke}" stroke-width="1.2"/>')
 
     def arrow(self, x1: float, x2: float, y: float, colour: str) -> None:
-        self.parts.append(f'<line x1="{_f(x1)}" y1="{_f(y)}" x2="{_f(x2 - 6)}" y2="{_f(y)}" '
-                          f'stroke="{colour}" stroke-width="1.4"/>')
+        self.line(x1, y, x2 - 6, y, colour, 1.4)
         self.poly([(x2, y), (x2 - 7, y - 3.5), (x2 - 7, y + 3.5)], colour, colour)
+
+
+def _dash(dash: str | None) -> str:
+    return f' stroke-dasharray="{dash}"' if dash else ""
 
 
 def _cuboid(svg: _Svg, x: float, cy: float, shape: Shape, fill: str, stroke: str,
@@ -213,7 +243,8 @@ def featuremaps_svg(model, look: Look, options: Options | None = None,
 
     svg = _Svg()
     if not look.transparent:
-        svg.parts.append(f'<rect width="100%" height="100%" fill="{_bg(theme.background)}"/>')
+        svg.poly([(0, 0), (width, 0), (width, height), (0, height)], _bg(theme.background),
+                 "none")
     y = PAD
     if title:
         svg.text(width / 2, y + theme.title_size, title, theme.title_size, theme.text, True)
@@ -312,9 +343,7 @@ def _kernel(svg: _Svg, model, shape: Shape, nxt: tuple[Box, Shape], x: float, x_
     mid_y = (patch[1][1] + patch[2][1]) / 2
     target = (x_next + 2, min(max(mid_y, cy - up + 0.6 * up), cy - 6))
     for corner in (patch[1], patch[2]):
-        svg.parts.append(f'<line x1="{_f(corner[0])}" y1="{_f(corner[1])}" x2="{_f(target[0])}" '
-                         f'y2="{_f(target[1])}" stroke="{col.border}" stroke-width="0.8" '
-                         'stroke-dasharray="3,2"/>')
+        svg.line(corner[0], corner[1], target[0], target[1], col.border, 0.8, "3,2")
 
 
 def _bg(colour: str) -> str:
