@@ -145,6 +145,10 @@ class _Svg:
         self.parts.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" fill="{fill}" '
                           f'stroke="{stroke}" stroke-width="1.2"/>')
 
+    def add(self, other: _Svg) -> None:
+        """Another drawing's parts, drawn after (over) this one's."""
+        self.parts += other.parts
+
     def arrow(self, x1: float, x2: float, y: float, colour: str) -> None:
         self.line(x1, y, x2 - 6, y, colour, 1.4)
         self.poly([(x2, y), (x2 - 7, y - 3.5), (x2 - 7, y + 3.5)], colour, colour)
@@ -189,7 +193,7 @@ def _diagram(model, options: Options) -> Diagram:
         view = build_diagram(model, Options(view="auto", expand=options.expand)).view
         if not options.expand:
             opened = _opened(model)
-            if lanes.skip_depth(lanes.structure(opened)) >= U_DEPTH:
+            if _u_levels(lanes.structure(opened)) is not None:
                 return opened
     if view == "layers":
         return _opened(model)
@@ -529,21 +533,30 @@ def _breakable(seq: _Seq) -> list[bool]:
 
 def _u_levels(chain: list) -> tuple[list[tuple[list, list]], list] | None:
     """An encoder-decoder's scales: (encoder part, decoder part) per level from the top, and
-    the bottom; None when the chain is not one (its deepest skip nests fewer than U_DEPTH)."""
-    if lanes.skip_depth(chain) < U_DEPTH:
-        return None
+    the bottom; None when the chain is not one: its outermost skip must span the network's
+    middle (hold at least half its boxes, unlike a residual block's or a squeeze-excitation's)
+    and skips nest in it at least U_DEPTH deep."""
     levels = []
     rest = chain
     while True:
         splits = [k for k, item in enumerate(rest) if isinstance(item, lanes.Split)
                   and item.skip and len(item.lanes) == 1]
         if not splits:
-            return (levels, rest) if len(levels) >= U_DEPTH else None
-        k = max(splits, key=lambda k: lanes.skip_depth(rest[k].lanes[0]))
+            break
+        k = max(splits, key=lambda k: _count(rest[k].lanes[0]))
+        if not levels and 2 * _count(rest[k].lanes[0]) < _count(chain):
+            return None
         if len(splits) > 1 and lanes.skip_depth(rest[k].lanes[0]) == 0:
-            return (levels, rest) if len(levels) >= U_DEPTH else None
+            break
         levels.append((rest[:k], rest[k + 1:]))
         rest = rest[k].lanes[0]
+    return (levels, rest) if len(levels) >= U_DEPTH else None
+
+
+def _count(chain: list) -> int:
+    """Boxes in a chain, its branches included."""
+    return sum(1 if isinstance(item, str) else sum(_count(lane) for lane in item.lanes)
+               for item in chain)
 
 
 def _edge_labels(shape: Shape, scale: str, small: float) -> tuple[str, str, str] | None:
@@ -618,7 +631,7 @@ def featuremaps_svg(model, look: Look, options: Options | None = None,
             svg.text(x + 24, y + 12, LEGEND[fam], small, theme.text, anchor="start")
             x += 30 + _text_width(LEGEND[fam], small)
         y += legend_h
-    svg.parts += painter.svg.parts
+    svg.add(painter.svg)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" '
             f'height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
             f'font-family="{theme.font}">')
