@@ -1,17 +1,28 @@
 """The feature-map figure of the papers and lecture slides (LeNet, AlexNet), as SVG.
 
-Contract: `featuremaps_svg(model, look, options)` returns SVG text: the trunk of the model (the
-boxes of the diagram view, chosen as for the graph style (`auto`: VGG-16 draws its 13
-convolutions and 5 poolings, ResNet-50 its blocks), that every path from the input to the main
-output passes through,
-so side heads and the inside of branches are left out) drawn left to right, each output as a
-box whose height is the feature map's height, whose receding side is its width and whose depth
-along the flow is its channels, all log-scaled so 224 and 7 both stay visible (`scale="sqrt"`
-or `"linear"` makes downsampling read stronger: 256x56x56 and 2048x7x7 differ more). FC outputs are
-thin bars. Above each box: its name and label (kernel and stride, `Conv 11x11, 96, /4`; a block
-or stage as one box, `layer2` / `Bottleneck ×4`); below it: its size (C×H×W, as everywhere in
-archdsl). Elementwise layers (ReLU, LRN, dropout) change no shape and are folded into the box
-before them. Deterministic: the same model and options give byte-identical SVG.
+Contract: `featuremaps_svg(model, look, options)` returns SVG text: the boxes of the diagram
+view (chosen as for the graph style, `auto`: VGG-16 draws its 13 convolutions and 5 poolings,
+ResNet-50 its blocks; an encoder-decoder with nested long skips, U-Net, every layer) on the
+paths from the input to the main output (side heads are left out), drawn left to right, each
+output as a box whose height is the feature map's height, whose receding side is its width and
+whose depth along the flow is its channels, all log-scaled so 224 and 7 both stay visible
+(`scale="sqrt"` or `"linear"` makes downsampling read stronger: 256x56x56 and 2048x7x7 differ
+more). FC outputs are thin bars. Above each box: its name and label (kernel and stride,
+`Conv 11x11, 96, /4`; a block or stage as one box, `layer2` / `Bottleneck ×4`); its sizes
+written along its edges as the LeNet and AlexNet papers do (height up the front face, width
+along the receding edge, channels under the front face), or as C×H×W below it where they do
+not fit (small and flat outputs, FC bars). Elementwise layers (ReLU, LRN, dropout) change no
+shape and are folded into the box before them.
+
+Where paths part and meet (`lanes.structure`): a branch beside an identity shortcut stays on
+the line with the shortcut drawn as an arc over it into the merge (a `+` circle for Add; a
+projection shortcut with one layer into a `+` is a dashed arc labelled with it, as in the
+ResNet paper); other branches are stacked top to bottom between the split and the merge
+(Inception); skips nested at least U_DEPTH deep whose outermost spans the network's middle draw
+as a U: one row per scale, encoder on the left, decoder on the right, deeper scales lower and
+further in, a long skip arrow across each row. A long chain wraps into rows (never inside a
+skip). Everything is drawn through `_Svg`'s primitives (a TikZ writer can mirror them).
+Deterministic: the same model and options give byte-identical SVG.
 """
 
 from __future__ import annotations
