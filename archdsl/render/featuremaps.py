@@ -438,8 +438,7 @@ class _Painter:
         return _Metrics(width, head_h, top, up, down)
 
     # --- drawing -----------------------------------------------------------------------------
-    def row(self, units: list, arcs: list[_Arc], x: float, cy: float, m: _Metrics,
-            kernels: bool = True) -> None:
+    def row(self, units: list, arcs: list[_Arc], x: float, cy: float, m: _Metrics) -> None:
         """Units side by side from x on the centre line cy, their labels on one line; arrows
         between them, kernels between cuboids, arcs over skipped units."""
         for u in units:
@@ -452,7 +451,7 @@ class _Painter:
                 self.draw_col(u, m)
         edge = self.theme.edge
         for a, b in zip(units, units[1:], strict=False):
-            if kernels and isinstance(a, _Col) and isinstance(b, _Col) and not a.glyph:
+            if isinstance(a, _Col) and isinstance(b, _Col) and not a.glyph:
                 _kernel(self.svg, self.model, a.shape, (b.box, b.shape), a.left, b.left, cy,
                         self.theme, self.scale)
             if isinstance(b, _Lanes):
