@@ -3,7 +3,7 @@ run for real); SVG is well-formed, deterministic and draws what the model has.
 
 Contract: a graph figure's SVG has one node per box of the diagram (`build_diagram`), each
 showing its title (or its glyph) under the model's name; a feature-map figure shows every trunk
-column's title and size, left to right; each theme paints its own background and family colours.
+column's title and size (along its edges or below it), in order; each theme paints its own background and family colours.
 
 New specs in the zoo are covered without a change here. PNGs are rendered at a low resolution to
 keep the suite quick; the resolution path itself is checked in test_render_cli.py.
@@ -17,7 +17,7 @@ import pytest
 
 import archdsl
 from archdsl.render.diagram import build_diagram
-from archdsl.render.featuremaps import columns
+from archdsl.render.featuremaps import _edge_labels, columns
 from archdsl.render.figures import FigureOptions, render_figure
 from archdsl.render.themes import theme as theme_of
 
@@ -71,7 +71,11 @@ def check_featuremaps_figure(model, options: FigureOptions, svg: bytes) -> None:
     assert root.find(f"{SVG}title").text == model.name
     cols, _ = columns(model, options.diagram_options())
     assert len(cols) >= 3 and len(root.findall(f"{SVG}polygon")) >= len(cols)
-    wanted = [text for box, shape in cols for text in (box.title, "×".join(map(str, shape)))]
+    look = theme_of(options.theme)
+    wanted = []
+    for box, shape in cols:  # its sizes along its edges, or below it when they do not fit
+        edges = _edge_labels(shape, options.scale, look.small_size)
+        wanted += [box.title, *(edges or ["×".join(map(str, shape))])]
     assert in_order(wanted, svg_texts(root)), "a column's title or size is missing or misplaced"
 
 

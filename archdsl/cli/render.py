@@ -33,8 +33,10 @@ into columns; --rankdir TB|LR lays it out in one direction instead.
 
 --style featuremaps draws the classic figure of the LeNet and AlexNet papers:
 each output a box (height and width: spatial size, depth: channels; log
-scale; --scale sqrt|linear), kernel and stride above it, size below it, the
-next layer's kernel as a patch with projection lines.
+scale; --scale sqrt|linear), kernel and stride above it, sizes along its
+edges, the next layer's kernel as a patch with projection lines; residual
+shortcuts as arcs into a +, Inception branches stacked, U-Net as a U
+(e.g. --expand layer1, --view layers).
 
 examples:
   archdsl render specs/lenet5.arch -o lenet5.svg
