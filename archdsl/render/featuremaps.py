@@ -12,6 +12,9 @@ thin bars. Above each box: its name and label (kernel and stride, `Conv 11x11, 9
 or stage as one box, `layer2` / `Bottleneck ×4`); below it: its size (C×H×W, as everywhere in
 archdsl). Elementwise layers (ReLU, LRN, dropout) change no shape and are folded into the box
 before them. Deterministic: the same model and options give byte-identical SVG.
+
+Everything is drawn through a canvas, `_Svg` here or `tikz.Tikz` (`featuremaps_tex`: the same
+figure as TikZ for LaTeX), so a new part of the figure is a call on the canvas, never raw SVG.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from archdsl.render.choices import SCALES  # log, sqrt, linear: `--scale`
 from archdsl.render.diagram import Box, Diagram, Options, build_diagram
 from archdsl.render.graphviz_render import LEGEND_PER_ROW, Look
 from archdsl.render.themes import LEGEND, Theme
+from archdsl.render.themes import mix as _mix
 
 GAP = 34.0  # px between columns (the arrow)
 PAD = 24.0
@@ -71,17 +75,6 @@ def _dims(shape: Shape, scale: str) -> tuple[float, float, float]:
     return 8.0, bar(shape[0] if shape else 1, scale), 0.0
 
 
-def _mix(colour: str, other: str, t: float) -> str:
-    """Blend two #rrggbb colours (t = share of `other`); names pass through unchanged."""
-    named = {"white": "#ffffff", "black": "#000000"}
-    a, b = named.get(colour, colour), named.get(other, other)
-    if not (a.startswith("#") and b.startswith("#") and len(a) == len(b) == 7):
-        return colour
-    ca = [int(a[i:i + 2], 16) for i in (1, 3, 5)]
-    cb = [int(b[i:i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb, strict=True))
-
-
 def _f(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
@@ -107,9 +100,25 @@ class _Svg:
                           'stroke-width="1.4" stroke-linejoin="round"/>')
 
     def arrow(self, x1: float, x2: float, y: float, colour: str) -> None:
-        self.parts.append(f'<line x1="{_f(x1)}" y1="{_f(y)}" x2="{_f(x2 - 6)}" y2="{_f(y)}" '
-                          f'stroke="{colour}" stroke-width="1.4"/>')
+        self.line(x1, y, x2 - 6, y, colour, 1.4)
         self.poly([(x2, y), (x2 - 7, y - 3.5), (x2 - 7, y + 3.5)], colour, colour)
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, colour: str, width: float = 1,
+             dash: tuple[float, ...] | None = None) -> None:
+        dashes = f' stroke-dasharray="{",".join(_f(d) for d in dash)}"' if dash else ""
+        self.parts.append(f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" '
+                          f'stroke="{colour}" stroke-width="{_f(width)}"{dashes}/>')
+
+    def background(self, width: float, height: float, colour: str) -> None:
+        self.parts.append(f'<rect width="100%" height="100%" fill="{colour}"/>')
+
+    def document(self, width: float, height: float, theme: Theme, name: str) -> str:
+        head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" '
+                f'height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
+                f'font-family="{theme.font}">')
+        body = "\n".join(self.parts)
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n' + head + "\n"
+                f"<title>{escape(name)}</title>\n" + body + "\n</svg>\n")
 
 
 def _cuboid(svg: _Svg, x: float, cy: float, shape: Shape, fill: str, stroke: str,
@@ -183,6 +192,21 @@ def featuremaps_svg(model, look: Look, options: Options | None = None,
                     scale: str = "log") -> str:
     """The feature-map figure of `model` as SVG text (see the module docstring); `scale`
     maps sizes to lengths (SCALES)."""
+    return draw_featuremaps(_Svg(), model, look, options, scale)
+
+
+def featuremaps_tex(model, look: Look, options: Options | None = None,
+                    scale: str = "log") -> str:
+    """The same figure as a LaTeX document of one TikZ picture (`archdsl.render.tikz`)."""
+    from archdsl.render.tikz import Tikz
+
+    return draw_featuremaps(Tikz(look.theme), model, look, options, scale)
+
+
+def draw_featuremaps(svg: _Svg, model, look: Look, options: Options | None = None,
+                     scale: str = "log") -> str:
+    """The figure drawn on the canvas `svg` (an `_Svg`, or a `tikz.Tikz` with the same
+    methods), returned as that canvas's document text."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     options = options or Options()
@@ -211,9 +235,8 @@ def featuremaps_svg(model, look: Look, options: Options | None = None,
     legend_w = sum(30 + _text_width(LEGEND[f], small) for f in families[:LEGEND_PER_ROW])
     width = max(width, legend_w + 2 * PAD, _text_width(title or "", theme.title_size) + 2 * PAD)
 
-    svg = _Svg()
     if not look.transparent:
-        svg.parts.append(f'<rect width="100%" height="100%" fill="{_bg(theme.background)}"/>')
+        svg.background(width, height, _bg(theme.background))
     y = PAD
     if title:
         svg.text(width / 2, y + theme.title_size, title, theme.title_size, theme.text, True)
@@ -262,12 +285,7 @@ def featuremaps_svg(model, look: Look, options: Options | None = None,
             svg.path([(start, centre[i]), (start + GAP / 2, centre[i]), (start + GAP / 2, below),
                       (PAD / 2, below), (PAD / 2, centre[i + 1])], theme.edge)
             svg.arrow(PAD / 2, end, centre[i + 1], theme.edge)
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" '
-            f'height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
-            f'font-family="{theme.font}">')
-    body = "\n".join(svg.parts)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + head + "\n"
-            f"<title>{escape(diagram.name)}</title>\n" + body + "\n</svg>\n")
+    return svg.document(width, height, theme, diagram.name)
 
 
 def _kernel_size(model, box: Box) -> tuple[int, int] | None:
@@ -312,9 +330,7 @@ def _kernel(svg: _Svg, model, shape: Shape, nxt: tuple[Box, Shape], x: float, x_
     mid_y = (patch[1][1] + patch[2][1]) / 2
     target = (x_next + 2, min(max(mid_y, cy - up + 0.6 * up), cy - 6))
     for corner in (patch[1], patch[2]):
-        svg.parts.append(f'<line x1="{_f(corner[0])}" y1="{_f(corner[1])}" x2="{_f(target[0])}" '
-                         f'y2="{_f(target[1])}" stroke="{col.border}" stroke-width="0.8" '
-                         'stroke-dasharray="3,2"/>')
+        svg.line(*corner, *target, col.border, width=0.8, dash=(3, 2))
 
 
 def _bg(colour: str) -> str:
