@@ -373,7 +373,8 @@ def test_text_that_does_not_collide():
 
 
 def test_subtitle_says_what_the_parameter_count_includes():
-    assert "13M params with side heads (6.6M without)" in diagram("googlenet").subtitle
+    assert "13M params (6.6M without the side heads aux1, aux2) · " in diagram(
+        "googlenet").subtitle
     assert "25.6M params · " in diagram("resnet50").subtitle
 
 
