@@ -83,6 +83,7 @@ class Cluster:
     id: str
     title: str
     items: list[Box | Cluster] = field(default_factory=list)
+    call: str = ""  # a block's call (`Bottleneck(64)`), the end of its title
 
 
 @dataclass(frozen=True)
@@ -261,14 +262,16 @@ class _Builder:
         return len(self.graph.consumers(inputs[0].key)) == 1
 
     def cluster(self, scope: Scope, level: str, open_blocks: str = "") -> Cluster:
+        call = ""
         if scope.kind == "block" and not is_trunk(scope):
-            title = f"{scope_title(scope)}: {block_call(scope)}"
+            call = block_call(scope)
+            title = f"{scope_title(scope)}: {call}"
         elif is_side(scope):
             title = f"{scope.local} (side output)"
         else:
             title = scope_title(scope)  # `features.1` for a stage named by its position
         return Cluster(f"cluster_{scope.name.replace('.', '_')}", title,
-                       self.items(scope, level, open_blocks))
+                       self.items(scope, level, open_blocks), call)
 
     # --- edges ---------------------------------------------------------------------------------
     def drawn(self, node: Node) -> Node:
