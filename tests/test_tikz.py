@@ -93,12 +93,14 @@ def test_curves_circles_and_dashed_lines():
     canvas = Tikz(theme("light"))
     canvas.curve([(0, 0), (10, 0), (20, 10), (30, 10), (40, 10), (50, 0), (60, 0)], "#57606a")
     canvas.circle(5, 6, 4, "white", "#3b6fb6")
-    canvas.line(0, 0, 8, 8, "#123456", width=2, dash=(4, 2))
+    canvas.line(0, 0, 8, 8, "#123456", width=2, dash="4,2")
+    canvas.text(1, 2, "Conv", 13, "#1f2328", rotate=90)
     assert canvas.parts == [
         r"\draw[figEdge, line width=1.05pt] (0,0) .. controls (10,0) and (20,10) .. (30,10) "
         r".. controls (40,10) and (50,0) .. (60,0);",
-        r"\filldraw[fill=ioFill, draw=convBorder] (5,6) circle[radius=3pt];",
-        r"\draw[figColour1, line width=1.5pt, dash pattern=on 3pt off 1.5pt] (0,0) -- (8,8);"]
+        r"\filldraw[fill=ioFill, draw=convBorder, line width=0.9pt] (5,6) circle[radius=3pt];",
+        r"\draw[figColour1, line width=1.5pt, dash pattern=on 3pt off 1.5pt] (0,0) -- (8,8);",
+        r"\node[font13, text=figText, anchor=base, rotate=-90] at (1,2) {Conv};"]
     assert r"\definecolor{figColour1}{HTML}{123456}" in canvas.document(60, 10, theme("light"),
                                                                         "x")
 

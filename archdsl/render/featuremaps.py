@@ -103,11 +103,11 @@ class _Svg:
         self.line(x1, y, x2 - 6, y, colour, 1.4)
         self.poly([(x2, y), (x2 - 7, y - 3.5), (x2 - 7, y + 3.5)], colour, colour)
 
-    def line(self, x1: float, y1: float, x2: float, y2: float, colour: str, width: float = 1,
-             dash: tuple[float, ...] | None = None) -> None:
-        dashes = f' stroke-dasharray="{",".join(_f(d) for d in dash)}"' if dash else ""
+    def line(self, x1: float, y1: float, x2: float, y2: float, colour: str, width: float = 1.0,
+             dash: str | None = None) -> None:
+        """A straight line; `dash`: "on,off" lengths (px), or None for solid."""
         self.parts.append(f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" '
-                          f'stroke="{colour}" stroke-width="{_f(width)}"{dashes}/>')
+                          f'stroke="{colour}" stroke-width="{_f(width)}"{_dash(dash)}/>')
 
     def background(self, width: float, height: float, colour: str) -> None:
         self.parts.append(f'<rect width="100%" height="100%" fill="{colour}"/>')
@@ -119,6 +119,10 @@ class _Svg:
         body = "\n".join(self.parts)
         return ('<?xml version="1.0" encoding="UTF-8"?>\n' + head + "\n"
                 f"<title>{escape(name)}</title>\n" + body + "\n</svg>\n")
+
+
+def _dash(dash: str | None) -> str:
+    return f' stroke-dasharray="{dash}"' if dash else ""
 
 
 def _cuboid(svg: _Svg, x: float, cy: float, shape: Shape, fill: str, stroke: str,
@@ -330,7 +334,7 @@ def _kernel(svg: _Svg, model, shape: Shape, nxt: tuple[Box, Shape], x: float, x_
     mid_y = (patch[1][1] + patch[2][1]) / 2
     target = (x_next + 2, min(max(mid_y, cy - up + 0.6 * up), cy - 6))
     for corner in (patch[1], patch[2]):
-        svg.line(*corner, *target, col.border, width=0.8, dash=(3, 2))
+        svg.line(*corner, *target, col.border, width=0.8, dash="3,2")
 
 
 def _bg(colour: str) -> str:

@@ -111,26 +111,29 @@ class Tikz:
                           + " -- ".join(_xy(p) for p in points) + " -- cycle;")
 
     def text(self, x: float, y: float, text: str, size: float, colour: str, bold: bool = False,
-             anchor: str = "middle") -> None:
+             anchor: str = "middle", rotate: float = 0.0) -> None:
+        """Text with its baseline at y; `rotate`: degrees clockwise (as SVG draws it)."""
         where = {"start": "base west", "end": "base east"}.get(anchor, "base")
+        turn = f", rotate={_n(-rotate)}" if rotate else ""  # TikZ turns anticlockwise
         self.parts.append(f"\\node[{self.font(size, bold)}, text={self.colour(colour)}, "
-                          f"anchor={where}] at {_xy((x, y))} {{{latex_text(text)}}};")
+                          f"anchor={where}{turn}] at {_xy((x, y))} {{{latex_text(text)}}};")
 
-    def path(self, points: list[tuple[float, float]], colour: str) -> None:
-        self.parts.append(f"\\draw[{self.colour(colour)}, line width={_n(1.4 * PT)}pt] "
+    def path(self, points: list[tuple[float, float]], colour: str,
+             dash: str | None = None) -> None:
+        self.parts.append(f"\\draw[{self._stroke(colour, 1.4, dash)}] "
                           + " -- ".join(_xy(p) for p in points) + ";")
 
     def arrow(self, x1: float, x2: float, y: float, colour: str) -> None:
         self.line(x1, y, x2 - 6, y, colour, 1.4)
         self.poly([(x2, y), (x2 - 7, y - 3.5), (x2 - 7, y + 3.5)], colour, colour)
 
-    def line(self, x1: float, y1: float, x2: float, y2: float, colour: str, width: float = 1,
-             dash: tuple[float, ...] | None = None) -> None:
+    def line(self, x1: float, y1: float, x2: float, y2: float, colour: str, width: float = 1.0,
+             dash: str | None = None) -> None:
         self.parts.append(f"\\draw[{self._stroke(colour, width, dash)}] {_xy((x1, y1))} -- "
                           f"{_xy((x2, y2))};")
 
     def curve(self, points: list[tuple[float, float]], colour: str, width: float = 1.4,
-              dash: tuple[float, ...] | None = None) -> None:
+              dash: str | None = None) -> None:
         """A cubic Bézier: start, then two control points and an end point for each segment."""
         steps = [_xy(points[0])]
         for i in range(1, len(points) - 2, 3):
@@ -139,18 +142,26 @@ class Tikz:
         self.parts.append(f"\\draw[{self._stroke(colour, width, dash)}] {' '.join(steps)};")
 
     def circle(self, x: float, y: float, r: float, fill: str, stroke: str) -> None:
-        self.parts.append(f"\\filldraw[fill={self.colour(fill)}, draw={self.colour(stroke)}] "
-                          f"{_xy((x, y))} circle[radius={_n(r * PT)}pt];")
+        self.parts.append(f"\\filldraw[fill={self.colour(fill)}, draw={self.colour(stroke)}, "
+                          f"line width={_n(1.2 * PT)}pt] {_xy((x, y))} "
+                          f"circle[radius={_n(r * PT)}pt];")
+
+    def add(self, other: Tikz) -> None:
+        """Another drawing's parts, drawn after (over) this one's, with its colours and fonts."""
+        self.parts += other.parts
+        self.defined.update(other.defined)
+        self.styles.update(other.styles)
 
     def background(self, width: float, height: float, colour: str) -> None:
         self.defined["figBackground"] = _hex(colour) or "#ffffff"  # a name of its own
         self.parts.append(f"\\fill[figBackground] (0,0) rectangle {_xy((width, height))};")
 
-    def _stroke(self, colour: str, width: float, dash: tuple[float, ...] | None) -> str:
+    def _stroke(self, colour: str, width: float, dash: str | None) -> str:
+        """`dash`: SVG's "on,off" lengths in px."""
         out = f"{self.colour(colour)}, line width={_n(width * PT)}pt"
         if dash:
-            pattern = " ".join(f"{'on' if i % 2 == 0 else 'off'} {_n(d * PT)}pt"
-                               for i, d in enumerate(dash))
+            pattern = " ".join(f"{'on' if i % 2 == 0 else 'off'} {_n(float(d) * PT)}pt"
+                               for i, d in enumerate(dash.replace(" ", ",").split(",")) if d)
             out += f", dash pattern={pattern}"
         return out
 
