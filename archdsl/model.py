@@ -158,7 +158,8 @@ class Model:
                **options) -> bytes | None:
         """A diagram (`archdsl render`'s options as keywords: `view="stages"`, `theme="dark"`,
         `style="featuremaps"`, ...): written to `path` (format from its extension), or returned
-        as bytes (`format`, default svg). Needs Graphviz's `dot` except for `format="dot"`."""
+        as bytes (`format`, default svg; `tex`: the feature-map figure as TikZ). Needs
+        Graphviz's `dot` except for `format="dot"` and feature maps."""
         from archdsl.render.figures import FigureOptions, format_for, render_figure
 
         fmt = format or (format_for(os.fspath(path)) if path is not None else "svg")

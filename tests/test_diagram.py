@@ -377,7 +377,8 @@ def test_text_that_does_not_collide():
 
 
 def test_subtitle_says_what_the_parameter_count_includes():
-    assert "13M params with side heads (6.6M without)" in diagram("googlenet").subtitle
+    assert "13M params (6.6M without the side heads aux1, aux2) · " in diagram(
+        "googlenet").subtitle
     assert "25.6M params · " in diagram("resnet50").subtitle
 
 
@@ -446,3 +447,54 @@ def test_featuremap_scales_keep_downsampling_visible():
     assert "2048×7×7" in svg
     with pytest.raises(ValueError, match="unknown scale"):
         FigureOptions(scale="cubic").check()
+
+
+def _title_crossings(dot_source: str) -> list[tuple[str, str, str]]:
+    """(tail, head, cluster) of each edge whose drawn spline passes through a cluster's title,
+    from the layout `dot -Tjson` gives (label boxes and Bézier control points, in points)."""
+    import json
+    import subprocess
+
+    laid = json.loads(subprocess.run(["dot", "-Tjson"], input=dot_source, capture_output=True,
+                                     text=True, check=True).stdout)
+    names = {o["_gvid"]: o["name"] for o in laid["objects"]}
+    titles = []
+    for o in laid["objects"]:
+        if o.get("lp") and o.get("lwidth"):
+            x, y = map(float, o["lp"].split(","))
+            w, h = float(o["lwidth"]) * 36, float(o["lheight"]) * 36  # half, in points
+            titles.append((o["name"], x - w, y - h, x + w, y + h))
+    hits = []
+    for e in laid.get("edges", []):
+        points = []
+        for op in e.get("_draw_", []):
+            p = op.get("points", []) if op["op"] in "bB" else []
+            for i in range(0, len(p) - 3, 3):
+                for k in range(21):
+                    t = k / 20
+                    points.append([(1 - t) ** 3 * p[i][j] + 3 * (1 - t) ** 2 * t * p[i + 1][j]
+                                   + 3 * (1 - t) * t * t * p[i + 2][j] + t ** 3 * p[i + 3][j]
+                                   for j in (0, 1)])
+        hits += [(names[e["tail"]], names[e["head"]], name) for name, x0, y0, x1, y1 in titles
+                 if any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in points)]
+    return hits
+
+
+def test_edges_of_a_deep_layers_view_keep_off_the_block_titles():
+    """ResNet-50's layers view in columns: an edge into a block used to run from the ReLU above
+    through the block's title to its first conv, and skip lines through the title's end."""
+    dot = to_dot(diagram("resnet50", view="layers"), Look(theme("light")))
+    assert 'compound="true"' in dot
+    # into a block's first box: the edge ends at the block's frame, above its title
+    assert '"n15" -> "n16" [lhead="cluster_layer1_1"]' in dot
+    # the identity skip line to the `+` leaves and enters on the right, beside the titles
+    assert '"n26" -> "n36" [tailport="e" headport="e"]' in dot
+    # the call under the name: a narrow title the skip lines pass
+    assert 'label=<<B>layer1.1</B><BR ALIGN="LEFT"/>Bottleneck(64)<BR ALIGN="LEFT"/>>' in dot
+    # a stage's continued frame has an id of its own (`cluster_layer2_1` is block layer2.1's:
+    # DOT took the two for one subgraph)
+    clusters = re.findall(r'subgraph "([^"]+)"', dot)
+    assert len(clusters) == len(set(clusters)) and "cluster_layer2:continued1" in clusters
+    assert _title_crossings(dot) == []
+    small = to_dot(diagram("resnet18", view="layers"), Look(theme("light")))
+    assert _title_crossings(small) == []

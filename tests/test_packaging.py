@@ -32,3 +32,13 @@ def test_the_wheel_holds_the_grammar_the_zoo_and_all_modules(tmp_path):
     assert "archdsl/specs/blocks/resnet.yaml" in names
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / "archdsl").rglob("*.py")}
     assert modules <= names, sorted(modules - names)[:5]
+
+
+def test_the_readme_test_command_is_what_ci_runs():
+    """README promises its test command is .ci/run's: one install line, graphviz, chromium and
+    TeX (for the pdflatex tests) included."""
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    (command,) = [line for line in ci.splitlines() if line.startswith("python3 -m venv")]
+    assert command in readme.splitlines()
+    assert "texlive-pictures" in command and "command -v pdflatex" in command

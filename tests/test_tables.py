@@ -37,6 +37,7 @@ NOTES_COLUMNS = ("Layer", "Kind", "Kernel", "Stride", "Pad", "Output", "Activati
                  "MACs")
 ALIGN = "|" + "|".join("---:" if c.numeric else "---" for c in tables.COLUMN_SPECS) + "|"
 SPEC = "".join("r" if c.numeric else "l" for c in tables.COLUMN_SPECS)
+LATEX_SPEC = "".join("r" if c.numeric else "l" for c in tables.LATEX_COLUMNS)
 
 
 def test_columns_are_the_notes_columns():
@@ -82,21 +83,22 @@ def test_latex_uses_booktabs_and_escapes():
     assert tables.latex_escape("a_b%c&d#e$f{g}~^\\") == (
         r"a\_b\%c\&d\#e\$f\{g\}\textasciitilde{}\textasciicircum{}\textbackslash{}")
     text = tables.render_latex(archdsl.load(UNDERSCORED))
-    assert r"\caption{My\_Net}" in text
+    assert r"\caption{My\_Net; not listed: ReLU (no parameters, MACs or new activations)}" in text
     assert r"conv\_1 & Conv & 3$\times$3" in text
     assert r"stage\_a.conv\_a" in text
     for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
         assert rule in text
-    assert r"\begin{tabular}{" + SPEC + "}" in text and SPEC.startswith("llllllrrr")
+    # the notes' columns: the receptive field made ResNet-50's too wide for an article
+    assert r"\begin{tabular}{" + LATEX_SPEC + "}" in text and LATEX_SPEC == "llllllrrr"
     body = [line for line in text.splitlines() if line.endswith(r"\\")]
-    assert all(line.count("&") == len(tables.COLUMNS) - 1 for line in body)
+    assert all(line.count("&") == len(tables.LATEX_COLUMNS) - 1 for line in body)
     assert body[-1].startswith("Total & ")
     assert "_" not in text.replace(r"\_", "")  # every underscore escaped
 
 
 def test_long_latex_tables_break_across_pages():
     text = tables.render_latex(archdsl.load("resnet50"))
-    assert r"\begin{longtable}{" + SPEC + "}" in text and r"\endhead" in text
+    assert r"\begin{longtable}{" + LATEX_SPEC + "}" in text and r"\endhead" in text
     assert text.rstrip().endswith("\\end{longtable}\n}")  # the group of \footnotesize
 
 
@@ -118,12 +120,15 @@ def test_summary_formats_from_the_cli(cli, fmt):
     elif fmt == "csv":  # raw per-layer numbers, no totals row (sums stay right)
         assert "Conv:1,Conv,11x11,4,3,96x55x55,290400,34944," in proc.stdout
     elif fmt == "latex":  # compact counts by default, so the table fits a column
-        assert "& 781.7K & 62.4M & 1.1G &" in proc.stdout
+        assert "& 781.7K & 62.4M & 1.1G \\\\" in proc.stdout
         exact = cli("summary", "specs/alexnet.arch", "--format", fmt, "--units", "exact",
                     "--columns", "layer,params")
         assert "Total & 62,378,344" in exact.stdout
         wrong = cli("summary", "specs/alexnet.arch", "--units", "exact")
         assert wrong.returncode == 2 and "--format latex" in wrong.stderr
+        every = cli("summary", "specs/alexnet.arch", "--format", fmt, "--all-rows")
+        assert "relu1 & ReLU" in every.stdout and "relu1" not in proc.stdout
+        assert cli("summary", "specs/alexnet.arch", "--all-rows").returncode == 2
     else:
         assert "62,378,344" in proc.stdout and "781,736" in proc.stdout
 
@@ -178,11 +183,11 @@ def _latex_width(text: str) -> float:
 def test_latex_table_fits_an_article_column_and_a_slide():
     text = tables.render_latex(archdsl.load("specs/alexnet.arch"))
     assert r"\footnotesize" in text and r"\setlength{\tabcolsep}{3pt}" in text
-    assert "& 290.4K & 34.9K & 105.4M &" in text  # compact counts by default
+    assert "& 290.4K & 34.9K & 105.4M \\\\" in text  # compact counts by default
     width = _latex_width(text)
     assert width <= ARTICLE_TEXTWIDTH and width * BEAMER_SCALE <= BEAMER_TEXTWIDTH, width
     exact = tables.render_latex(archdsl.load("specs/alexnet.arch"), units="exact")
-    assert "& 290,400 & 34,944 & 105,415,200 &" in exact
+    assert "& 290,400 & 34,944 & 105,415,200 \\\\" in exact
     chosen = tables.render_latex(archdsl.load("specs/alexnet.arch"),
                                  columns="layer,Output,params")
     assert r"\begin{tabular}{llr}" in chosen and "Layer & Output & Params" in chosen
@@ -190,18 +195,35 @@ def test_latex_table_fits_an_article_column_and_a_slide():
         tables.select_columns("layer,flops")
 
 
+ARTICLE = r"\documentclass{article}"
+BEAMER = r"\documentclass[aspectratio=169]{beamer}"
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None,
-                    reason="pdflatex is not installed (apt-get install texlive-latex-extra "
+                    reason="pdflatex is not installed (apt-get install texlive-latex-base "
                     "texlive-latex-recommended); the width estimate above still runs")
-@pytest.mark.parametrize("preamble", [r"\documentclass{article}",
-                                      r"\documentclass[aspectratio=169]{beamer}"])
-def test_latex_table_compiles_without_overfull_boxes(tmp_path, preamble):
-    table = tables.render_latex(archdsl.load("specs/alexnet.arch"))
-    body = (r"\begin{frame}" + table + r"\end{frame}") if "beamer" in preamble else table
-    doc = preamble + "\n\\usepackage{booktabs}\n\\begin{document}\n" + body + "\\end{document}\n"
+@pytest.mark.parametrize("preamble, spec, options", [
+    (ARTICLE, "specs/alexnet.arch", {}),
+    (ARTICLE, "specs/alexnet.arch", {"all_rows": True}),
+    (ARTICLE, "specs/alexnet.arch", {"columns": "layer,kernel,output,params"}),
+    (ARTICLE, "resnet50", {}),  # a longtable over pages
+    (ARTICLE, "resnet50", {"columns": "layer,kernel,output,params,macs,rf"}),
+    (BEAMER, "specs/alexnet.arch", {}),
+    (BEAMER, "specs/alexnet.arch", {"columns": "layer,kind,kernel,stride,output,params,rf"}),
+    (BEAMER, "specs/alexnet.arch", {"units": "exact"}),
+    (BEAMER, "resnet50", {"depth": 1}),  # a longtable cannot go in a frame: stages fit one
+])
+def test_latex_table_compiles_without_overfull_boxes(tmp_path, preamble, spec, options):
+    """Fits the width of an article's column and of a 16:9 slide, and on a slide its height:
+    no overfull box in pdflatex's log."""
+    table = tables.render_latex(archdsl.load(spec), **options)
+    body = (r"\begin{frame}" + table + r"\end{frame}") if preamble == BEAMER else table
+    doc = (preamble + "\n\\usepackage{booktabs,longtable}\n\\begin{document}\n" + body
+           + "\\end{document}\n")
     (tmp_path / "t.tex").write_text(doc)
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     log = (tmp_path / "t.log").read_text(errors="replace")
     assert run.returncode == 0, log[-2000:]
     assert "Overfull \\hbox" not in log, log[-2000:]
+    assert "Overfull \\vbox" not in log, log[-2000:]  # a slide's table ends on the slide

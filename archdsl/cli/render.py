@@ -1,6 +1,6 @@
 """`archdsl render SPEC -o OUT`: a diagram of a spec, for slides and papers.
 
-The format follows OUT's extension (.svg, .png, .pdf, .dot); `--format` overrides it, and
+The format follows OUT's extension (.svg, .png, .pdf, .dot, .tex); `--format` overrides it, and
 `-o -` writes to stdout. Exit 3 when Graphviz's `dot` (or CairoSVG, for feature-map PNG and PDF)
 is missing; `.dot` output always works. Torch is never imported.
 """
@@ -13,10 +13,12 @@ from archdsl.cli.common import OK, UsageError, add_spec_arguments, load_from_arg
 from archdsl.cli.output import check_output_path, write_output
 from archdsl.render.choices import DEFAULT_DPI, RANKDIRS, SCALES, STYLES, THEMES, VIEWS
 
-HELP = "draw a spec: layers, blocks or stages view, or the feature-map figure (svg/png/pdf/dot)"
+HELP = ("draw a spec: layers, blocks or stages view, or the feature-map figure "
+        "(svg/png/pdf/dot/tex)")
 DESCRIPTION = """\
 Draw a spec as a diagram for slides and papers. The output format follows the
-extension of OUT: .svg, .png, .pdf, or .dot (Graphviz source, needs no Graphviz).
+extension of OUT: .svg, .png, .pdf, .dot (Graphviz source, needs no Graphviz), or
+.tex (the feature-map figure as TikZ: a LaTeX document pdflatex compiles).
 
 views (--view):
   layers   every layer; blocks and stages as labelled clusters
@@ -36,7 +38,8 @@ each output a box (height and width: spatial size, depth: channels; log
 scale; --scale sqrt|linear), kernel and stride above it, sizes along its
 edges, the next layer's kernel as a patch with projection lines; residual
 shortcuts as arcs into a +, Inception branches stacked, U-Net as a U
-(e.g. --expand layer1, --view layers).
+(e.g. --expand layer1, --view layers). As .tex it is a TikZ picture in a
+document of its size, its colours named (\\definecolor) at the top.
 
 examples:
   archdsl render specs/lenet5.arch -o lenet5.svg
@@ -44,6 +47,7 @@ examples:
   archdsl render resnet50 -o r50.pdf --view stages --expand layer2 --shapes
   archdsl render googlenet -o googlenet.svg --view blocks --theme print
   archdsl render specs/alexnet.arch -o alexnet.png --style featuremaps
+  archdsl render specs/alexnet.arch -o alexnet.tex --style featuremaps
   archdsl render resnet50 -o resnet50.dot     # no Graphviz needed
 """
 
@@ -56,8 +60,9 @@ def register(sub) -> None:
     add_spec_arguments(p, json_flag=False)
     out = p.add_argument_group("figure")
     out.add_argument("-o", "--output", metavar="OUT", required=True,
-                     help="output file: .svg, .png, .pdf or .dot ('-': stdout, see --format)")
-    out.add_argument("--format", choices=("svg", "png", "pdf", "dot"),
+                     help="output file: .svg, .png, .pdf, .dot or .tex ('-': stdout, see "
+                     "--format)")
+    out.add_argument("--format", choices=("svg", "png", "pdf", "dot", "tex"),
                      help="output format (default: from the extension of OUT)")
     out.add_argument("--style", choices=STYLES, default="graph",
                      help="graph (default) or featuremaps (the LeNet/AlexNet paper figure)")
@@ -109,10 +114,14 @@ def run(args) -> int:
     fmt = args.format or (format_for(args.output) if args.output != "-" else "svg")
     if fmt is None:
         raise UsageError(f"cannot tell the format of {args.output!r} from its extension: "
-                         "name it .svg, .png, .pdf or .dot, or give --format")
+                         "name it .svg, .png, .pdf, .dot or .tex, or give --format")
     if fmt == "dot" and args.style == "featuremaps":
         raise UsageError("--style featuremaps is drawn as SVG, not with Graphviz: write .svg, "
-                         ".png or .pdf")
+                         ".png, .pdf or .tex")
+    if fmt == "tex" and args.style != "featuremaps":
+        from archdsl.render.figures import GRAPH_TEX
+
+        raise UsageError(GRAPH_TEX)
     options = options_from(args)
     check_output_path(args.output)
     model = load_from_args(args)

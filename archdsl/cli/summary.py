@@ -53,6 +53,9 @@ def register(sub) -> None:
     p.add_argument("--columns", metavar="NAMES", help="the table's columns, comma-separated, "
                    "e.g. layer,output,params,macs (choices: " + ", ".join(
                        c.lower() for c in COLUMNS) + "); default: all that fit the terminal")
+    p.add_argument("--all-rows", action="store_true",
+                   help="LaTeX: keep the rows of layers that add to no count (ReLU, LRN, "
+                   "dropout; left out by default, as in the notes' table, so it fits a slide)")
     p.add_argument("--units", choices=("compact", "exact"), default=None,
                    help="LaTeX: counts as 34.9K and 1.1G (compact, the default, so the table "
                    "fits an article column and a slide) or 34,944 (exact)")
@@ -75,6 +78,9 @@ def run(args) -> int:
     fmt = "json" if args.json else (args.format or "table")
     if fmt != "latex" and args.units:
         raise UsageError("--units shapes the LaTeX table: give --format latex")
+    if fmt != "latex" and args.all_rows:
+        raise UsageError("--all-rows shapes the LaTeX table (the others list every layer): "
+                         "give --format latex")
     check_output_path(args.output)
     model = load_from_args(args)
     if fmt == "json":
@@ -91,7 +97,8 @@ def run(args) -> int:
     elif fmt == "latex":
         try:
             text = tables.render_latex(model, args.batch, args.dtype, args.columns,
-                                       args.units or "compact")
+                                       args.units or "compact", depth=args.depth,
+                                       all_rows=args.all_rows)
         except ValueError as err:
             raise UsageError(f"--columns: {err}") from None
         write_output(args.output, text)

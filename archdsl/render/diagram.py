@@ -83,6 +83,7 @@ class Cluster:
     id: str
     title: str
     items: list[Box | Cluster] = field(default_factory=list)
+    call: str = ""  # a block's call (`Bottleneck(64)`), the end of its title
 
 
 @dataclass(frozen=True)
@@ -261,14 +262,16 @@ class _Builder:
         return len(self.graph.consumers(inputs[0].key)) == 1
 
     def cluster(self, scope: Scope, level: str, open_blocks: str = "") -> Cluster:
+        call = ""
         if scope.kind == "block" and not is_trunk(scope):
-            title = f"{scope_title(scope)}: {block_call(scope)}"
+            call = block_call(scope)
+            title = f"{scope_title(scope)}: {call}"
         elif is_side(scope):
             title = f"{scope.local} (side output)"
         else:
             title = scope_title(scope)  # `features.1` for a stage named by its position
         return Cluster(f"cluster_{scope.name.replace('.', '_')}", title,
-                       self.items(scope, level, open_blocks))
+                       self.items(scope, level, open_blocks), call)
 
     # --- edges ---------------------------------------------------------------------------------
     def drawn(self, node: Node) -> Node:
@@ -319,11 +322,20 @@ class _Builder:
         return boxes, edges
 
 
-def _side_params(model) -> int:
-    """Parameters of side outputs (GoogLeNet's auxiliary heads), which inference leaves out."""
+def _side_params(model) -> tuple[int, str]:
+    """Parameters of side outputs (GoogLeNet's auxiliary heads), which inference leaves out,
+    and what they are (`the side heads aux1, aux2`)."""
     sides = [s for s in model.ir.root.walk_scopes() if s.parent is not None and is_side(s)]
     keys = {n.key for s in sides for n in s.walk_nodes()}
-    return sum(model.graph.node(k).ann.param_count for k in keys)
+    heads = [s for s in sides if not any(p in sides for p in _ancestors(s))]
+    return (sum(model.graph.node(k).ann.param_count for k in keys),
+            f"the side heads {', '.join(s.name for s in heads)}")
+
+
+def _ancestors(scope):
+    while scope.parent is not None:
+        scope = scope.parent
+        yield scope
 
 
 def _last_layer_box(item: Box | Cluster) -> Box | None:
@@ -350,9 +362,11 @@ def build_diagram(model, options: Options | None = None) -> Diagram:
     edges = b.edges()
     out_boxes, out_edges = b.outputs()
     t = model.totals
-    side = _side_params(model)
+    # the total counts the side heads, which are drawn but not run at inference: say so
+    side, heads = _side_params(model)
     params = f"{human(t.params)} params" + (
-        f" with side heads ({human(t.params - side)} without)" if side else "")
+        f" ({human(t.params - side)} without {heads})" if side
+        else "")
     subtitle = (f"{fmt_shape(model.input_shape)} → {fmt_shape(model.output_shape)} · "
                 f"{params} · {human(t.macs)} MACs")
     unmatched = [p for p in options.expand if p not in b.matched]

@@ -21,8 +21,10 @@ ResNet paper); other branches are stacked top to bottom between the split and th
 (Inception); skips nested at least U_DEPTH deep whose outermost spans the network's middle draw
 as a U: one row per scale, encoder on the left, decoder on the right, deeper scales lower and
 further in, a long skip arrow across each row. A long chain wraps into rows (never inside a
-skip). Everything is drawn through `_Svg`'s primitives (a TikZ writer can mirror them).
-Deterministic: the same model and options give byte-identical SVG.
+skip). Deterministic: the same model and options give byte-identical SVG.
+
+Everything is drawn through a canvas, `_Svg` here or `tikz.Tikz` (`featuremaps_tex`: the same
+figure as TikZ for LaTeX), so a new part of the figure is a call on the canvas, never raw SVG.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from archdsl.render.choices import SCALES  # log, sqrt, linear: `--scale`
 from archdsl.render.diagram import Box, Diagram, Options, build_diagram
 from archdsl.render.graphviz_render import LEGEND_PER_ROW, Look
 from archdsl.render.themes import LEGEND, Theme
+from archdsl.render.themes import mix as _mix
 
 GAP = 34.0  # px between columns (the arrow)
 PAD = 24.0
@@ -94,17 +97,6 @@ def _dims(shape: Shape, scale: str) -> tuple[float, float, float]:
     return 8.0, bar(shape[0] if shape else 1, scale), 0.0
 
 
-def _mix(colour: str, other: str, t: float) -> str:
-    """Blend two #rrggbb colours (t = share of `other`); names pass through unchanged."""
-    named = {"white": "#ffffff", "black": "#000000"}
-    a, b = named.get(colour, colour), named.get(other, other)
-    if not (a.startswith("#") and b.startswith("#") and len(a) == len(b) == 7):
-        return colour
-    ca = [int(a[i:i + 2], 16) for i in (1, 3, 5)]
-    cb = [int(b[i:i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb, strict=True))
-
-
 def _f(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
@@ -156,6 +148,10 @@ class _Svg:
         self.parts.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" fill="{fill}" '
                           f'stroke="{stroke}" stroke-width="1.2"/>')
 
+    def blank(self) -> _Svg:
+        """An empty canvas of the same kind, to draw a part on before adding it."""
+        return _Svg()
+
     def add(self, other: _Svg) -> None:
         """Another drawing's parts, drawn after (over) this one's."""
         self.parts += other.parts
@@ -163,6 +159,17 @@ class _Svg:
     def arrow(self, x1: float, x2: float, y: float, colour: str) -> None:
         self.line(x1, y, x2 - 6, y, colour, 1.4)
         self.poly([(x2, y), (x2 - 7, y - 3.5), (x2 - 7, y + 3.5)], colour, colour)
+
+    def background(self, width: float, height: float, colour: str) -> None:
+        self.parts.append(f'<rect width="100%" height="100%" fill="{colour}"/>')
+
+    def document(self, width: float, height: float, theme: Theme, name: str) -> str:
+        head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" '
+                f'height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
+                f'font-family="{theme.font}">')
+        body = "\n".join(self.parts)
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n' + head + "\n"
+                f"<title>{escape(name)}</title>\n" + body + "\n</svg>\n")
 
 
 def _dash(dash: str | None) -> str:
@@ -344,11 +351,11 @@ class _Metrics:
 class _Painter:
     """Measures and draws the units of one figure."""
 
-    def __init__(self, model, diagram: Diagram, theme: Theme, scale: str) -> None:
+    def __init__(self, model, diagram: Diagram, theme: Theme, scale: str, canvas: _Svg) -> None:
         self.model, self.theme, self.scale = model, theme, scale
         self.by_id = {b.id: b for b in diagram.boxes()}
         self.size, self.small = theme.font_size - 1, theme.small_size
-        self.svg = _Svg()
+        self.svg = canvas
         self.position = _positions(model)
         self.families: dict[str, None] = {}  # drawn as cuboids, in order (for the legend)
 
@@ -600,13 +607,28 @@ def featuremaps_svg(model, look: Look, options: Options | None = None,
                     scale: str = "log") -> str:
     """The feature-map figure of `model` as SVG text (see the module docstring); `scale`
     maps sizes to lengths (SCALES)."""
+    return draw_featuremaps(_Svg(), model, look, options, scale)
+
+
+def featuremaps_tex(model, look: Look, options: Options | None = None,
+                    scale: str = "log") -> str:
+    """The same figure as a LaTeX document of one TikZ picture (`archdsl.render.tikz`)."""
+    from archdsl.render.tikz import Tikz
+
+    return draw_featuremaps(Tikz(look.theme), model, look, options, scale)
+
+
+def draw_featuremaps(svg: _Svg, model, look: Look, options: Options | None = None,
+                     scale: str = "log") -> str:
+    """The figure drawn on the canvas `svg` (an `_Svg`, or a `tikz.Tikz` with the same
+    methods), returned as that canvas's document text."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     options = options or Options()
     theme = look.theme
     diagram = _diagram(model, options)
     chain = lanes.structure(diagram)
-    painter = _Painter(model, diagram, theme, scale)
+    painter = _Painter(model, diagram, theme, scale, svg.blank())
     small = theme.small_size
     title = diagram.name if look.title is None else look.title
     title_h = (theme.title_size * 1.6 + small * 1.8) if title else 0
@@ -622,10 +644,8 @@ def featuremaps_svg(model, look: Look, options: Options | None = None,
     width = max(width, legend_w + 2 * PAD, _text_width(title or "", theme.title_size) + 2 * PAD)
     height += PAD
 
-    svg = _Svg()
     if not look.transparent:
-        svg.poly([(0, 0), (width, 0), (width, height), (0, height)], _bg(theme.background),
-                 "none")
+        svg.background(width, height, _bg(theme.background))
     y = PAD
     if title:
         svg.text(width / 2, y + theme.title_size, title, theme.title_size, theme.text, True)
@@ -642,12 +662,7 @@ def featuremaps_svg(model, look: Look, options: Options | None = None,
             x += 30 + _text_width(LEGEND[fam], small)
         y += legend_h
     svg.add(painter.svg)
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" '
-            f'height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
-            f'font-family="{theme.font}">')
-    body = "\n".join(svg.parts)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + head + "\n"
-            f"<title>{escape(diagram.name)}</title>\n" + body + "\n</svg>\n")
+    return svg.document(width, height, theme, diagram.name)
 
 
 def _draw_rows(painter: _Painter, seq: _Seq, top: float) -> tuple[float, float]:

@@ -2,9 +2,10 @@
 `Model.render()` and the notebook's `_repr_svg_`.
 
 Contract: `render_figure(model, fmt, options)` returns the bytes of a figure in `fmt`
-(`dot`, `svg`, `png`, `pdf`). The graph style is DOT laid out by Graphviz `dot`; the feature-map
-style is SVG written here, converted to PNG and PDF with CairoSVG. DOT and SVG are deterministic
-(the same model and options give the same bytes on one machine). A missing `dot`, or a missing
+(`dot`, `svg`, `png`, `pdf`, `tex`). The graph style is DOT laid out by Graphviz `dot`; the
+feature-map style is SVG written here, converted to PNG and PDF with CairoSVG, or a LaTeX document
+of one TikZ picture (`tex`, feature maps only: Graphviz has no TikZ output). DOT, SVG and TeX are
+deterministic (the same model and options give the same bytes on one machine). A missing `dot`, or a missing
 CairoSVG/cairo for feature-map PNG and PDF, raises `BackendError` saying what to install; `.dot`
 output needs neither. Options are checked here (`ValueError` for a bad one), so the API and the
 CLI refuse the same things.
@@ -20,7 +21,11 @@ from archdsl.render.choices import DEFAULT_DPI, FORMATS, RANKDIRS, SCALES, STYLE
 from archdsl.render.graphviz_render import Look, run_dot, to_dot
 from archdsl.render.themes import theme
 
-EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
+EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
+              ".tex": "tex"}
+GRAPH_TEX = ("the graph style is laid out by Graphviz, which writes no TikZ: draw the feature-map "
+             "figure as TikZ (--style featuremaps), or write the graph as .pdf and "
+             "\\includegraphics it")
 
 
 @dataclass(frozen=True)
@@ -79,17 +84,22 @@ def render_figure(model, fmt: str, options: FigureOptions | None = None) -> byte
     """The figure of `model` in `fmt` (see the module docstring)."""
     options = options or FigureOptions()
     options.check()
-    if fmt not in (*FORMATS, "dot"):
-        raise ValueError(f"unknown format {fmt!r}; choose one of svg, png, pdf, dot")
+    if fmt not in (*FORMATS, "dot", "tex"):
+        raise ValueError(f"unknown format {fmt!r}; choose one of svg, png, pdf, dot, tex")
     look = options.look(fmt)
     if options.style == "featuremaps":
         if fmt == "dot":
             raise ValueError("feature-map figures are drawn directly as SVG, not with Graphviz: "
-                             "write .svg, .png or .pdf")
-        from archdsl.render.featuremaps import featuremaps_svg
+                             "write .svg, .png, .pdf or .tex")
+        from archdsl.render.featuremaps import featuremaps_svg, featuremaps_tex
 
+        if fmt == "tex":
+            return featuremaps_tex(model, look, options.diagram_options(),
+                                   options.scale).encode("utf-8")
         svg = featuremaps_svg(model, look, options.diagram_options(), options.scale)
         return svg.encode("utf-8") if fmt == "svg" else svg_to(svg, fmt, options.dpi)
+    if fmt == "tex":
+        raise ValueError(GRAPH_TEX)
     diagram = dg.build_diagram(model, options.diagram_options())
     dg.check_expansions(diagram)
     source = to_dot(diagram, look, options.params)

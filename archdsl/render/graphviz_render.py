@@ -190,6 +190,7 @@ def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
         "nodesep": wrap.BOX_GAP / 72 if rows else 0.25,
         "ranksep": (wrap.SIDE_RANKSEP if gap else wrap.ROW_GAP) / 72 if rows else 0.32, "pad": 0.3, "newrank": "true",
         "margin": 0,  # PDF and PostScript add half an inch round the drawing by default
+        "compound": "true" if cols else None,  # lhead: an edge into a block ends at its frame
         "dpi": look.dpi, **layout_caps(len(boxes), len(diagram.edges)),
     }
     node = {"shape": "box", "fontname": theme.font, "fontsize": theme.font_size,
@@ -199,20 +200,26 @@ def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
     lines = [f"digraph {_q(diagram.name)} {{", f"  graph {_attrs(graph)}",
              f"  node {_attrs(node)}", f"  edge {_attrs(edge)}"]
 
-    def emit(items: list[Box | Cluster], indent: str) -> None:
+    framed: dict[str, list[str]] = {}  # box id -> the frames around it, outermost first
+    first_box: dict[str, str] = {}  # frame id -> its first (top) box
+
+    def emit(items: list[Box | Cluster], indent: str, frames: tuple[str, ...] = ()) -> None:
         for item in items:
             if isinstance(item, Cluster) and not (_own_rows(item, rows, row_of)
                                                   and _own_rows(item, cols, col_of)):
-                emit(item.items, indent)  # a cluster across rows would cover other rows
+                emit(item.items, indent, frames)  # a cluster across rows would cover other rows
             elif isinstance(item, Cluster):
-                attrs = {"peripheries": 0, "margin": 0, "label": "<>"} \
-                    if item.id.startswith(COLUMN) else \
-                    cluster_attrs(item, theme)
+                column = item.id.startswith(COLUMN)
+                attrs = {"peripheries": 0, "margin": 0, "label": "<>"} if column else \
+                    cluster_attrs(item, theme, two_lines=bool(cols))
                 lines.append(f"{indent}subgraph {_q(item.id)} {{")
                 lines.append(f"{indent}  graph {_attrs(attrs)}")
-                emit(item.items, indent + "  ")
+                emit(item.items, indent + "  ", frames if column else (*frames, item.id))
                 lines.append(f"{indent}}}")
             else:
+                framed[item.id] = list(frames)
+                for frame in frames:
+                    first_box.setdefault(frame, item.id)
                 lines.append(f"{indent}{_q(item.id)} "
                              f"{_attrs(box_attrs(item, theme, show_params))}")
 
@@ -237,7 +244,9 @@ def to_dot(diagram: Diagram, look: Look, show_params: bool = False) -> str:
         attrs = _attrs({"label": f" {e.label} " if e.label else None,
                         "weight": 0 if between_rows else None,
                         "minlen": gap if between_rows else None,
-                        "constraint": "false" if between_cols else None})
+                        "constraint": "false" if between_cols else None,
+                        **(_past_titles(e.src, e.dst, framed, first_box)
+                           if cols and not between_cols else {})})
         lines.append(f"  {_q(e.src)} -> {_q(e.dst)}" + (f" {attrs}" if attrs != "[]" else ""))
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -266,7 +275,9 @@ def _parts(item, col_of: dict[str, int]) -> list[tuple[int, Box | Cluster]]:
     for col, part in inner:
         if not out or out[-1][0] != col:
             title = item.title if not out else f"{item.title} (continued)"
-            out.append((col, Cluster(item.id if not out else f"{item.id}_{len(out)}", title)))
+            # `cluster_layer2_1` is block layer2.1's: DOT would take both for one subgraph
+            out.append((col, Cluster(item.id if not out else f"{item.id}:continued{len(out)}",
+                                     title, call=item.call if not out else "")))
         out[-1][1].items.append(part)
     return out
 
@@ -298,8 +309,28 @@ def _rows_of(cluster: Cluster, row_of: dict[str, int]) -> set[int]:
     return found
 
 
-def cluster_attrs(cluster: Cluster, theme: Theme) -> dict[str, object]:
-    return {"label": f'<<B>{_h(cluster.title)}</B>>', "labeljust": "l", "style": "rounded,filled",
+def _past_titles(src: str, dst: str, framed: dict[str, list[str]],
+                 first_box: dict[str, str]) -> dict[str, str]:
+    """Keep an edge in a column off the titles of the frames it enters (a title sits at the
+    top of its frame, where the edge comes in): one into a frame's first box ends at the
+    frame (`lhead`, the arrow reads "into layer2.1"); one into a box further down (a skip line
+    to the `+`) leaves and enters on the right, beside the titles, which are left-aligned."""
+    entered = [f for f in framed.get(dst, []) if f not in framed.get(src, [])]
+    if not entered:
+        return {}
+    if all(first_box[f] == dst for f in entered):
+        return {"lhead": entered[0]}
+    return {"tailport": "e", "headport": "e"}
+
+
+def cluster_attrs(cluster: Cluster, theme: Theme, two_lines: bool = False) -> dict[str, object]:
+    """A frame's look; `two_lines`: a block's call on a line under its name, so the title is
+    narrow and skip lines pass beside it (the columns of a deep layers view)."""
+    label = f'<<B>{_h(cluster.title)}</B>>'
+    if two_lines and cluster.call and cluster.title.endswith(f": {cluster.call}"):
+        name = cluster.title.removesuffix(f": {cluster.call}")
+        label = f'<<B>{_h(name)}</B><BR ALIGN="LEFT"/>{_h(cluster.call)}<BR ALIGN="LEFT"/>>'
+    return {"label": label, "labeljust": "l", "style": "rounded,filled",
             "fillcolor": theme.cluster_fill, "color": theme.cluster_border,
             "fontcolor": theme.muted, "fontsize": theme.small_size + 1, "margin": 10}
 

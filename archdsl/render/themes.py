@@ -129,3 +129,14 @@ def theme(name: str) -> Theme:
         return _BY_NAME[name]
     except KeyError:
         raise ValueError(f"unknown theme {name!r}; choose one of {', '.join(THEMES)}") from None
+
+
+def mix(colour: str, other: str, t: float) -> str:
+    """Blend two #rrggbb colours (t = share of `other`); names pass through unchanged."""
+    named = {"white": "#ffffff", "black": "#000000"}
+    a, b = named.get(colour, colour), named.get(other, other)
+    if not (a.startswith("#") and b.startswith("#") and len(a) == len(b) == 7):
+        return colour
+    ca = [int(a[i:i + 2], 16) for i in (1, 3, 5)]
+    cb = [int(b[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb, strict=True))

@@ -331,6 +331,9 @@ def _latex_cell(text: str) -> str:
 
 LATEX_HEADERS = {"activations": "Act.", "stride": "Str."}  # narrow columns, not wide words
 LATEX_SETUP = (r"\footnotesize", r"\setlength{\tabcolsep}{3pt}")  # fits a column and a slide
+# the notes' columns: with the receptive field too, ResNet-50's table is 36 pt wider than an
+# article's column (`columns=` adds it back)
+LATEX_COLUMNS = tuple(c for c in COLUMN_SPECS if c.key != "rf")
 UNITS = ("compact", "exact")
 
 
@@ -356,21 +359,33 @@ def _compact(n: int) -> str:
 
 
 def render_latex(model, batch: int | None = None, dtype: str = "float32", columns=None,
-                 units: str = "compact") -> str:
+                 units: str = "compact", depth: int | None = None,
+                 all_rows: bool = False) -> str:
     """A booktabs table (`\\usepackage{booktabs}`) in footnote size with narrow column gaps and
-    compact counts (`34.9K`, `1.1G`; `units="exact"`: `34,944`), so AlexNet's fits an
-    article's column and a 16:9 beamer slide; `columns` chooses columns (`select_columns`).
-    A longtable (`\\usepackage{longtable}`) when it has more than LONG_TABLE rows, so it
-    breaks across pages."""
+    compact counts (`34.9K`, `1.1G`; `units="exact"`: `34,944`), so the tables of AlexNet and
+    ResNet-50 fit an article's column and AlexNet's the width of a 16:9 beamer slide; `columns`
+    chooses columns (`select_columns`; default: LATEX_COLUMNS, all but the receptive field),
+    `depth` folds blocks into rows as `rows` does. Layers that add to no count (no parameters,
+    MACs or new activations: ReLU, LRN, dropout) are left out, as the notes' table leaves them
+    out, and named in the caption (`all_rows` keeps them): AlexNet's 24 rows would run off a
+    slide, its 11 fit. A longtable (`\\usepackage{longtable}`) when it has more than LONG_TABLE
+    rows, so it breaks across pages."""
     if units not in UNITS:
         raise ValueError(f"unknown units {units!r}; choose one of {', '.join(UNITS)}")
-    cols = select_columns(columns)
-    table_rows = rows(model)
+    cols = select_columns(columns) if columns else LATEX_COLUMNS
+    table_rows = rows(model, depth)
+    silent = [] if all_rows else [r.kind for r in table_rows
+                                  if not (r.activations or r.params or r.macs)]
+    if silent:
+        table_rows = [r for r in table_rows if r.activations or r.params or r.macs]
     long = len(table_rows) > LONG_TABLE
     spec = "".join("r" if c.numeric else "l" for c in cols)
     header = " & ".join(latex_escape(LATEX_HEADERS.get(c.key, c.header)) for c in cols) + \
         r" \\"
-    caption = r"\caption{" + latex_escape(model.name) + "}"
+    kinds = list(dict.fromkeys(silent))
+    caption = r"\caption{" + latex_escape(model.name) + (
+        f"; not listed: {latex_escape(', '.join(kinds))} (no parameters, MACs or new "
+        "activations)" if kinds else "") + "}"
     if long:
         lines = [r"% requires \usepackage{booktabs} and \usepackage{longtable}",
                  "{" + LATEX_SETUP[0], LATEX_SETUP[1],
