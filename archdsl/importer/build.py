@@ -168,6 +168,8 @@ class _Forward:
                 raise Inexpressible(f"{self._what(step)} takes several inputs")
             item.branches = [_as_skip(self.expr(i, d), self._step(d).out, step.out)
                              for i in step.inputs]
+            if not item.op.concatenates:  # a sum or product: the identity last, as written
+                item.branches.sort(key=lambda b: not b)
         if item is not None:
             chain.append(item)
             if top:
@@ -199,6 +201,8 @@ class _Forward:
                 return None
             if op.arity is None:
                 return Merge(op, args, [])
+            if op.held_by_class:  # a parameter of this module's own, named as torch names it
+                return Layer(op, args, step.attrs[0] if step.attrs else None)
             return Layer(op, args)
         raise Inexpressible(f"no layer kind imports `{step.call}` "
                             f"(arguments {step.args!r:.60})")

@@ -100,10 +100,11 @@ def make_blocks(root_items: list, taken: set[str]) -> list[Block]:
             block = Block(name, group, sequential=group[0].sequential)
             _unify(block)
             blocks.append(block)
-    for call in calls:
-        block = call.instance.block
-        call.args = {p.name: v for p, v in zip(block.params, _param_values(block, call.instance))
-                     if p.default is ABSENT or v != p.default}
+            for call in calls:  # its calls' arguments, before the callers are unified
+                if call.instance.block is block:
+                    call.args = {p.name: v for p, v in zip(
+                        block.params, _param_values(block, call.instance))
+                        if p.default is ABSENT or v != p.default}
     return blocks
 
 
@@ -251,6 +252,8 @@ def _align_items(column: list):
             args[p.name] = Vec(vals, p.name)
         return Call(first.instance, first.label, args, when)
     if isinstance(first, Group):
+        if when is not None:  # `Seq` takes no `when`: such instances are blocks of their own
+            raise Mismatch
         return Group(first.label, _align_chains([None if i is None else i.items for i in column]),
                      when)
     if isinstance(first, Side):

@@ -136,7 +136,7 @@ class Writer:
             kind = f"{type(item.module).__module__}.{type(item.module).__qualname__}"
             return _call("Opaque", item.label, _with_when(
                 [f"out={value(tuple(item.out))}", f"params={c}", f"type={value(kind)}",
-                 f"why={value(item.why)}"], item.when))
+                 f"why={value(' '.join(item.why.split())[:160])}"], item.when))
         raise TypeError(type(item))
 
     def chain(self, items: list, indent: int) -> list[str]:
