@@ -45,7 +45,7 @@ def sequence(reading: Reading) -> list:
     items = []
     for position, (name, child) in enumerate(reading.children.items()):
         items.append(child_term(child, None if name == str(position) else name))
-    _settle_bias(items)
+    _settle_bias(items, numbered=True)
     return items
 
 
@@ -82,15 +82,18 @@ def _instantiate(spec):
     return cls(*(_instantiate(a) for a in spec.args), **dict(spec.kwargs))
 
 
-def _settle_bias(chain: list) -> None:
+def _settle_bias(chain: list, numbered: bool = False) -> None:
     """Where a layer's only consumer is the next item of its chain, what `bias=auto` gives;
-    a Flatten right before an FC that flattens by itself is left out."""
+    a Flatten right before an FC that flattens by itself is left out (not where the chain's
+    modules are numbered)."""
     for item, after in zip(chain, chain[1:] + [None]):
         if isinstance(item, Layer) and "bias" in item.args:
             absorbs = isinstance(after, Layer) and after.op.absorbs_preceding_bias
             item.auto_bias = not absorbs if after is not None else None
         for branch in getattr(item, "branches", ()):
             _settle_bias(branch)
+    if numbered:
+        return
     chain[:] = [item for item, after in zip(chain, chain[1:] + [None])
                 if not (isinstance(item, Layer) and item.op.flattens and item.label is None and
                         isinstance(after, Layer) and after.args.get("flatten") is True)]

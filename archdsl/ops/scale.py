@@ -137,7 +137,12 @@ class LayerScale(Op):
         scale = scales[0].detach()
         if tuple(scale.shape) != (ins[0][0],) + (1,) * (len(ins[0]) - 1):
             return None
-        return {"init": float(scale.flatten()[0])}
+        first = scale.flatten()[0]
+        for digits in range(1, 18):  # the shortest decimal for the float32 (1e-06)
+            init = float(f"{first.item():.{digits}g}")
+            if torch.tensor(init, dtype=scale.dtype) == first:
+                return {"init": init}
+        return {"init": first.item()}
 
     def param_count(self, p, ins, out):
         return ins[0][0]
