@@ -46,7 +46,17 @@ class Vec:
 class Param:
     name: str
     default: Any = ABSENT  # ABSENT: required
-    values: tuple = ()
+    values: tuple = ()  # each instance's value (ABSENT where no item uses it)
+
+    def absorb(self, values: tuple) -> None:
+        """Another position with the same values where both are known: fill the gaps."""
+        self.values = tuple(a if a is not ABSENT else b for a, b in zip(self.values, values))
+
+    def settle(self) -> None:
+        """Values for every instance, and the default: the value most instances have."""
+        self.values = _fill(self.values)
+        common, n = Counter(self.values).most_common(1)[0]
+        self.default = common if n >= 2 and n * 2 > len(self.values) else ABSENT
 
 
 @dataclass
@@ -74,6 +84,36 @@ def _walk(items, found: list) -> None:
             _walk(item.items, found)
 
 
+def _inline_uneven_sequentials(root_items: list) -> None:
+    """An nn.Sequential subclass whose instances hold different children (RegNet's stages:
+    `block2-0`, `block2-1`, ...) is written as a labelled group at each place, not a block."""
+    calls: list[Call] = []
+    _walk(root_items, calls)
+    shapes: dict[type, set] = {}
+    for call in calls:
+        if call.instance.sequential:
+            shapes.setdefault(type(call.instance.module), set()).add(
+                tuple(getattr(i, "label", None) for i in call.instance.body))
+    uneven = {cls for cls, seen in shapes.items()
+              if len(seen) > 1 and any(label for names in seen for label in names)}
+    if not uneven:
+        return
+
+    def rewrite(items: list) -> None:
+        for k, item in enumerate(items):
+            if isinstance(item, Call):
+                rewrite(item.instance.body)
+                if type(item.instance.module) in uneven and item.label is not None:
+                    items[k] = Group(item.label, item.instance.body, item.when,
+                                     item.instance.module)
+            elif isinstance(item, (Group, Side)):
+                rewrite(item.items)
+            elif isinstance(item, Merge):
+                for branch in item.branches:
+                    rewrite(branch)
+    rewrite(root_items)
+
+
 def _height(instance: Instance) -> int:
     calls: list[Call] = []
     _walk(instance.body, calls)
@@ -83,6 +123,7 @@ def _height(instance: Instance) -> int:
 def make_blocks(root_items: list, taken: set[str]) -> list[Block]:
     """Blocks for every instance under `root_items`, in the order to write them (callees
     first); `taken` names blocks may not have (layer kinds, built-in blocks)."""
+    _inline_uneven_sequentials(root_items)
     calls: list[Call] = []
     _walk(root_items, calls)
     by_class: dict[type, list[Instance]] = {}
@@ -94,8 +135,10 @@ def make_blocks(root_items: list, taken: set[str]) -> list[Block]:
     blocks: list[Block] = []
     used = {n.lower() for n in taken}
     for cls in sorted(by_class, key=lambda c: heights[c]):
+        base = None
         for group in _split(by_class[cls]):
-            name = _block_name(cls.__name__, used)
+            name = _block_name(cls.__name__ if base is None else base, used)
+            base = base or name
             used.add(name.lower())
             block = Block(name, group, sequential=group[0].sequential)
             _unify(block)
@@ -110,7 +153,7 @@ def make_blocks(root_items: list, taken: set[str]) -> list[Block]:
 
 def _block_name(name: str, used: set[str]) -> str:
     name = name.lstrip("_") or "Block"  # torchvision's private classes: _DenseLayer
-    base = name if name.lower() not in used else name + "Block"
+    base = name if name.lower() not in used or name[-1].isdigit() else name + "Block"
     candidate, n = base, 2
     while candidate.lower() in used:
         candidate, n = f"{base}{n}", n + 1
@@ -232,6 +275,10 @@ def _align_items(column: list):
         offs = tuple(ABSENT if i is None else i.when is not False for i in column)
         if len(set(len(i.branches) for i in items)) != 1:
             raise Mismatch
+        if not first.op.concatenates:  # a sum: each instance's branches in the same roles
+            model = max(items, key=lambda i: sum(bool(b) for b in i.branches))
+            for i in items:
+                i.branches = _matched_branches(i.branches, model.branches)
         branches = [_align_chains([None if i is None else i.branches[b] for i in column])
                     for b in range(len(first.branches))]
         merge_when = Vec(offs, "residual") if False in offs else None
@@ -266,6 +313,23 @@ def _align_items(column: list):
     if len(items) > 1:
         raise Mismatch
     return first
+
+
+def _matched_branches(branches: list, model: list) -> list:
+    """`branches` reordered so that each sits where a branch of `model` starts as it does
+    (ResNet-style `proj(x) + f(x)` beside `x + f(x)`: f with f, the identity with proj)."""
+    free = list(range(len(branches)))
+    out: list = [None] * len(model)
+    for slot, m in enumerate(model):
+        k = next((k for k in free if branches[k] and m and _key(branches[k][0]) == _key(m[0])),
+                 None)
+        if k is not None:
+            out[slot] = branches[k]
+            free.remove(k)
+    for slot in range(len(model)):
+        if out[slot] is None:
+            out[slot] = branches[free.pop(0)]
+    return out
 
 
 def _align_args(column, get, op) -> dict:
@@ -305,6 +369,7 @@ def _unify(block: Block) -> None:
             return Expr("in_channels")
         for p in params:
             if _matches(vec.values, p.values):
+                p.absorb(vec.values)
                 return Expr(p.name)
         for p in params:
             rel = _multiple(vec.values, p.values)
@@ -315,15 +380,13 @@ def _unify(block: Block) -> None:
         rel = _multiple(vec.values, channels)
         if rel:
             return Expr(rel.format("in_channels"))
-        filled = _fill(vec.values)
-        name = _name(filled, vec.hint, attrs, params)
-        counts = Counter(filled)
-        common, n = counts.most_common(1)[0]
-        default = common if n >= 2 and n * 2 > len(filled) else ABSENT
-        params.append(Param(name, default, filled))
+        name = _name(vec.values, vec.hint, attrs, params)
+        params.append(Param(name, ABSENT, vec.values))
         return Expr(name)
 
     block.body = _resolve_chain(template, resolve)
+    for p in params:
+        p.settle()
     required = [p for p in params if p.default is ABSENT]
     block.params = required + [p for p in params if p.default is not ABSENT]
 
