@@ -356,10 +356,12 @@ def _unify(block: Block) -> None:
     attrs = _attributes(block.instances)
     params: list[Param] = []
 
-    def resolve(vec: Vec):
+    def resolve(vec: Vec, flags: bool):
         present = _present(vec.values)
         if not present:
             return None
+        if all(isinstance(v, bool) for v in present) != flags:
+            return vec  # flags are settled after the numbers they may compare
         if all(v == present[0] for v in present) and (len(block.instances) == 1 or
                                                       len(present) == len(vec.values)):
             return present[0]
@@ -380,11 +382,16 @@ def _unify(block: Block) -> None:
         rel = _multiple(vec.values, channels)
         if rel:
             return Expr(rel.format("in_channels"))
+        if flags and not _attribute(vec.values, attrs, params):
+            condition = _condition(vec.values, params, channels)
+            if condition:
+                return Expr(condition)
         name = _name(vec.values, vec.hint, attrs, params)
         params.append(Param(name, ABSENT, vec.values))
         return Expr(name)
 
-    block.body = _resolve_chain(template, resolve)
+    body = _resolve_chain(template, lambda vec: resolve(vec, False))
+    block.body = _resolve_chain(body, lambda vec: resolve(vec, True))
     for p in params:
         p.settle()
     required = [p for p in params if p.default is ABSENT]
@@ -398,7 +405,8 @@ def _resolve_chain(chain: list, resolve) -> list:
 def _resolve_item(item, resolve):
     def res(v):
         return resolve(v) if isinstance(v, Vec) else v
-    when = res(item.when) if isinstance(getattr(item, "when", None), Vec) else item.when
+    when = res(item.when) if isinstance(getattr(item, "when", None), Vec) else \
+        getattr(item, "when", None)
     if when is True:
         when = None
     if isinstance(item, Layer):
@@ -469,6 +477,33 @@ def _attributes(instances: list[Instance]) -> dict[str, tuple]:
         if ABSENT not in vals:
             found[name] = vals
     return found
+
+
+def _condition(flags: tuple, params: list[Param], channels: tuple) -> str | None:
+    """A comparison of the parameters found so far that is true exactly where `flags` is
+    (`out_channels != in_channels`: MBConv's expansion; `s != 1`: RegNet's projection)."""
+    def numbers(values):
+        return all(v is ABSENT or (isinstance(v, int) and not isinstance(v, bool))
+                   for v in values)
+    candidates = []
+    for p in params:
+        if not numbers(p.values):
+            continue
+        candidates += [(f"{p.name} != in_channels", p.values, channels, lambda a, b: a != b),
+                       (f"{p.name} == in_channels", p.values, channels, lambda a, b: a == b),
+                       (f"{p.name} != 1", p.values, p.values, lambda a, b: a != 1),
+                       (f"{p.name} == 1", p.values, p.values, lambda a, b: a == 1)]
+    for text, left, right, test in candidates:
+        if all(f is ABSENT or (a is not ABSENT and b is not ABSENT and test(a, b) == f)
+               for f, a, b in zip(flags, left, right)):
+            return text
+    return None
+
+
+def _attribute(values: tuple, attrs: dict, params: list[Param]) -> str | None:
+    taken = {p.name for p in params}
+    return next((name for name, vals in attrs.items()
+                 if name not in taken and _matches(values, vals)), None)
 
 
 def _name(values: tuple, hint: str, attrs: dict, params: list[Param]) -> str:
