@@ -54,8 +54,8 @@ def spec_from_torch(module: nn.Module, input_shape: tuple[int, ...], *, origin: 
     if reading.kind == "sequential" and type(module) is not nn.Sequential:
         items = [Group(None, items)]
     taken = set(ops.names()) | _prelude_blocks() | {"Seq", "Aux", "Opaque"}
-    blocks = make_blocks(items, taken)
     classes = _classes(items)
+    blocks = make_blocks(items, taken, classes)
     sides = _sides(items)
     writer = Writer({})
     model_name = _identifier(name or type(module).__name__)

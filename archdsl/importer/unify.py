@@ -56,7 +56,8 @@ class Param:
         """Values for every instance, and the default: the value most instances have."""
         self.values = _fill(self.values)
         common, n = Counter(self.values).most_common(1)[0]
-        self.default = common if n >= 2 and n * 2 > len(self.values) else ABSENT
+        self.default = common if n >= 2 and n * 2 > len(self.values) and \
+            self.name != "classes" else ABSENT
 
 
 @dataclass
@@ -82,6 +83,20 @@ def _walk(items, found: list) -> None:
                 _walk(branch, found)
         elif isinstance(item, Side):
             _walk(item.items, found)
+
+
+def _top_calls(items: list) -> list[Call]:
+    """The block calls of the model's own body (not inside blocks)."""
+    found = []
+    for item in items:
+        if isinstance(item, Call):
+            found.append(item)
+        elif isinstance(item, (Group, Side)):
+            found += _top_calls(item.items)
+        elif isinstance(item, Merge):
+            for branch in item.branches:
+                found += _top_calls(branch)
+    return found
 
 
 def _inline_uneven_sequentials(root_items: list) -> None:
@@ -120,12 +135,14 @@ def _height(instance: Instance) -> int:
     return 1 + max((_height(c.instance) for c in calls if c.instance is not instance), default=0)
 
 
-def make_blocks(root_items: list, taken: set[str]) -> list[Block]:
+def make_blocks(root_items: list, taken: set[str], classes: int | None = None) -> list[Block]:
     """Blocks for every instance under `root_items`, in the order to write them (callees
-    first); `taken` names blocks may not have (layer kinds, built-in blocks)."""
+    first); `taken` names blocks may not have (layer kinds, built-in blocks). A block called
+    from the model only whose FC has `classes` outputs takes `classes` (an auxiliary head)."""
     _inline_uneven_sequentials(root_items)
     calls: list[Call] = []
     _walk(root_items, calls)
+    top = {id(c.instance) for c in _top_calls(root_items)}
     by_class: dict[type, list[Instance]] = {}
     for call in calls:
         group = by_class.setdefault(type(call.instance.module), [])
@@ -141,13 +158,15 @@ def make_blocks(root_items: list, taken: set[str]) -> list[Block]:
             base = base or name
             used.add(name.lower())
             block = Block(name, group, sequential=group[0].sequential)
-            _unify(block)
+            _unify(block, classes if all(id(i) in top for i in group) else None)
             blocks.append(block)
             for call in calls:  # its calls' arguments, before the callers are unified
                 if call.instance.block is block:
                     call.args = {p.name: v for p, v in zip(
                         block.params, _param_values(block, call.instance))
                         if p.default is ABSENT or v != p.default}
+                    if "classes" in call.args:
+                        call.args["classes"] = Expr("classes")
     return blocks
 
 
@@ -348,7 +367,7 @@ def _align_args(column, get, op) -> dict:
 
 # --- parameters ----------------------------------------------------------------------------------
 
-def _unify(block: Block) -> None:
+def _unify(block: Block, classes: int | None = None) -> None:
     for inst in block.instances:
         inst.block = block
     template = _align_chains([i.body for i in block.instances])
@@ -362,6 +381,11 @@ def _unify(block: Block) -> None:
             return None
         if all(isinstance(v, bool) for v in present) != flags:
             return vec  # flags are settled after the numbers they may compare
+        if classes is not None and vec.hint == SHORT["out_features"] and \
+                len(present) == len(vec.values) and set(present) == {classes}:
+            if not any(p.name == "classes" for p in params):
+                params.append(Param("classes", ABSENT, vec.values))
+            return Expr("classes")
         if all(v == present[0] for v in present) and (len(block.instances) == 1 or
                                                       len(present) == len(vec.values)):
             return present[0]
