@@ -113,11 +113,10 @@ class _Forward:
     def __init__(self, reading: Reading):
         self.reading = reading
         self.steps = reading.steps
-        self.input = next(s for s in [*self._all_steps()] if s.is_input)
-        self.users: dict[int, list[Step]] = {}
-        for s in self.steps:
-            for i in s.inputs:
-                self.users.setdefault(i.index, []).append(s)
+        self.by_index = {s.index: s for s in self._all_steps()}
+        self.input = next((s for s in self.by_index.values() if s.is_input), None)
+        if self.input is None:
+            raise Inexpressible("its forward does not read its input")
         self.dom = self._dominators()
         self.emitted: set[int] = set()
         self.labelled: set[str] = set()
@@ -134,8 +133,10 @@ class _Forward:
         return sorted(seen.values(), key=lambda s: s.index)
 
     def _dominators(self) -> dict[int, list[int]]:
+        """For each step, the steps every path from the input to it passes through, in order
+        (the last but one: the nearest, where a merge's branches start)."""
         dom: dict[int, list[int]] = {}
-        for s in self._all_steps():
+        for s in self.by_index.values():
             if not s.inputs:
                 dom[s.index] = [s.index]
                 continue
@@ -213,7 +214,7 @@ class _Forward:
         return chain
 
     def _step(self, index: int) -> Step:
-        return next(s for s in self._all_steps() if s.index == index)
+        return self.by_index[index]
 
     def _what(self, step: Step) -> str:
         return step.child or step.call or "input"
@@ -267,7 +268,6 @@ class _Forward:
         stochastic depth without a residual) is built but not applied; parameterless others
         are left out; others cannot be expressed."""
         module = self.reading.module
-        last = chain[-1] if chain else None
         for name, child in module.named_children():
             if name in self.reading.children:
                 continue
@@ -279,4 +279,3 @@ class _Forward:
                 continue
             if any(True for _ in child.parameters()) or any(True for _ in child.buffers()):
                 raise Inexpressible(f"its forward does not use {name}, which has parameters")
-        del last
