@@ -187,3 +187,32 @@ def test_what_cannot_be_expressed_is_opaque():
     assert "torch.fx" in layer.why
     assert re.search(r'Opaque:odd\(out=\(4, 6, 6\), params=148, type="[\w.]+DataDependent", '
                      r'why="[^"]+"\)', spec.text)
+
+
+class Kinds(nn.Module):
+    """Layer kinds and functions the torchvision models do not use."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=2, dilation=2, bias=False)
+        self.gn = nn.GroupNorm(4, 8, eps=1e-3)
+        self.act = nn.LeakyReLU(0.2)
+        self.lrn = nn.LocalResponseNorm(3, alpha=2e-4)
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+        self.prelu = nn.PReLU(8)
+        self.body = nn.Sequential(nn.Conv2d(8, 8, 1), nn.ELU(0.5), nn.Tanh())
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.pool(self.lrn(self.act(self.gn(self.conv(x)))))
+        x = torch.nn.functional.max_pool2d(self.prelu(x), 2, ceil_mode=True)
+        x = torch.sigmoid(self.body(x)) * x
+        return self.fc(x.mean((2, 3)))
+
+
+def test_other_kinds_round_trip():
+    spec = round_trip(Kinds(), 16)
+    for text in ("GN:gn(4, eps=0.001)", "LeakyReLU:act(0.2)", "LRN:lrn(3, alpha=0.0002, k=1.0)",
+                 "count_include_pad=false", "PReLU:prelu(8)", "MPool(2, ceil=true)",
+                 "Conv:conv(8, 3, p=2, d=2, bias=false)"):
+        assert text in spec.text, text

@@ -252,7 +252,9 @@ def read(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[Reading, list
     module.eval()
     try:
         with torch.no_grad():
-            x = torch.randn(1, *input_shape)
+            like = next(module.parameters(), None)  # the module's dtype and device
+            x = torch.randn(1, *input_shape, dtype=like.dtype if like is not None else None,
+                            device=like.device if like is not None else None)
             reader = Reader()
             reading, _ = reader.read(module, "", x)
     finally:
