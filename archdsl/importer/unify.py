@@ -13,7 +13,6 @@ instance's arguments (defaults left out).
 
 from __future__ import annotations
 
-import difflib
 import keyword
 from collections import Counter
 from dataclasses import dataclass, field
@@ -251,23 +250,62 @@ def _align_chains(chains: list) -> list:
                 col.append(ABSENT)
             continue
         ckeys = [_key(i) for i in chain]
-        matcher = difflib.SequenceMatcher(a=keys, b=ckeys, autojunk=False)
         new_columns, new_keys = [], []
-        for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-            if tag == "equal":
-                for a, b in zip(range(a0, a1), range(b0, b1)):
-                    new_columns.append(columns[a] + [chain[b]])
-                    new_keys.append(keys[a])
-                continue
-            for a in range(a0, a1):
+        for a, b in _alignment(columns, keys, chain, ckeys):
+            if a is not None and b is not None:
+                new_columns.append(columns[a] + [chain[b]])
+                new_keys.append(keys[a])
+            elif a is not None:
                 new_columns.append(columns[a] + [None])
                 new_keys.append(keys[a])
-            for b in range(b0, b1):
+            else:
                 new_columns.append([ABSENT if chains[j] is None else None for j in range(k)]
                                    + [chain[b]])
                 new_keys.append(ckeys[b])
         columns, keys = new_columns, new_keys
     return [_align_items(col) for col in columns]
+
+
+GAP = 100  # an item without a partner costs more than any difference of arguments
+
+
+def _alignment(columns: list, keys: list, chain: list, ckeys: list) -> list[tuple]:
+    """Pairs (column, item), None on a side for a gap: the alignment with the fewest gaps, and
+    among those the fewest differing arguments (MBConv without an expansion: its depthwise
+    convolution pairs with the others' depthwise one, not with their expansion)."""
+    n, m = len(keys), len(chain)
+    inf = float("inf")
+    cost = [[inf] * (m + 1) for _ in range(n + 1)]
+    cost[0] = [GAP * j for j in range(m + 1)]
+    for a in range(1, n + 1):
+        cost[a][0] = GAP * a
+        for b in range(1, m + 1):
+            best = min(cost[a - 1][b] + GAP, cost[a][b - 1] + GAP)
+            if keys[a - 1] == ckeys[b - 1]:
+                best = min(best, cost[a - 1][b - 1] + _difference(columns[a - 1], chain[b - 1]))
+            cost[a][b] = best
+    pairs, a, b = [], n, m
+    while a or b:
+        if a and b and keys[a - 1] == ckeys[b - 1] and \
+                cost[a][b] == cost[a - 1][b - 1] + _difference(columns[a - 1], chain[b - 1]):
+            pairs.append((a - 1, b - 1))
+            a, b = a - 1, b - 1
+        elif a and cost[a][b] == cost[a - 1][b] + GAP:
+            pairs.append((a - 1, None))
+            a -= 1
+        else:
+            pairs.append((None, b - 1))
+            b -= 1
+    return pairs[::-1]
+
+
+def _difference(column: list, item) -> int:
+    """How many arguments differ between an item and a column's first item."""
+    other = next((i for i in column if i is not None and i is not ABSENT), None)
+    mine, theirs = getattr(item, "args", None), getattr(other, "args", None)
+    if not isinstance(mine, dict) or not isinstance(theirs, dict):
+        return 0
+    return sum(mine.get(k) != theirs.get(k) for k in set(mine) | set(theirs))
 
 
 def _present(values) -> list:
@@ -511,6 +549,8 @@ def _condition(flags: tuple, params: list[Param], channels: tuple) -> str | None
                    for v in values)
     candidates = []
     for p in params:
+        if all(v is ABSENT or isinstance(v, bool) for v in p.values):
+            candidates.append((f"not {p.name}", p.values, p.values, lambda a, b: not a))
         if not numbers(p.values):
             continue
         candidates += [(f"{p.name} != in_channels", p.values, channels, lambda a, b: a != b),

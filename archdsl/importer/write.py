@@ -27,7 +27,12 @@ def value(v) -> str:
     if isinstance(v, (tuple, list)):
         return "(" + ", ".join(value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     if isinstance(v, float):
-        return repr(v)  # exactly: torch's settings compare so (momentum 0.00029999999999996696)
+        # exactly, as torch's settings compare so; MNASNet's momentum 1 - 0.9997 as written
+        text = repr(v)
+        rest = f"{1 - v:.12g}"
+        if len(text) > 12 and 0 < v < 1 and 1 - float(rest) == v:
+            return f"1 - {rest}"
+        return text
     return str(v)
 
 
