@@ -130,7 +130,7 @@ class Writer:
             head = _call(item.op.name, None, _with_when(
                 [f"{k}={value(v)}" for k, v in item.args.items()
                  if not _equal(v, item.op.Params.model_fields[k].default)], item.when))
-            return head + self.bracket(item.branches, indent + len(head))
+            return head + self.bracket(item.branches, indent + len(head), indent)
         if isinstance(item, Side):
             head = "Aux" + label_text(item.label)
             return head + self.bracket([item.items], indent + len(head))
@@ -165,9 +165,12 @@ class Writer:
             k += n
         return out
 
-    def bracket(self, branches: list[list], indent: int) -> str:
-        """`[ a - b, c ]`, or one item a line aligned after the `[ ` (`indent`: its column)."""
-        inner = indent + 2
+    def bracket(self, branches: list[list], indent: int, start: int | None = None) -> str:
+        """`[ a - b, c ]`, or one item a line aligned after the `[ ` (`indent`: its column);
+        after a long head (`Add(when=use_res_connect)`, starting at column `start`) the lines
+        hang under it instead."""
+        hang = start is not None and indent - start > 24
+        inner = start + 4 if hang else indent + 2
         parts = [self.chain(b, inner) if b else ["Id"] for b in branches]
         flat = "[ " + ", ".join(" - ".join(p) for p in parts) + " ]"
         # a stage label first in a chain would take the whole chain: such items get lines
@@ -175,6 +178,10 @@ class Writer:
         if len(flat) + indent <= WIDTH and "\n" not in flat and not stage_first:
             return flat
         pad = " " * inner
+        if hang:
+            lines = [("\n" + pad).join(_pack(p, inner)) + ("," if b < len(parts) - 1 else "")
+                     for b, p in enumerate(parts)]
+            return "[\n" + pad + ("\n" + pad).join(lines) + " ]"
         lines = []
         for b, p in enumerate(parts):
             body = ("\n" + pad).join(_pack(p, inner))
@@ -240,7 +247,16 @@ def _named_run(items, texts, k, writer) -> tuple[str, int] | None:
 def write_block(block: Block, writer: Writer) -> str:
     params = [p.name if p.default is ABSENT else f"{p.name}={value(p.default)}"
               for p in block.params]
-    head = f"block {block.name}({', '.join(params)}) {{" if params else f"block {block.name} {{"
+    head = f"block {block.name}(" + ", ".join(params) + ") {" if params else \
+        f"block {block.name} {{"
+    if len(head) > WIDTH:  # parameters over lines, aligned after the parenthesis
+        pad = " " * (len(block.name) + 7)
+        lines = [""]
+        for text in params:
+            if lines[-1] and len(pad) + len(lines[-1]) + len(text) + 2 > WIDTH:
+                lines.append("")
+            lines[-1] += (", " if lines[-1] else "") + text
+        head = f"block {block.name}(" + (",\n" + pad).join(lines) + ") {"
     if block.sequential:
         text = "Seq" + writer.bracket([block.body], 5)
         body = "  " + text
