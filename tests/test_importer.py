@@ -216,3 +216,28 @@ def test_other_kinds_round_trip():
                  "count_include_pad=false", "PReLU:prelu(8)", "MPool(2, ceil=true)",
                  "Conv:conv(8, 3, p=2, d=2, bias=false)"):
         assert text in spec.text, text
+
+
+class LeNet(nn.Module):
+    """A model as people write them by hand: functional activations, `view` to flatten."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5)
+        self.fc1, self.fc2 = nn.Linear(16 * 4 * 4, 120), nn.Linear(120, 10)
+
+    def forward(self, x):
+        x = torch.nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
+        x = torch.nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
+        x = torch.nn.functional.gelu(self.fc1(x.view(x.size(0), -1)))
+        return torch.nn.functional.softmax(self.fc2(x), dim=1)
+
+
+def test_hand_written_model_round_trips():
+    model = LeNet()
+    spec = spec_from_torch(model, (1, 28, 28), name="LeNet")
+    net = archdsl.build(spec.text)
+    net.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.allclose(model(x), net.eval()(x), atol=1e-6), spec.text
+    assert "Conv:conv1(6, 5) - ReLU - MPool(2)" in spec.text and "SM" in spec.text

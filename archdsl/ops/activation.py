@@ -44,7 +44,9 @@ class _Activation(Op):
     def from_torch_call(self, name, args, kwargs, ins, out):
         if "inplace" not in self.Params.model_fields:
             return {}
-        return {"inplace": bool(kwargs.get("inplace", args[0] if args else name.endswith("_")))}
+        # a function builds no module whose setting could differ: `auto` unless in place
+        inplace = bool(kwargs.get("inplace", args[0] if args else name.endswith("_")))
+        return {"inplace": True} if inplace else {}
 
     def saved(self, p, ins, out, trainable):
         return KEEPS_OUTPUT if self.output_needed_for_backward else KEEPS_INPUT
@@ -286,12 +288,16 @@ class GELU(_Activation):
 
     name = "GELU"
     torch_types = ("torch.nn.modules.activation.GELU",)
+    torch_calls = ("gelu",)
     torch_cls = "nn.GELU"
     summary = "Gaussian error linear unit"
     example = "GELU"
 
     def from_torch(self, module, ins, out):
         return {} if module.approximate == "none" else None
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        return {} if kwargs.get("approximate", "none") == "none" and not args else None
 
 
 class SoftmaxParams(Params):
@@ -304,6 +310,7 @@ class SM(_Activation):
 
     name = "SM"
     torch_types = ("torch.nn.modules.activation.Softmax",)
+    torch_calls = ("softmax", ".softmax")
     aliases = ("Softmax", "SoftMax", "soft-max")
     family = "output"
     Params = SoftmaxParams
@@ -313,6 +320,10 @@ class SM(_Activation):
 
     def from_torch(self, module, ins, out):
         return None if module.dim is None else {"dim": module.dim}
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        dim = kwargs.get("dim", args[0] if args else None)
+        return None if dim is None or kwargs.get("dtype") is not None else {"dim": dim}
     example = "SM"
 
     def infer(self, p, ins, ctx):
