@@ -1,14 +1,17 @@
 """Blocks from instances: what varies between the modules of one class becomes a parameter.
 
-Contract: `make_blocks(root_items)` finds every `Instance` under the items, groups them by
-class, and for each class (innermost first) aligns the instances' bodies into one template
-(anti-unification): a value equal in all instances stays a literal; one equal to the block's
-input channels is `in_channels`; one equal to (or a whole multiple of) a parameter already
-found reuses it; any other becomes a parameter, named after an attribute of the modules that
-holds the same values where there is one. An item present in some instances only gets
-`when=` a boolean parameter; a residual merge missing in some is `Add(when=...)`. Instances
-that cannot be aligned split into blocks of equal structure. Each call then gets its
-instance's arguments (defaults left out).
+Contract: `make_blocks(root_items, taken, classes)` finds every `Instance` under the items,
+groups them by class, and for each class (innermost first) aligns the instances' bodies into
+one template (anti-unification; items paired by least cost: fewest gaps, then fewest differing
+arguments): a value equal in all instances stays a literal; one equal to the block's input
+channels is `in_channels`; one equal to (a whole multiple of, `(p - 1) // 2` of) a parameter
+already found reuses it; any other becomes a parameter, named after an attribute the modules
+hold with the same values where there is one, and defaulting to the value most instances
+have. An item present in some instances only gets `when=`: a comparison of the parameters
+where one fits (`out_channels != in_channels`), else a flag; a residual merge missing in some
+is `Add(when=...)`. Instances that cannot be aligned split into blocks of equal structure; an
+nn.Sequential subclass whose instances hold differently named children is written as labelled
+groups instead. Each call then gets its instance's arguments (defaults left out).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import keyword
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from torch import nn
 
 from archdsl.importer.terms import Call, Expr, Group, Instance, Layer, Merge, Opaque, Side
 
@@ -572,12 +577,15 @@ def _attribute(values: tuple, attrs: dict, params: list[Param]) -> str | None:
 
 def _name(values: tuple, hint: str, attrs: dict, params: list[Param]) -> str:
     taken = {p.name for p in params} | RESERVED
+
+    def usable(name: str) -> bool:  # generated block classes take parameters as attributes
+        return name not in taken and name.isidentifier() and not keyword.iskeyword(name) \
+            and not hasattr(nn.Module, name)
     for name, vals in attrs.items():
-        if name not in taken and _matches(values, vals) and name.isidentifier() and \
-                not keyword.iskeyword(name):
+        if usable(name) and _matches(values, vals):
             return name
     base = hint if hint.isidentifier() else "v"
     name, n = base, 2
-    while name in taken or keyword.iskeyword(name):
+    while not usable(name):
         name, n = f"{base}{n}", n + 1
     return name
