@@ -25,8 +25,8 @@ from torch import nn  # noqa: E402
 import archdsl  # noqa: E402
 from archdsl.importer import spec_from_torch  # noqa: E402
 
-MODELS = """alexnet convnext_base convnext_large convnext_small convnext_tiny densenet121 densenet161
-densenet169 densenet201 efficientnet_b0 efficientnet_b1 efficientnet_b2 efficientnet_b3
+MODELS = """alexnet convnext_base convnext_large convnext_small convnext_tiny densenet121
+densenet161 densenet169 densenet201 efficientnet_b0 efficientnet_b1 efficientnet_b2 efficientnet_b3
 efficientnet_b4 efficientnet_b5 efficientnet_b6 efficientnet_b7 efficientnet_v2_l efficientnet_v2_m
 efficientnet_v2_s googlenet inception_v3 mnasnet0_5 mnasnet0_75 mnasnet1_0 mnasnet1_3 mobilenet_v2
 mobilenet_v3_large mobilenet_v3_small regnet_x_16gf regnet_x_1_6gf regnet_x_32gf regnet_x_3_2gf

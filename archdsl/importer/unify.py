@@ -54,7 +54,8 @@ class Param:
 
     def absorb(self, values: tuple) -> None:
         """Another position with the same values where both are known: fill the gaps."""
-        self.values = tuple(a if a is not ABSENT else b for a, b in zip(self.values, values))
+        self.values = tuple(a if a is not ABSENT else b
+                            for a, b in zip(self.values, values, strict=True))
 
     def settle(self) -> None:
         """Values for every instance, and the default: the value most instances have."""
@@ -167,7 +168,7 @@ def make_blocks(root_items: list, taken: set[str], classes: int | None = None) -
             for call in calls:  # its calls' arguments, before the callers are unified
                 if call.instance.block is block:
                     call.args = {p.name: v for p, v in zip(
-                        block.params, _param_values(block, call.instance))
+                        block.params, _param_values(block, call.instance), strict=False)
                         if p.default is ABSENT or v != p.default}
                     if "classes" in call.args:
                         call.args["classes"] = Expr("classes")
@@ -500,27 +501,29 @@ def _snake(name: str) -> str:
 
 def _matches(values: tuple, other: tuple) -> bool:
     return all(a is ABSENT or b is ABSENT or (a == b and type(a) is type(b))
-               for a, b in zip(values, other))
+               for a, b in zip(values, other, strict=False))
 
 
 def _multiple(values: tuple, other: tuple) -> str | None:
-    pairs = [(a, b) for a, b in zip(values, other) if a is not ABSENT and b is not ABSENT]
+    pairs = [(a, b) for a, b in zip(values, other, strict=True)
+             if a is not ABSENT and b is not ABSENT]
     if not pairs or not all(isinstance(a, int) and not isinstance(a, bool) and
                             isinstance(b, int) and not isinstance(b, bool) and b > 0 and a > 0
                             for a, b in pairs):
         return None
     if all(a % b == 0 for a, b in pairs) and len({a // b for a, b in pairs}) == 1:
         k = pairs[0][0] // pairs[0][1]
-        return "{} * %d" % k if k > 1 else None
+        return "{} * " + str(k) if k > 1 else None
     if all(b % a == 0 for a, b in pairs) and len({b // a for a, b in pairs}) == 1:
         k = pairs[0][1] // pairs[0][0]
-        return "{} // %d" % k if k > 1 else None
+        return "{} // " + str(k) if k > 1 else None
     return None
 
 
 def _half_below(values: tuple, other: tuple) -> bool:
     """values = (other - 1) // 2: the padding that keeps the size for a kernel."""
-    pairs = [(a, b) for a, b in zip(values, other) if a is not ABSENT and b is not ABSENT]
+    pairs = [(a, b) for a, b in zip(values, other, strict=True)
+             if a is not ABSENT and b is not ABSENT]
     return bool(pairs) and all(isinstance(a, int) and isinstance(b, int) and
                                not isinstance(a, bool) and not isinstance(b, bool) and
                                a == (b - 1) // 2 for a, b in pairs)
@@ -564,7 +567,7 @@ def _condition(flags: tuple, params: list[Param], channels: tuple) -> str | None
                        (f"{p.name} == 1", p.values, p.values, lambda a, b: a == 1)]
     for text, left, right, test in candidates:
         if all(f is ABSENT or (a is not ABSENT and b is not ABSENT and test(a, b) == f)
-               for f, a, b in zip(flags, left, right)):
+               for f, a, b in zip(flags, left, right, strict=False)):
             return text
     return None
 

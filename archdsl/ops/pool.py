@@ -45,7 +45,7 @@ def _stride(p):
 
 def _bind(names: tuple[str, ...], args: tuple, kwargs: dict) -> dict:
     """A torch function's arguments after the input, by name."""
-    return {**dict(zip(names, args)), **kwargs}
+    return {**dict(zip(names, args, strict=False)), **kwargs}
 
 
 class _Pool(Op):

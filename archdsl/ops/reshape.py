@@ -51,7 +51,7 @@ class Permute(Op):
     torch_types = ("torchvision.ops.misc.Permute",)
 
     def from_torch(self, module, ins, out):
-        return dict(zip(("d0", "d1", "d2", "d3"), module.dims))
+        return dict(zip(("d0", "d1", "d2", "d3"), module.dims, strict=False))
     example = "Permute(0, 2, 3, 1)"
     helper_sources = {"Permute": PERMUTE_SOURCE}
 
