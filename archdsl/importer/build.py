@@ -94,7 +94,7 @@ def _settle_bias(chain: list, numbered: bool = False) -> None:
     """Where a layer's only consumer is the next item of its chain, what `bias=auto` gives;
     a Flatten right before an FC that flattens by itself is left out (not where the chain's
     modules are numbered)."""
-    for item, after in zip(chain, chain[1:] + [None], strict=True):
+    for item, after in zip(chain, chain[1:] + [None], strict=False):
         if isinstance(item, Layer) and "bias" in item.args:
             absorbs = isinstance(after, Layer) and after.op.absorbs_preceding_bias
             item.auto_bias = not absorbs if after is not None else None
@@ -102,7 +102,7 @@ def _settle_bias(chain: list, numbered: bool = False) -> None:
             _settle_bias(branch)
     if numbered:
         return
-    chain[:] = [item for item, after in zip(chain, chain[1:] + [None], strict=True)
+    chain[:] = [item for item, after in zip(chain, chain[1:] + [None], strict=False)
                 if not (isinstance(item, Layer) and item.op.flattens and item.label is None and
                         isinstance(after, Layer) and after.args.get("flatten") is True)]
 
