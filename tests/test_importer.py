@@ -241,3 +241,29 @@ def test_hand_written_model_round_trips():
     x = torch.randn(2, 1, 28, 28)
     assert torch.allclose(model(x), net.eval()(x), atol=1e-6), spec.text
     assert "Conv:conv1(6, 5) - ReLU - MPool(2)" in spec.text and "SM" in spec.text
+
+
+class TinyUNet(nn.Module):
+    """A long skip connection (the encoder's map joined into the decoder) and upsampling."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True))
+        self.mid = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU())
+        self.up = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.smooth = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.head = nn.Conv2d(16, 4, 1)
+
+    def forward(self, x):
+        e = self.enc(x)
+        return self.smooth(self.head(torch.cat([e, self.up(self.mid(e))], dim=1)))
+
+
+def test_long_skip_connection_round_trips():
+    model = TinyUNet()
+    spec = spec_from_torch(model, (3, 16, 16))
+    net = archdsl.build(spec.text)
+    net.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.allclose(model(x), net.eval()(x), atol=1e-6), spec.text
+    assert re.search(r"Concat\[ Id,\s+mid: \[ MPool\(2\)", spec.text) and "ConvT:up(8, 2" in spec.text

@@ -71,6 +71,16 @@ class ConvT(Op):
     example = "ConvT(64, 2, s=2)"
     weight_init = {"conv": ("nn.ConvTranspose2d",)}
     weighted = True
+    torch_types = ("torch.nn.modules.conv.ConvTranspose2d",)
+
+    def from_torch(self, module, ins, out):
+        if module.padding_mode != "zeros":
+            return None
+        return {"out_channels": module.out_channels, "kernel": square(module.kernel_size),
+                "stride": square(module.stride), "padding": square(module.padding),
+                "output_padding": square(module.output_padding),
+                "dilation": square(module.dilation), "groups": module.groups,
+                "bias": module.bias is not None}
 
     def check_params(self, p) -> None:
         for (op_, s, d) in zip(pair(p.output_padding), pair(p.stride), pair(p.dilation),
@@ -151,6 +161,16 @@ class Upsample(Op):
     keywords = {"s": "scale", "scale_factor": "scale", "factor": "scale"}
     summary = "upsampling by interpolation (nearest, bilinear)"
     example = "Upsample(2, bilinear)"
+    torch_types = ("torch.nn.modules.upsampling.Upsample",)
+
+    def from_torch(self, module, ins, out):
+        scale = module.scale_factor
+        if module.size is not None or module.mode not in ("nearest", "bilinear") or \
+                module.recompute_scale_factor:
+            return None
+        if isinstance(scale, float) and scale.is_integer():
+            scale = int(scale)
+        return {"scale": scale, "mode": module.mode, "align_corners": bool(module.align_corners)}
 
     def check_params(self, p) -> None:
         if p.align_corners and p.mode == "nearest":
