@@ -267,3 +267,13 @@ def test_long_skip_connection_round_trips():
     x = torch.randn(2, 3, 16, 16)
     assert torch.allclose(model(x), net.eval()(x), atol=1e-6), spec.text
     assert re.search(r"Concat\[ Id,\s+mid: \[ MPool\(2\)", spec.text) and "ConvT:up(8, 2" in spec.text
+
+
+def test_the_module_is_left_as_it_was():
+    model = tv("resnet18", num_classes=10)
+    model.train()
+    model.layer1[0].bn1.eval()  # a frozen BatchNorm stays frozen
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    spec_from_torch(model, (3, 32, 32))
+    assert model.training and not model.layer1[0].bn1.training and model.layer1[0].bn2.training
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())

@@ -91,13 +91,25 @@ def _wrapped_functions(module: nn.Module) -> tuple:
     return tuple(found)
 
 
+class _Mode:
+    """Every submodule in training (True) or eval mode for a while, then each as it was."""
+
+    def __init__(self, module: nn.Module, training: bool):
+        self.module, self.training = module, training
+
+    def __enter__(self):
+        self.saved = [(m, m.training) for m in self.module.modules()]
+        self.module.train(self.training)
+
+    def __exit__(self, *exc):
+        for m, training in self.saved:
+            m.training = training
+
+
 def _trace(module: nn.Module) -> fx.Graph:
-    was_training = module.training
-    module.train()  # Python branches as in training: auxiliary heads are part of the model
-    try:
+    # Python branches as in training: auxiliary heads are part of the model
+    with _Mode(module, True):
         return _Tracer(autowrap_functions=_wrapped_functions(module)).trace(module)
-    finally:
-        module.train(was_training)
 
 
 def call_name(node: fx.Node) -> str:
@@ -248,15 +260,10 @@ def _main(y):
 
 def read(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[Reading, list[Reading]]:
     """Read `module` on a batch of one random input of `input_shape` (CxHxW)."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            like = next(module.parameters(), None)  # the module's dtype and device
-            x = torch.randn(1, *input_shape, dtype=like.dtype if like is not None else None,
-                            device=like.device if like is not None else None)
-            reader = Reader()
-            reading, _ = reader.read(module, "", x)
-    finally:
-        module.train(was_training)
+    like = next(module.parameters(), None)  # the module's dtype and device
+    x = torch.randn(1, *input_shape, dtype=like.dtype if like is not None else None,
+                    device=like.device if like is not None else None)
+    reader = Reader()
+    with _Mode(module, False), torch.no_grad():
+        reading, _ = reader.read(module, "", x)
     return reading, reader.opaque
