@@ -156,7 +156,7 @@ class Writer:
                     getattr(items[k], "label", None) is None:
                 n += 1
             if n == 1:
-                run = _named_run(items, texts, k, self)
+                run = _named_run(items, texts, k, self) or _counted_run(items, k, self, indent)
                 if run:
                     out.append((items[k], run[0]))
                     k += run[1]
@@ -216,6 +216,53 @@ def _pack(texts: list[str], indent: int) -> list[str]:
         else:
             lines.append(text)
     return lines
+
+
+def _counted_run(items, k, writer, indent) -> tuple[str, int] | None:
+    """Calls of one block alike but for one number that grows by the same step (ConvNeXt's
+    stochastic-depth rates, 0.2 * block / total): `CNBlock((3 + i) / 70) x 3`, `i` the copy's
+    index. The expression gives the values to within 1e-9 of them (a float's last digits)."""
+    first = items[k]
+    if not isinstance(first, Call) or first.label is not None or first.when is not None:
+        return None
+    run = [first]
+    for item in items[k + 1:]:
+        if not (isinstance(item, Call) and item.label is None and item.when is None and
+                item.instance.block is first.instance.block and
+                set(item.args) == set(first.args)):
+            break
+        run.append(item)
+    varying = [key for key in first.args if len({repr(c.args[key]) for c in run}) > 1]
+    while len(run) >= 3 and len(varying) == 1:
+        text = _progression([c.args[varying[0]] for c in run])
+        if text:
+            call = Call(first.instance, None, {**first.args, varying[0]: Expr(text)})
+            return f"{writer.item(call, indent)} x {len(run)}", len(run)
+        run.pop()
+        varying = [key for key in first.args if len({repr(c.args[key]) for c in run}) > 1]
+    return None
+
+
+def _progression(values: list) -> str | None:
+    """`(k + i) / d` or `n * (k + i) / d` for numbers v0, v0 + step, v0 + 2 step, ..."""
+    from fractions import Fraction
+
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    step = Fraction(values[1] - values[0]).limit_denominator(10000)
+    if step <= 0:
+        return None
+    start = values[0] / float(step)
+    if abs(start - round(start)) > 1e-6:
+        return None
+    k0, num, den = round(start), step.numerator, step.denominator
+    index = f"({k0} + i)" if k0 else "i"
+    text = (index if num == 1 else f"{num} * {index}") + (f" / {den}" if den != 1 else "")
+    for i, v in enumerate(values):
+        got = num * (k0 + i) / den
+        if abs(got - v) > 1e-9 * max(1.0, abs(v)):
+            return None
+    return text
 
 
 def _named_run(items, texts, k, writer) -> tuple[str, int] | None:
