@@ -277,3 +277,10 @@ def test_the_module_is_left_as_it_was():
     spec_from_torch(model, (3, 32, 32))
     assert model.training and not model.layer1[0].bn1.training and model.layer1[0].bn2.training
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+
+
+def test_transform_input_is_the_setting():
+    model = tv("googlenet", num_classes=10, aux_logits=False, transform_input=True,
+               init_weights=False)
+    spec = round_trip(model, 64)
+    assert "transform_input: true" in spec.text and model.transform_input

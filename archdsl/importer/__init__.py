@@ -43,7 +43,16 @@ def spec_from_torch(module: nn.Module, input_shape: tuple[int, ...], *, origin: 
                     name: str | None = None) -> ImportedSpec:
     """The spec of `module` for inputs of `input_shape` (CxHxW, without the batch)."""
     input_shape = tuple(int(d) for d in input_shape)
-    reading, _ = read(module, input_shape)
+    # torchvision's GoogLeNet and Inception-v3 re-normalise their input in forward when built
+    # for pretrained weights: the `transform_input:` setting says so, the trace goes without it
+    transform = getattr(module, "transform_input", None) is True
+    if transform:
+        module.transform_input = False
+    try:
+        reading, _ = read(module, input_shape)
+    finally:
+        if transform:
+            module.transform_input = True
     if reading.kind in ("leaf", "opaque"):
         items = [child_term(reading, _model_label(module))]
     else:
@@ -72,6 +81,8 @@ def spec_from_torch(module: nn.Module, input_shape: tuple[int, ...], *, origin: 
         lines.append(f"  classes: {classes}")
     if sides:
         lines.append(f"  outputs: [main, {', '.join(sides)}]")
+    if transform:
+        lines.append("  transform_input: true")
     lines.append("")
     lines.append(writer.body(items, 2))
     lines.append("}")
