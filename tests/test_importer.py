@@ -284,3 +284,9 @@ def test_transform_input_is_the_setting():
                init_weights=False)
     spec = round_trip(model, 64)
     assert "transform_input: true" in spec.text and model.transform_input
+
+
+def test_opaque_layers_are_named_as_in_the_model():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), DataDependent()))
+    (layer,) = spec_from_torch(model, (3, 8, 8)).opaque
+    assert layer.name == "1.1"

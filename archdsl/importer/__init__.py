@@ -130,20 +130,24 @@ def _sides(items: list) -> list[str]:
                                     key=lambda side: side.order)]
 
 
-def _opaque(module, items, prefix=""):
-    for item in items:
-        label = getattr(item, "label", None)
-        if isinstance(item, Opaque):
-            yield prefix + (label or "?"), item.module, item.why
-        elif isinstance(item, Call):
-            yield from _opaque(module, item.instance.body, prefix + (label or "?") + ".")
-        elif isinstance(item, Group):
-            yield from _opaque(module, item.items, prefix + (label + "." if label else ""))
-        elif isinstance(item, Merge):
-            for b in item.branches:
-                yield from _opaque(module, b, prefix)
-        elif isinstance(item, Side):
-            yield from _opaque(module, item.items, prefix)
+def _opaque(module: nn.Module, items: list):
+    """(name in the model, module, why) for each opaque layer, once each."""
+    names = {id(m): name for name, m in module.named_modules()}
+    seen: set[int] = set()
+
+    def walk(seq):
+        for item in seq:
+            if isinstance(item, Opaque) and id(item.module) not in seen:
+                seen.add(id(item.module))
+                yield names.get(id(item.module), item.label or ""), item.module, item.why
+            elif isinstance(item, Call):
+                yield from walk(item.instance.body)
+            elif isinstance(item, (Group, Side)):
+                yield from walk(item.items)
+            elif isinstance(item, Merge):
+                for branch in item.branches:
+                    yield from walk(branch)
+    return list(walk(items))
 
 
 __all__ = ["ImportedSpec", "OpaqueLayer", "spec_from_torch"]
