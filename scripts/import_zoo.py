@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import re
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,20 @@ vgg13 vgg13_bn vgg16 vgg16_bn vgg19 vgg19_bn wide_resnet101_2 wide_resnet50_2"""
 KWARGS = {"googlenet": {"aux_logits": True, "init_weights": True},
           "inception_v3": {"aux_logits": True, "init_weights": False}}
 MIN_SIZE = {"inception_v3": 299}
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+ZOO_NAME = {"alexnet": "alexnet_torchvision"}  # the zoo's `alexnet` is the lecture notes'
+
+
+def zoo_lines(name: str) -> int | None:
+    """Lines of the zoo's hand-written spec and the block files it uses."""
+    path = next((p for p in (SPECS / f"{ZOO_NAME.get(name, name)}{ext}" for ext in
+                             (".arch", ".yaml")) if p.exists()), None)
+    if path is None:
+        return None
+    text = path.read_text()
+    used = re.findall(r'^use "(.+)"', text, re.M) + re.findall(r"^use: \[(.+)\]", text, re.M)
+    files = [u.strip() for group in used for u in group.split(",")]
+    return len(text.splitlines()) + sum(len((SPECS / f).read_text().splitlines()) for f in files)
 
 
 def randomise(model: nn.Module, size: int) -> None:
@@ -76,8 +91,9 @@ def check(name: str, size: int, out: Path | None) -> str:
     rel = ((a - b).abs().max() / a.abs().max()).item()
     if rel >= 1e-5:
         raise AssertionError(f"outputs differ: {rel:.1e}")
-    lines = len(spec.text.splitlines())
-    return f"{lines} lines" + (f", {len(spec.opaque)} opaque" if spec.opaque else "")
+    lines, zoo = len(spec.text.splitlines()), zoo_lines(name)
+    return f"{lines} lines" + (f", the zoo's {zoo} with its blocks" if zoo else "") + \
+        (f", {len(spec.opaque)} opaque" if spec.opaque else "")
 
 
 def main(argv=None) -> int:
