@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import re
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import tv_shim  # noqa: E402,F401  (torchvision with CPU torch)
+importlib.import_module("tv_shim")  # before torchvision: its op schemas with CPU torch
 import torch  # noqa: E402
 import torchvision  # noqa: E402
 from torch import nn  # noqa: E402
