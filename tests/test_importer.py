@@ -255,18 +255,20 @@ class TinyUNet(nn.Module):
         self.head = nn.Conv2d(16, 4, 1)
 
     def forward(self, x):
-        e = self.enc(x)
-        return self.smooth(self.head(torch.cat([e, self.up(self.mid(e))], dim=1)))
+        e = torch.nn.functional.dropout(self.enc(x), 0.1, self.training)
+        y = self.smooth(self.head(torch.cat([e, self.up(self.mid(e))], dim=1)))
+        return torch.nn.functional.interpolate(y, scale_factor=2)
 
 
 def test_long_skip_connection_round_trips():
-    model = TinyUNet()
+    model = TinyUNet().eval()
     spec = spec_from_torch(model, (3, 16, 16))
     net = archdsl.build(spec.text)
     net.load_state_dict(model.state_dict(), strict=True)
     x = torch.randn(2, 3, 16, 16)
     assert torch.allclose(model(x), net.eval()(x), atol=1e-6), spec.text
     assert re.search(r"Concat\[ Id,\s+mid: \[ MPool\(2\)", spec.text) and "ConvT:up(8, 2" in spec.text
+    assert "Dropout(0.1)" in spec.text and 'Upsample:smooth(mode="bilinear") - Upsample' in spec.text
 
 
 def test_the_module_is_left_as_it_was():

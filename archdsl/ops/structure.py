@@ -100,9 +100,15 @@ class Dropout(Op):
     summary = "dropout"
     example = "Dropout(0.5)"
     torch_types = ("torch.nn.modules.dropout.Dropout",)
+    torch_calls = ("dropout",)
 
     def from_torch(self, module, ins, out):
         return {"p": module.p, "inplace": module.inplace}
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        # F.dropout(x, p, training, inplace): the module drops in training only, as it does
+        given = {**dict(zip(("p", "training", "inplace"), args, strict=False)), **kwargs}
+        return {"p": float(given.get("p", 0.5)), "inplace": bool(given.get("inplace", False))}
     eval_identity = True
 
     def saved(self, p, ins, out, trainable):

@@ -162,15 +162,24 @@ class Upsample(Op):
     summary = "upsampling by interpolation (nearest, bilinear)"
     example = "Upsample(2, bilinear)"
     torch_types = ("torch.nn.modules.upsampling.Upsample",)
+    torch_calls = ("interpolate",)
 
     def from_torch(self, module, ins, out):
-        scale = module.scale_factor
-        if module.size is not None or module.mode not in ("nearest", "bilinear") or \
-                module.recompute_scale_factor:
+        return self._imported(vars(module))
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        names = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
+        return self._imported({**dict(zip(names, args, strict=False)), **kwargs})
+
+    @staticmethod
+    def _imported(given: dict) -> dict | None:
+        scale, mode = given.get("scale_factor"), given.get("mode", "nearest")
+        if given.get("size") is not None or mode not in ("nearest", "bilinear") or \
+                given.get("recompute_scale_factor") or given.get("antialias") or scale is None:
             return None
         if isinstance(scale, float) and scale.is_integer():
             scale = int(scale)
-        return {"scale": scale, "mode": module.mode, "align_corners": bool(module.align_corners)}
+        return {"scale": scale, "mode": mode, "align_corners": bool(given.get("align_corners"))}
 
     def check_params(self, p) -> None:
         if p.align_corners and p.mode == "nearest":
