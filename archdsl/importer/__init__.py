@@ -39,9 +39,14 @@ class ImportedSpec:
     opaque: tuple[OpaqueLayer, ...]
 
 
-def spec_from_torch(module: nn.Module, input_shape: tuple[int, ...], *, origin: str | None = None,
-                    name: str | None = None) -> ImportedSpec:
-    """The spec of `module` for inputs of `input_shape` (CxHxW, without the batch)."""
+def spec_from_torch(module: nn.Module, input_shape: tuple[int, ...] | str, *,
+                    origin: str | None = None, name: str | None = None) -> ImportedSpec:
+    """The spec of `module` for inputs of `input_shape` (CxHxW without the batch, or the text
+    `"3x224x224"`). `origin` is what the header says it was imported from (default: the
+    module's class), `name` the model's name (default: the class's). The module is left as it
+    was (training mode of every submodule, parameters and buffers)."""
+    if isinstance(input_shape, str):
+        input_shape = tuple(input_shape.replace("×", "x").split("x"))
     input_shape = tuple(int(d) for d in input_shape)
     # torchvision's GoogLeNet and Inception-v3 re-normalise their input in forward when built
     # for pretrained weights: the `transform_input:` setting says so, the trace goes without it
