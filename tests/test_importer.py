@@ -292,3 +292,13 @@ def test_opaque_layers_are_named_as_in_the_model():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), DataDependent()))
     (layer,) = spec_from_torch(model, (3, 8, 8)).opaque
     assert layer.name == "1.1"
+
+
+class MakesTensor(nn.Module):
+    def forward(self, x):
+        return x + torch.ones(1, x.shape[1], 1, 1)  # a tensor from nothing: not a branch
+
+
+def test_a_tensor_made_in_forward_is_opaque():
+    (layer,) = spec_from_torch(nn.Sequential(nn.Conv2d(3, 4, 1), MakesTensor()), (3, 4, 4)).opaque
+    assert layer.name == "1" and "of its own" in layer.why, layer.why

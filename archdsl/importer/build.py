@@ -44,6 +44,18 @@ def child_term(reading: Reading, label: str | None):
     return Call(Instance(module, reading.in_shape, items, is_sequential(module)), label)
 
 
+def _describe(args: tuple, kwargs: dict) -> str:
+    """A call's arguments in a few words: tensors by their shapes."""
+    def one(v):
+        if hasattr(v, "shape") and hasattr(v, "dtype"):
+            return "tensor " + "x".join(str(d) for d in v.shape)
+        if isinstance(v, (list, tuple)):
+            return "(" + ", ".join(one(x) for x in v) + ")"
+        return repr(v)
+    text = ", ".join([one(a) for a in args] + [f"{k}={one(v)}" for k, v in kwargs.items()])
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _calls_children_in_order(module, items: list) -> bool:
     return [getattr(i, "label", None) for i in items] == [n for n, _ in module.named_children()] \
         and all(isinstance(i, (Layer, Call, Group)) for i in items)
@@ -147,6 +159,12 @@ class _Forward:
         return dom
 
     def idom(self, step: Step) -> int:
+        if len(self.dom[step.index]) < 2:
+            made = self._made(step)
+            if made is not None:
+                raise Inexpressible(f"its forward makes a tensor of its own ({made})")
+            raise Inexpressible(f"{self._what(step)} merges values that do not all come from "
+                                "its input")
         return self.dom[step.index][-2]
 
     def items(self) -> list:
@@ -193,6 +211,8 @@ class _Forward:
                                 "cannot express")
         if step.is_input:
             raise Inexpressible("its forward is not a chain from its input")
+        if not step.inputs:
+            raise Inexpressible(f"its forward makes a tensor of its own ({self._what(step)})")
         self.emitted.add(step.index)
         if len(step.inputs) == 1:
             chain = self.expr(step.inputs[0], base, top)
@@ -212,6 +232,19 @@ class _Forward:
             if top:
                 self.ends.append((len(chain) - 1, step))
         return chain
+
+    def _made(self, step: Step) -> str | None:
+        """The call that makes a tensor from no input (`torch.ones`), upstream of `step`."""
+        todo, seen = [step], set()
+        while todo:
+            s = todo.pop()
+            if s.index in seen:
+                continue
+            seen.add(s.index)
+            if not s.inputs and not s.is_input:
+                return self._what(s)
+            todo += s.inputs
+        return None
 
     def _step(self, index: int) -> Step:
         return self.by_index[index]
@@ -242,7 +275,7 @@ class _Forward:
                 return Layer(op, args, step.attrs[0] if step.attrs else None)
             return Layer(op, args)
         raise Inexpressible(f"no layer kind imports `{step.call}` "
-                            f"(arguments {step.args!r:.60})")
+                            f"(arguments {_describe(step.args, step.kwargs)})")
 
     def _add_side(self, chain: list, side: Step, order: int) -> None:
         branch_from, s = None, side

@@ -121,6 +121,13 @@ def call_name(node: fx.Node) -> str:
     return getattr(target, "__name__", str(target))
 
 
+def _attribute(module: nn.Module, target: str):
+    """A tensor the forward reads from the module: a parameter, a buffer (timm's BatchNormAct
+    reads `running_mean`) or a plain attribute."""
+    owner, _, name = target.rpartition(".")
+    return getattr(module.get_submodule(owner) if owner else module, name)
+
+
 def _in_shape(x) -> tuple | None:
     """A module's input shape; a list input is read concatenated along the channels."""
     return _shape(torch.cat(x, 1)) if isinstance(x, list) else _shape(x)
@@ -186,7 +193,7 @@ class Reader:
             args = fx.node.map_arg(node.args, lambda n: values[n])
             kwargs = fx.node.map_arg(node.kwargs, lambda n: values[n])
             if node.op == "get_attr":
-                values[node] = module.get_parameter(node.target)
+                values[node] = _attribute(module, node.target)
                 continue
             if node.op == "call_module":
                 child = module.get_submodule(node.target)

@@ -49,9 +49,17 @@ class Permute(Op):
     elementwise = True
     summary = "reorder dimensions (batch first, as torch numbers them)"
     torch_types = ("torchvision.ops.misc.Permute",)
+    torch_calls = ("permute", ".permute")
 
     def from_torch(self, module, ins, out):
         return dict(zip(("d0", "d1", "d2", "d3"), module.dims, strict=False))
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        dims = kwargs.get("dims", args[0] if len(args) == 1 else args)
+        dims = tuple(dims) if isinstance(dims, (list, tuple)) else ()
+        if len(dims) != len(ins[0]) + 1 or not all(isinstance(d, int) for d in dims):
+            return None
+        return dict(zip(("d0", "d1", "d2", "d3"), dims, strict=False))
     example = "Permute(0, 2, 3, 1)"
     helper_sources = {"Permute": PERMUTE_SOURCE}
 
