@@ -40,6 +40,7 @@ LAYER = {
     "weights": "runtime",  # `archdsl.load_pretrained`: torch, like the runtime
     "render": "render",
     "report": "report",
+    "importer": "importer",  # a torch model to spec text: reads torch, writes the language
     "": "api",
     "model": "api",
     "cli": "cli",
@@ -53,8 +54,9 @@ ALLOWED = {
     "runtime": {"core", "codegen", "runtime"},
     "render": {"core", "render"},
     "report": {"core", "report"},
-    "api": {"core", "codegen", "runtime", "render", "report", "api"},
-    "cli": {"core", "codegen", "runtime", "render", "report", "api", "cli"},
+    "importer": {"core", "importer"},
+    "api": {"core", "codegen", "runtime", "render", "report", "importer", "api"},
+    "cli": {"core", "codegen", "runtime", "render", "report", "importer", "api", "cli"},
 }
 
 

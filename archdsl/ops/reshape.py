@@ -48,6 +48,18 @@ class Permute(Op):
     Params = PermuteParams
     elementwise = True
     summary = "reorder dimensions (batch first, as torch numbers them)"
+    torch_types = ("torchvision.ops.misc.Permute",)
+    torch_calls = ("permute", ".permute")
+
+    def from_torch(self, module, ins, out):
+        return dict(zip(("d0", "d1", "d2", "d3"), module.dims, strict=False))
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        dims = kwargs.get("dims", args[0] if len(args) == 1 else args)
+        dims = tuple(dims) if isinstance(dims, (list, tuple)) else ()
+        if len(dims) != len(ins[0]) + 1 or not all(isinstance(d, int) for d in dims):
+            return None
+        return dict(zip(("d0", "d1", "d2", "d3"), dims, strict=False))
     example = "Permute(0, 2, 3, 1)"
     helper_sources = {"Permute": PERMUTE_SOURCE}
 
@@ -100,6 +112,11 @@ class ChannelShuffle(Op):
     module = False
     elementwise = True
     summary = "channel shuffle (ShuffleNet)"
+    # torchvision's function, which the importer keeps whole instead of tracing its reshapes
+    torch_calls = ("channel_shuffle",)
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        return {"groups": kwargs.get("groups", args[0] if args else None)}
     example = "ChannelShuffle(2)"
 
     def infer(self, p, ins, ctx):

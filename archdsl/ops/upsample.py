@@ -71,6 +71,16 @@ class ConvT(Op):
     example = "ConvT(64, 2, s=2)"
     weight_init = {"conv": ("nn.ConvTranspose2d",)}
     weighted = True
+    torch_types = ("torch.nn.modules.conv.ConvTranspose2d",)
+
+    def from_torch(self, module, ins, out):
+        if module.padding_mode != "zeros":
+            return None
+        return {"out_channels": module.out_channels, "kernel": square(module.kernel_size),
+                "stride": square(module.stride), "padding": square(module.padding),
+                "output_padding": square(module.output_padding),
+                "dilation": square(module.dilation), "groups": module.groups,
+                "bias": module.bias is not None}
 
     def check_params(self, p) -> None:
         for (op_, s, d) in zip(pair(p.output_padding), pair(p.stride), pair(p.dilation),
@@ -151,6 +161,25 @@ class Upsample(Op):
     keywords = {"s": "scale", "scale_factor": "scale", "factor": "scale"}
     summary = "upsampling by interpolation (nearest, bilinear)"
     example = "Upsample(2, bilinear)"
+    torch_types = ("torch.nn.modules.upsampling.Upsample",)
+    torch_calls = ("interpolate",)
+
+    def from_torch(self, module, ins, out):
+        return self._imported(vars(module))
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        names = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
+        return self._imported({**dict(zip(names, args, strict=False)), **kwargs})
+
+    @staticmethod
+    def _imported(given: dict) -> dict | None:
+        scale, mode = given.get("scale_factor"), given.get("mode", "nearest")
+        if given.get("size") is not None or mode not in ("nearest", "bilinear") or \
+                given.get("recompute_scale_factor") or given.get("antialias") or scale is None:
+            return None
+        if isinstance(scale, float) and scale.is_integer():
+            scale = int(scale)
+        return {"scale": scale, "mode": mode, "align_corners": bool(given.get("align_corners"))}
 
     def check_params(self, p) -> None:
         if p.align_corners and p.mode == "nearest":
