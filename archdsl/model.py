@@ -124,7 +124,10 @@ class Model:
         widest = self.receptive_field()
         out["receptive_field"] = None if widest is None else \
             {"layer": widest.name, **widest.ann.rf.to_json()}
-        out["layers"] = [{**layer_record(n), "saved_bytes": saved.layer_bytes(n.key, batch or 1)}
+        out["not_counted"] = [{"layer": layer, "figures": list(figures)}
+                              for layer, figures in t.not_counted]
+        out["layers"] = [{**layer_record(n), "saved_bytes": None if "saved" in
+                          n.op.unknown_figures else saved.layer_bytes(n.key, batch or 1)}
                          for n in self.layers()]
         return out
 
