@@ -34,7 +34,15 @@ class Model:
     totals: Totals
     loaded: LoadedSpec
     limits: Limits = DEFAULT_LIMITS
+    # the layers `archdsl.from_torch` imported as Opaque: (name, type, why) records
+    opaque: tuple = ()
     _fields_ready: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def spec_text(self) -> str:
+        """The text of the spec it was loaded from (a file's, a layer string, the `.arch` that
+        `archdsl.from_torch` wrote): `Path("net.arch").write_text(model.spec_text)` saves it."""
+        return self.loaded.program.file.text
 
     @property
     def name(self) -> str:
