@@ -23,7 +23,17 @@ from archdsl.ops.base import (
     TorchModule,
     fmt_shape,
 )
-from archdsl.ops.registry import all_ops, ambiguous, input_op, lookup, names, vgg_token
+from archdsl.ops.registry import (
+    all_ops,
+    ambiguous,
+    for_torch_call,
+    for_torch_type,
+    input_op,
+    lookup,
+    names,
+    vgg_token,
+)
 
 __all__ = ["RF", "Ctx", "Functional", "Op", "Params", "Shape", "ShapeError", "TorchModule",
-           "all_ops", "ambiguous", "fmt_shape", "input_op", "lookup", "names", "vgg_token"]
+           "all_ops", "ambiguous", "fmt_shape", "for_torch_call", "for_torch_type", "input_op",
+           "lookup", "names", "vgg_token"]

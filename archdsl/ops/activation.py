@@ -38,6 +38,14 @@ class _Activation(Op):
     elementwise = True
     torch_cls = ""
 
+    def from_torch(self, module, ins, out):
+        return {"inplace": module.inplace} if "inplace" in self.Params.model_fields else {}
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        if "inplace" not in self.Params.model_fields:
+            return {}
+        return {"inplace": bool(kwargs.get("inplace", args[0] if args else name.endswith("_")))}
+
     def saved(self, p, ins, out, trainable):
         return KEEPS_OUTPUT if self.output_needed_for_backward else KEEPS_INPUT
 
@@ -50,6 +58,8 @@ class ReLU(_Activation):
     """Rectified linear unit, max(0, x). In place when nothing else reads its input."""
 
     name = "ReLU"
+    torch_types = ("torch.nn.modules.activation.ReLU",)
+    torch_calls = ('relu', '.relu', 'relu_', '.relu_')
     Params = InplaceParams
     summary = "rectified linear unit"
     example = "ReLU"
@@ -92,6 +102,8 @@ class ReLU6(_InplaceActivation):
     """ReLU capped at 6, min(max(0, x), 6), as MobileNet v2 uses. `ReLU6`."""
 
     name = "ReLU6"
+    torch_types = ("torch.nn.modules.activation.ReLU6",)
+    torch_calls = ('relu6',)
     torch_cls = "nn.ReLU6"
     module_prefix = "relu6_"
     summary = "ReLU capped at 6"
@@ -103,6 +115,8 @@ class SiLU(_InplaceActivation):
     """Sigmoid linear unit, x * sigmoid(x) (Swish), as EfficientNet uses. `SiLU`, `Swish`."""
 
     name = "SiLU"
+    torch_types = ("torch.nn.modules.activation.SiLU",)
+    torch_calls = ('silu',)
     aliases = ("Swish",)
     torch_cls = "nn.SiLU"
     summary = "sigmoid linear unit (swish)"
@@ -114,6 +128,8 @@ class Hardswish(_InplaceActivation):
     """Hard swish, x * relu6(x + 3) / 6, as MobileNet v3 uses. `Hardswish`, `HSwish`."""
 
     name = "Hardswish"
+    torch_types = ("torch.nn.modules.activation.Hardswish",)
+    torch_calls = ('hardswish',)
     aliases = ("HSwish",)
     torch_cls = "nn.Hardswish"
     summary = "hard swish"
@@ -126,6 +142,8 @@ class Hardsigmoid(_InplaceActivation):
     `Hardsigmoid`, `HSigmoid`."""
 
     name = "Hardsigmoid"
+    torch_types = ("torch.nn.modules.activation.Hardsigmoid",)
+    torch_calls = ('hardsigmoid',)
     aliases = ("HSigmoid",)
     torch_cls = "nn.Hardsigmoid"
     summary = "hard sigmoid"
@@ -137,6 +155,8 @@ class Mish(_InplaceActivation):
     """Mish, x * tanh(softplus(x)). `Mish`."""
 
     name = "Mish"
+    torch_types = ("torch.nn.modules.activation.Mish",)
+    torch_calls = ('mish',)
     torch_cls = "nn.Mish"
     summary = "mish"
     example = "Mish"
@@ -153,9 +173,13 @@ class PReLU(_Activation):
     channel (`PReLU(64)`, the input's channels); `init` is the slopes' start, 0.25."""
 
     name = "PReLU"
+    torch_types = ("torch.nn.modules.activation.PReLU",)
     Params = PReLUParams
     keywords = {"n": "num_parameters"}
     summary = "parametric rectified linear unit"
+
+    def from_torch(self, module, ins, out):
+        return {"num_parameters": module.num_parameters, "init": module.init}
     example = "PReLU(64)"
 
     def infer(self, p, ins, ctx):
@@ -190,9 +214,13 @@ class ELU(_Activation):
     """Exponential linear unit. `ELU`, `ELU(alpha=0.5)`."""
 
     name = "ELU"
+    torch_types = ("torch.nn.modules.activation.ELU",)
     Params = EluParams
     output_needed_for_backward = True
     summary = "exponential linear unit"
+
+    def from_torch(self, module, ins, out):
+        return None if module.inplace else {"alpha": module.alpha}
     example = "ELU"
 
     def saved(self, p, ins, out, trainable):
@@ -211,10 +239,14 @@ class LeakyReLU(_Activation):
     """Leaky ReLU. `LeakyReLU(0.1)`."""
 
     name = "LeakyReLU"
+    torch_types = ("torch.nn.modules.activation.LeakyReLU",)
     aliases = ("LReLU",)
     Params = LeakyParams
     keywords = {"slope": "negative_slope"}
     summary = "leaky rectified linear unit"
+
+    def from_torch(self, module, ins, out):
+        return None if module.inplace else {"negative_slope": module.negative_slope}
     example = "LeakyReLU(0.1)"
 
     def torch(self, p, ins, out):
@@ -227,6 +259,8 @@ class Tanh(_Activation):
     """Hyperbolic tangent, as LeNet-5 uses."""
 
     name = "Tanh"
+    torch_types = ("torch.nn.modules.activation.Tanh",)
+    torch_calls = ('tanh', '.tanh')
     torch_cls = "nn.Tanh"
     output_needed_for_backward = True
     summary = "hyperbolic tangent"
@@ -238,6 +272,8 @@ class Sigmoid(_Activation):
     """Logistic sigmoid."""
 
     name = "Sigmoid"
+    torch_types = ("torch.nn.modules.activation.Sigmoid",)
+    torch_calls = ('sigmoid', '.sigmoid')
     torch_cls = "nn.Sigmoid"
     output_needed_for_backward = True
     summary = "logistic sigmoid"
@@ -249,9 +285,13 @@ class GELU(_Activation):
     """Gaussian error linear unit."""
 
     name = "GELU"
+    torch_types = ("torch.nn.modules.activation.GELU",)
     torch_cls = "nn.GELU"
     summary = "Gaussian error linear unit"
     example = "GELU"
+
+    def from_torch(self, module, ins, out):
+        return {} if module.approximate == "none" else None
 
 
 class SoftmaxParams(Params):
@@ -263,12 +303,16 @@ class SM(_Activation):
     """Softmax over the channels (outputs are >= 0 and sum to 1). `SM`, `Softmax`, `soft-max`."""
 
     name = "SM"
+    torch_types = ("torch.nn.modules.activation.Softmax",)
     aliases = ("Softmax", "SoftMax", "soft-max")
     family = "output"
     Params = SoftmaxParams
     output_needed_for_backward = True
     module_prefix = "softmax"
     summary = "softmax"
+
+    def from_torch(self, module, ins, out):
+        return None if module.dim is None else {"dim": module.dim}
     example = "SM"
 
     def infer(self, p, ins, ctx):

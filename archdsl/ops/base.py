@@ -362,6 +362,28 @@ class Op:
         child's op), e.g. the projection shortcut's conv and BatchNorm, `("0", "1", BN)`."""
         return ()
 
+    # --- import from PyTorch (archdsl.importer) ---------------------------------------------------
+    # the torch classes this kind stands for, as `module.QualName` (exactly: a subclass may
+    # compute something else), and the functions and tensor methods (`.mean`) by name
+    torch_types: ClassVar[tuple[str, ...]] = ()
+    torch_calls: ClassVar[tuple[str, ...]] = ()
+    # makes a map a vector, which an FC does by itself: the importer leaves it out before one
+    flattens: ClassVar[bool] = False
+
+    def from_torch(self, module, ins: list[Shape], out: Shape) -> dict[str, Any] | None:
+        """This kind's arguments (field name -> value) for a module of one of `torch_types`
+        that maps `ins` to `out` (per sample); the importer leaves out those equal to the
+        field's default. None: the module has a setting this kind cannot express. Default: no
+        arguments."""
+        return {}
+
+    def from_torch_call(self, name: str, args: tuple, kwargs: dict, ins: list[Shape],
+                        out: Shape) -> dict[str, Any] | None:
+        """The same for a call of one of `torch_calls` (`name`): `args` and `kwargs` are the
+        call's arguments after its tensor input(s) (whose shapes are `ins`). None: this call is
+        not this kind."""
+        return None
+
     # --- what code generation asks of an op (archdsl.codegen) ------------------------------------
     # its output is its inputs joined along the channels, in order: `Concat[Id, f]` is the
     # input with f's channels appended (a dense layer, run as `DenseStack` in a labelled run)

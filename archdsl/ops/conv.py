@@ -130,6 +130,15 @@ class Conv(Op):
     absorbs_affine = True
     weight_init = {"conv": ("nn.Conv2d",)}
     weighted = True
+    torch_types = ("torch.nn.modules.conv.Conv2d",)
+
+    def from_torch(self, module, ins, out):
+        if module.padding_mode != "zeros":
+            return None
+        return {"out_channels": module.out_channels, "kernel": square(module.kernel_size),
+                "stride": square(module.stride), "padding": square(module.padding),
+                "dilation": square(module.dilation), "groups": module.groups,
+                "bias": module.bias is not None}
 
     def check_params(self, p) -> None:
         resolve_padding(p)
@@ -211,6 +220,7 @@ class PWConv(Conv):
     Params = PointwiseParams
     keywords = {"c": "out_channels", "channels": "out_channels", "s": "stride", "g": "groups"}
     bare = {}
+    torch_types = ()  # an imported convolution is a Conv
     module_prefix = "conv"
     summary = "pointwise 1x1 convolution"
     example = "PWConv(256)"
@@ -263,6 +273,7 @@ class DWConv(Conv):
     keywords = {"k": "kernel", "kernel_size": "kernel", "s": "stride", "p": "padding",
                 "pad": "padding", "d": "dilation", "m": "multiplier"}
     bare = {}
+    torch_types = ()  # an imported convolution is a Conv
     module_prefix = "conv"
     summary = "depthwise convolution (one filter per channel)"
     example = "DWConv(3, s=2)"

@@ -51,6 +51,11 @@ class FC(Op):
     weight_init = {"linear": ("nn.Linear",)}
     weighted = True
     reads_is_classifier = True
+    torch_types = ("torch.nn.modules.linear.Linear",)
+
+    def from_torch(self, module, ins, out):
+        return {"out_features": module.out_features, "bias": module.bias is not None,
+                "flatten": len(ins[0]) != len(out) or len(out) == 1}
 
     def resolve(self, p, ins, ctx):
         if p.out_features == "auto":
@@ -109,6 +114,17 @@ class Flatten(Op):
     elementwise = True
     summary = "flatten to a vector"
     example = "Flatten"
+    torch_types = ("torch.nn.modules.flatten.Flatten",)
+    flattens = True
+    torch_calls = ("flatten",)
+
+    def from_torch(self, module, ins, out):
+        return {} if (module.start_dim, module.end_dim) == (1, -1) else None
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        dims = (*args, None, None)[:2]
+        start, end = kwargs.get("start_dim", dims[0] or 0), kwargs.get("end_dim", dims[1] or -1)
+        return {} if (start, end) == (1, -1) else None
 
     def infer(self, p, ins, ctx):
         return (prod(ins[0]),)

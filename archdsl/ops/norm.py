@@ -54,6 +54,13 @@ class BN(_Norm):
     example = "BN(eps=0.001)"
     weight_init = {"affine": ("nn.BatchNorm1d", "nn.BatchNorm2d")}
     absorbs_preceding_bias = True
+    torch_types = ("torch.nn.modules.batchnorm.BatchNorm2d",
+                   "torch.nn.modules.batchnorm.BatchNorm1d")
+
+    def from_torch(self, module, ins, out):
+        if not module.track_running_stats or module.momentum is None:
+            return None
+        return {"eps": module.eps, "momentum": module.momentum, "affine": module.affine}
 
     def param_count(self, p, ins, out):
         return 2 * ins[0][0] if p.affine else 0
@@ -101,6 +108,14 @@ class LN(_Norm):
     module_prefix = "ln"
     summary = "layer normalisation (over the last `dims` dimensions, default all)"
     example = "LN(eps=1e-6, dims=1)"
+    torch_types = ("torch.nn.modules.normalization.LayerNorm",)
+
+    def from_torch(self, module, ins, out):
+        if module.elementwise_affine and module.bias is None:
+            return None
+        dims = len(module.normalized_shape)
+        return {"eps": module.eps, "affine": module.elementwise_affine,
+                "dims": None if dims == len(ins[0]) else dims}
 
     def normalized(self, p, shape):
         """The normalised dimensions (the last `dims`) of a per-sample shape."""
@@ -159,6 +174,10 @@ class LayerNorm2d(_Norm):
     module_prefix = "norm"
     summary = "layer normalisation over the channels of a feature map"
     example = "LayerNorm2d(eps=1e-6)"
+    torch_types = ("torchvision.models.convnext.LayerNorm2d",)
+
+    def from_torch(self, module, ins, out):
+        return {"eps": module.eps, "affine": module.elementwise_affine}
     helper_sources = {"LayerNorm2d": LAYER_NORM_2D_SOURCE}
 
     def infer(self, p, ins, ctx):
@@ -235,6 +254,10 @@ class GN(_Norm):
     module_prefix = "gn"
     summary = "group normalisation"
     example = "GN(32)"
+    torch_types = ("torch.nn.modules.normalization.GroupNorm",)
+
+    def from_torch(self, module, ins, out):
+        return {"groups": module.num_groups, "eps": module.eps, "affine": module.affine}
 
     def infer(self, p, ins, ctx):
         c = ins[0][0]
@@ -277,6 +300,10 @@ class LRN(_Norm):
     module_prefix = "lrn"
     summary = "local response normalisation"
     example = "LRN(5)"
+    torch_types = ("torch.nn.modules.normalization.LocalResponseNorm",)
+
+    def from_torch(self, module, ins, out):
+        return {"size": module.size, "alpha": module.alpha, "beta": module.beta, "k": module.k}
 
     def infer(self, p, ins, ctx):
         if len(ins[0]) != 3:

@@ -43,11 +43,36 @@ def _stride(p):
     return p.stride if p.stride is not None else p.kernel
 
 
+def _bind(names: tuple[str, ...], args: tuple, kwargs: dict) -> dict:
+    """A torch function's arguments after the input, by name."""
+    return {**dict(zip(names, args)), **kwargs}
+
+
 class _Pool(Op):
     fresh_output = True
     family = "pool"
     keywords = _POOL_KEYWORDS
     torch_cls = ""
+    # torch's functional form's arguments after the input, in order
+    torch_call_args: tuple[str, ...] = ()
+
+    def from_torch(self, module, ins, out):
+        return self._imported(vars(module))
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        return self._imported(_bind(self.torch_call_args, args, kwargs))
+
+    def _imported(self, given: dict) -> dict | None:
+        if given.get("return_indices") or given.get("divisor_override") is not None:
+            return None
+        kernel, stride = given["kernel_size"], given.get("stride")
+        args = {"kernel": square(kernel), "padding": square(given.get("padding", 0)),
+                "ceil": given.get("ceil_mode", False),
+                "stride": None if stride in (None, kernel) or stride == [] else square(stride)}
+        for field, key in (("dilation", "dilation"), ("count_include_pad", "count_include_pad")):
+            if field in self.Params.model_fields and key in given:
+                args[field] = square(given[key])
+        return args
 
     def check_params(self, p):
         kh, kw = pair(p.kernel)
@@ -105,6 +130,10 @@ class MPool(_Pool):
     Params = MaxPoolParams
     keywords = {**_POOL_KEYWORDS, "d": "dilation"}
     torch_cls = "nn.MaxPool2d"
+    torch_types = ("torch.nn.modules.pooling.MaxPool2d",)
+    torch_calls = ("max_pool2d",)
+    torch_call_args = ("kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                       "return_indices")
     module_prefix = "pool"
     summary = "max pooling"
     example = "MPool(3, s=2)"
@@ -126,6 +155,10 @@ class APool(_Pool):
     aliases = ("AvgPool", "AvgPool2d", "AveragePool", "AvgPooling")
     Params = AvgPoolParams
     torch_cls = "nn.AvgPool2d"
+    torch_types = ("torch.nn.modules.pooling.AvgPool2d",)
+    torch_calls = ("avg_pool2d",)
+    torch_call_args = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                       "divisor_override")
     module_prefix = "pool"
     summary = "average pooling"
     example = "APool(2)"
@@ -237,6 +270,14 @@ class AdaptiveAPool(Op):
     module_prefix = "avgpool"
     summary = "adaptive average pooling"
     example = "AdaptiveAPool(7)"
+    torch_types = ("torch.nn.modules.pooling.AdaptiveAvgPool2d",)
+    torch_calls = ("adaptive_avg_pool2d",)
+
+    def from_torch(self, module, ins, out):
+        return {"output_size": module.output_size}
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        return {"output_size": _bind(("output_size",), args, kwargs)["output_size"]}
 
     def infer(self, p, ins, ctx):
         c, _, _ = _spatial_input(ins, self.name)
@@ -283,6 +324,17 @@ class GAP(Op):
     module_prefix = "avgpool"
     summary = "global average pooling"
     example = "GAP"
+    # `x.mean([2, 3])` (MNASNet): the same means, which a following FC flattens alike
+    torch_calls = (".mean",)
+    torch_types = ("torch.nn.modules.pooling.AdaptiveAvgPool2d",)
+
+    def from_torch(self, module, ins, out):
+        return {} if module.output_size == (1, 1) else None
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        dims = _bind(("dim", "keepdim"), args, kwargs).get("dim")
+        return {} if len(ins[0]) == 3 and dims is not None and \
+            sorted(d % 4 for d in dims) == [2, 3] else None
 
     def infer(self, p, ins, ctx):
         c, _, _ = _spatial_input(ins, self.name)

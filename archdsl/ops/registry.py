@@ -89,6 +89,21 @@ def _known(name: str) -> Op | None:
     return None
 
 
+def for_torch_type(qualname: str) -> list[Op]:
+    """The kinds that may import a torch module of this class (`module.QualName`,
+    `torch_types`), those with fewer arguments first (GAP before AdaptiveAPool); each one's
+    `from_torch` says whether it does."""
+    found = [op for op in _ORDER if qualname in op.torch_types]
+    return sorted(found, key=lambda op: len(op.Params.model_fields))
+
+
+def for_torch_call(name: str) -> list[Op]:
+    """The kinds that may import a call of this function (`relu`) or tensor method (`.mean`),
+    those with fewer arguments first; each one's `from_torch_call` says whether it does."""
+    found = [op for op in _ORDER if name in op.torch_calls]
+    return sorted(found, key=lambda op: len(op.Params.model_fields))
+
+
 def ambiguous(name: str) -> list[str]:
     group = _BY_LOWER.get(name.lower(), [])
     return [op.name for op in group] if len(group) > 1 else []

@@ -48,6 +48,10 @@ class Permute(Op):
     Params = PermuteParams
     elementwise = True
     summary = "reorder dimensions (batch first, as torch numbers them)"
+    torch_types = ("torchvision.ops.misc.Permute",)
+
+    def from_torch(self, module, ins, out):
+        return dict(zip(("d0", "d1", "d2", "d3"), module.dims))
     example = "Permute(0, 2, 3, 1)"
     helper_sources = {"Permute": PERMUTE_SOURCE}
 
@@ -100,6 +104,11 @@ class ChannelShuffle(Op):
     module = False
     elementwise = True
     summary = "channel shuffle (ShuffleNet)"
+    # torchvision's function, which the importer keeps whole instead of tracing its reshapes
+    torch_calls = ("channel_shuffle",)
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        return {"groups": kwargs.get("groups", args[0] if args else None)}
     example = "ChannelShuffle(2)"
 
     def infer(self, p, ins, ctx):

@@ -72,6 +72,10 @@ class StochasticDepth(Op):
     elementwise = True
     eval_identity = True
     summary = "stochastic depth (drops a residual branch in training)"
+    torch_types = ("torchvision.ops.stochastic_depth.StochasticDepth",)
+
+    def from_torch(self, module, ins, out):
+        return {"p": module.p, "mode": module.mode}
     example = "Add[Conv(32, 3, p=1) - BN - StochasticDepth(0.1), Id]"
     helper_sources = {"StochasticDepth": STOCHASTIC_DEPTH_SOURCE}
 

@@ -65,6 +65,11 @@ class Id(Op):
     elementwise = True
     summary = "identity"
     example = "Concat[Id, Conv(32, 3, p=1)]"
+    torch_types = ("torch.nn.modules.linear.Identity",)
+    torch_calls = (".contiguous",)  # the same values: only the memory layout differs
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        return {}
 
     def passes_through(self, p, ins, out):
         return True
@@ -94,6 +99,10 @@ class Dropout(Op):
     elementwise = True
     summary = "dropout"
     example = "Dropout(0.5)"
+    torch_types = ("torch.nn.modules.dropout.Dropout",)
+
+    def from_torch(self, module, ins, out):
+        return {"p": module.p, "inplace": module.inplace}
     eval_identity = True
 
     def saved(self, p, ins, out, trainable):
@@ -130,6 +139,10 @@ class Add(Op):
     arity = None
     module = False
     summary = "sum of branches"
+    torch_calls = ("add", ".add", "iadd", ".add_")
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        return {} if len(ins) >= 2 and not args and not kwargs else None
     example = "Add[Conv(64, 3, p=1) - BN, Id]"
     glyph = "+"
 
@@ -168,6 +181,10 @@ class Mul(Op):
     arity = None
     module = False
     summary = "elementwise product of two branches (broadcast)"
+    torch_calls = ("mul", ".mul", "imul", ".mul_")
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        return {} if len(ins) == 2 and not args and not kwargs else None
     example = "Mul[Id, GAP - Conv(8, 1) - ReLU - Conv(32, 1) - Sigmoid]"
     glyph = "×"
 
@@ -221,6 +238,11 @@ class Concat(Op):
     module = False
     Params = ConcatParams
     summary = "channel concatenation of branches"
+    torch_calls = ("cat", "concat", "concatenate")
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        dim = kwargs.get("dim", args[0] if args else 0)
+        return {} if len(ins) >= 2 and len(ins[0]) == 3 and dim in (1, -3) else None
     example = "Concat[Conv(64, 1), Conv(32, 3, p=1)]"
     concatenates = True
 
@@ -284,6 +306,17 @@ class Slice(Op):
     module = False
     elementwise = True
     summary = "channel slice"
+    # `x.chunk(n, dim=1)[k]` (ShuffleNet): the importer passes the piece's index as `_item`
+    torch_calls = (".chunk", "chunk")
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        chunks = kwargs.get("chunks", args[0] if args else None)
+        dim, item = kwargs.get("dim", args[1] if len(args) > 1 else 0), kwargs.get("_item")
+        c = ins[0][0]
+        if dim not in (1, -len(ins[0])) or item is None or not chunks or c % chunks:
+            return None
+        size = c // chunks
+        return {"start": item * size, "end": None if item == chunks - 1 else (item + 1) * size}
     example = "Slice(0, 256)"
 
     Params = SliceParams
@@ -330,6 +363,12 @@ class Shortcut(Op):
     Params = ShortcutParams
     module_prefix = "shortcut"
     summary = "identity or projection shortcut"
+
+    def from_torch(self, module, ins, out):
+        # the projection's nn.Sequential(conv, BatchNorm): the importer compares it with
+        # `projection()` for these arguments
+        bn = module[-1] if len(module) == 2 else None
+        return {"eps": bn.eps} if isinstance(getattr(bn, "eps", None), float) else None
     example = "Add[Conv(64, 3, s=2, p=1) - BN, Shortcut]"
     weight_init = {"conv": ("nn.Conv2d",), "affine": ("nn.BatchNorm2d",)}  # the projection
 

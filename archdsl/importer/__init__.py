@@ -1,0 +1,137 @@
+"""Import a PyTorch model as an archdsl spec a person would write (issue 18).
+
+`spec_from_torch(module, (3, 224, 224), origin="torchvision.models:resnet50")` reads the
+module (`trace`: one forward on a small random input, each module's forward traced by torch.fx
+in terms of its children), turns each forward into chains and merges (`build`), makes one
+block per class of repeated submodules with what varies between them as parameters (`unify`),
+and writes the text (`write`). Names are the module's own, so `archdsl.build(text)` loads the
+original's `state_dict` with `strict=True`. What the language cannot express (a module of an
+unknown type whose forward cannot be traced or calls what no layer kind imports) is an opaque
+layer, `Opaque:NAME(out=(C, H, W), params=N, type="pkg.Class", why="...")`, listed in
+`ImportedSpec.opaque`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from torch import nn
+
+from archdsl import ops
+from archdsl.importer.build import Inexpressible, body, child_term
+from archdsl.importer.terms import Call, Expr, Group, Layer, Merge, Opaque, Side
+from archdsl.importer.trace import qualname, read
+from archdsl.importer.unify import make_blocks
+from archdsl.importer.write import Writer, write_block
+
+
+@dataclass(frozen=True)
+class OpaqueLayer:
+    name: str  # the module's name in the model (dotted)
+    type: str  # its class, `package.module.Class`
+    why: str
+
+
+@dataclass(frozen=True)
+class ImportedSpec:
+    text: str
+    opaque: tuple[OpaqueLayer, ...]
+
+
+def spec_from_torch(module: nn.Module, input_shape: tuple[int, ...], *, origin: str | None = None,
+                    name: str | None = None) -> ImportedSpec:
+    """The spec of `module` for inputs of `input_shape` (CxHxW, without the batch)."""
+    input_shape = tuple(int(d) for d in input_shape)
+    reading, _ = read(module, input_shape)
+    if reading.kind in ("leaf", "opaque"):
+        items = [child_term(reading, _model_label(module))]
+    else:
+        try:
+            items = body(reading)
+        except Inexpressible as e:
+            items = [Opaque(module, _model_label(module), reading.out_shape, str(e))]
+    if reading.kind == "sequential" and type(module) is not nn.Sequential:
+        items = [Group(None, items)]
+    taken = set(ops.names()) | _prelude_blocks() | {"Seq", "Aux", "Opaque"}
+    blocks = make_blocks(items, taken)
+    classes = _classes(items)
+    sides = _sides(items)
+    writer = Writer({})
+    model_name = _identifier(name or type(module).__name__)
+    params = sum(p.numel() for p in module.parameters())
+    lines = [f"# Imported from {origin or qualname(type(module))} by archdsl's importer: "
+             f"{params:,} parameters.",
+             "# Block parameters are what differs between a class's modules; names are the "
+             "module's own.", ""]
+    for block in blocks:
+        lines += [write_block(block, writer), ""]
+    lines.append(f"model {model_name} {{")
+    lines.append(f"  input: {'x'.join(str(d) for d in input_shape)}")
+    if classes is not None:
+        lines.append(f"  classes: {classes}")
+    if sides:
+        lines.append(f"  outputs: [main, {', '.join(sides)}]")
+    lines.append("")
+    lines.append(writer.body(items, 2))
+    lines.append("}")
+    opaque = tuple(OpaqueLayer(n, qualname(type(m)), why) for n, m, why in _opaque(module, items))
+    return ImportedSpec("\n".join(lines) + "\n", opaque)
+
+
+def _model_label(module: nn.Module) -> str:
+    return re.sub(r"\W", "_", type(module).__name__).lower() or "net"
+
+
+def _identifier(text: str) -> str:
+    text = re.sub(r"\W", "_", text)
+    return text if text[:1].isalpha() else "Model" + text
+
+
+def _prelude_blocks() -> set[str]:
+    from importlib.resources import files
+
+    text = files("archdsl").joinpath("prelude.arch").read_text()
+    return set(re.findall(r"^block\s+(\w+)", text, re.M))
+
+
+def _classes(items: list) -> int | None:
+    """The size of the model's last FC (the classifier), written `classes` there."""
+    last = None
+
+    def walk(seq):
+        nonlocal last
+        for item in seq:
+            if isinstance(item, Layer) and item.op.weighted and "out_features" in item.args:
+                last = item
+            elif isinstance(item, Group):
+                walk(item.items)
+    walk(items)
+    if last is None or not isinstance(last.args["out_features"], int):
+        return None
+    classes = last.args["out_features"]
+    last.args["out_features"] = Expr("classes")
+    return classes
+
+
+def _sides(items: list) -> list[str]:
+    return [i.label for i in items if isinstance(i, Side)]
+
+
+def _opaque(module, items, prefix=""):
+    for item in items:
+        label = getattr(item, "label", None)
+        if isinstance(item, Opaque):
+            yield prefix + (label or "?"), item.module, item.why
+        elif isinstance(item, Call):
+            yield from _opaque(module, item.instance.body, prefix + (label or "?") + ".")
+        elif isinstance(item, Group):
+            yield from _opaque(module, item.items, prefix + (label + "." if label else ""))
+        elif isinstance(item, Merge):
+            for b in item.branches:
+                yield from _opaque(module, b, prefix)
+        elif isinstance(item, Side):
+            yield from _opaque(module, item.items, prefix)
+
+
+__all__ = ["ImportedSpec", "OpaqueLayer", "spec_from_torch"]

@@ -1,0 +1,242 @@
+"""From a reading (`trace`) to terms (`terms`): a module's forward as chains and merges.
+
+Contract: `body(reading)` is the list of items of a traced module's forward or of a
+sequential's children, each child named as torch names it (a label) except where a sequential
+numbers it. A forward's graph becomes chains and merges by dominators: a merge's branches all
+start from the nearest step every path to the merge passes through. A forward that is not such
+a graph, or that calls what no layer kind imports, raises `Inexpressible`.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from archdsl import ops
+from archdsl.importer.terms import Call, Group, Instance, Layer, Merge, Opaque, Side
+from archdsl.importer.trace import Reading, Step, is_sequential, qualname
+
+
+class Inexpressible(Exception):
+    """What the language cannot say about a forward (the opaque layer's `why`)."""
+
+
+def child_term(reading: Reading, label: str | None):
+    """The item for a child module."""
+    module = reading.module
+    if reading.kind == "leaf":
+        for op in ops.for_torch_type(qualname(type(module))):
+            args = op.from_torch(module, [reading.in_shape], reading.out_shape)
+            if args is not None:
+                return Layer(op, args, label)
+        return Opaque(module, label, reading.out_shape,
+                      f"{type(module).__name__} has settings no layer kind expresses")
+    if reading.kind == "opaque":
+        return Opaque(module, label, reading.out_shape, reading.why)
+    if reading.kind == "sequential" and type(module) is nn.Sequential:
+        return Group(label, sequence(reading), module=module)
+    try:
+        items = body(reading)
+    except Inexpressible as e:
+        return Opaque(module, label, reading.out_shape, str(e))
+    return Call(Instance(module, reading.in_shape, items, is_sequential(module)), label)
+
+
+def sequence(reading: Reading) -> list:
+    items = []
+    for position, (name, child) in enumerate(reading.children.items()):
+        items.append(child_term(child, None if name == str(position) else name))
+    _settle_bias(items)
+    return items
+
+
+def body(reading: Reading) -> list:
+    if reading.kind == "sequential":
+        return sequence(reading)
+    return _Forward(reading).items()
+
+
+def _as_skip(branch: list, ins: tuple, out: tuple) -> list:
+    """A merge's branch that is exactly what a skip-branch kind builds for these shapes
+    (ResNet's `downsample`: Shortcut) becomes that kind."""
+    if len(branch) != 1 or not isinstance(branch[0], Group) or branch[0].label is None:
+        return branch
+    group = branch[0]
+    for op in ops.all_ops():
+        if not op.is_skip_branch or not op.projects([ins], out):
+            continue
+        args = op.from_torch(group.module, [ins], out)
+        if args is None:
+            continue
+        stride = getattr(group.module[0], "stride", (1,))[0] if len(group.module) else 1
+        built = _instantiate(op.projection(op.Params(**args), ins[0], out[0], stride))
+        if repr(built) == repr(group.module):
+            return [Layer(op, args, group.label)]
+    return branch
+
+
+def _instantiate(spec):
+    """An `ops.TorchModule` of torch.nn classes as a module, to compare with one."""
+    if not isinstance(spec, ops.TorchModule):
+        return spec
+    cls = getattr(nn, spec.cls.removeprefix("nn."))
+    return cls(*(_instantiate(a) for a in spec.args), **dict(spec.kwargs))
+
+
+def _settle_bias(chain: list) -> None:
+    """Where a layer's only consumer is the next item of its chain, what `bias=auto` gives;
+    a Flatten right before an FC that flattens by itself is left out."""
+    for item, after in zip(chain, chain[1:] + [None]):
+        if isinstance(item, Layer) and "bias" in item.args:
+            absorbs = isinstance(after, Layer) and after.op.absorbs_preceding_bias
+            item.auto_bias = not absorbs if after is not None else None
+        for branch in getattr(item, "branches", ()):
+            _settle_bias(branch)
+    chain[:] = [item for item, after in zip(chain, chain[1:] + [None])
+                if not (isinstance(item, Layer) and item.op.flattens and item.label is None and
+                        isinstance(after, Layer) and after.args.get("flatten") is True)]
+
+
+class _Forward:
+    """One traced forward, written as chains and merges."""
+
+    def __init__(self, reading: Reading):
+        self.reading = reading
+        self.steps = reading.steps
+        self.input = next(s for s in [*self._all_steps()] if s.is_input)
+        self.users: dict[int, list[Step]] = {}
+        for s in self.steps:
+            for i in s.inputs:
+                self.users.setdefault(i.index, []).append(s)
+        self.dom = self._dominators()
+        self.emitted: set[int] = set()
+        self.labelled: set[str] = set()
+        self.ends: list = []  # (top-level item index, step) for side outputs
+
+    def _all_steps(self):
+        seen = {}
+        for s in self.steps:
+            for i in s.inputs:
+                seen.setdefault(i.index, i)
+            seen.setdefault(s.index, s)
+        if not seen:  # forward returns its input
+            return [s for s in self.reading.outputs]
+        return sorted(seen.values(), key=lambda s: s.index)
+
+    def _dominators(self) -> dict[int, list[int]]:
+        dom: dict[int, list[int]] = {}
+        for s in self._all_steps():
+            if not s.inputs:
+                dom[s.index] = [s.index]
+                continue
+            common = set(dom[s.inputs[0].index])
+            for i in s.inputs[1:]:
+                common &= set(dom[i.index])
+            dom[s.index] = sorted(common) + [s.index]
+        return dom
+
+    def idom(self, step: Step) -> int:
+        return self.dom[step.index][-2]
+
+    def items(self) -> list:
+        outputs = self.reading.outputs
+        if not outputs:
+            raise Inexpressible("forward returns no tensor")
+        chain = self.expr(outputs[0], self.input.index, top=True)
+        for side in outputs[1:]:
+            self._add_side(chain, side)
+        self._unused_children(chain)
+        _settle_bias(chain)
+        return chain
+
+    def expr(self, step: Step, base: int, top: bool = False) -> list:
+        if step.index == base:
+            return []
+        if step.index in self.emitted:
+            raise Inexpressible("its forward reuses a value in a way chains and merges "
+                                "cannot express")
+        if step.is_input:
+            raise Inexpressible("its forward is not a chain from its input")
+        self.emitted.add(step.index)
+        if len(step.inputs) == 1:
+            chain = self.expr(step.inputs[0], base, top)
+            item = self.term(step)
+        else:
+            d = self.idom(step)
+            chain = self.expr(self._step(d), base, top)
+            item = self.term(step)
+            if not isinstance(item, Merge):
+                raise Inexpressible(f"{self._what(step)} takes several inputs")
+            item.branches = [_as_skip(self.expr(i, d), self._step(d).out, step.out)
+                             for i in step.inputs]
+        if item is not None:
+            chain.append(item)
+            if top:
+                self.ends.append((len(chain) - 1, step))
+        return chain
+
+    def _step(self, index: int) -> Step:
+        return next(s for s in self._all_steps() if s.index == index)
+
+    def _what(self, step: Step) -> str:
+        return step.child or step.call or "input"
+
+    def term(self, step: Step):
+        if step.child is not None:
+            name = step.child
+            reading = self.reading.children[name]
+            if name in self.labelled:  # a module called again: only parameterless ones
+                if any(True for _ in reading.module.parameters()):
+                    raise Inexpressible(f"it calls {name} twice (shared weights)")
+                item = child_term(reading, None)
+                return item
+            self.labelled.add(name)
+            return child_term(reading, name)
+        for op in ops.for_torch_call(step.call):
+            args = op.from_torch_call(step.call, step.args, step.kwargs, step.ins, step.out)
+            if args is None:
+                continue
+            if op.is_identity:
+                return None
+            if op.arity is None:
+                return Merge(op, args, [])
+            return Layer(op, args)
+        raise Inexpressible(f"no layer kind imports `{step.call}` "
+                            f"(arguments {step.args!r:.60})")
+
+    def _add_side(self, chain: list, side: Step) -> None:
+        branch_from, s = None, side
+        path = []
+        ends = {st.index: pos for pos, st in self.ends}
+        while s.index not in ends:
+            if len(s.inputs) != 1:
+                raise Inexpressible("a side output is not a chain off the main one")
+            path.append(s)
+            s = s.inputs[0]
+        branch_from = ends[s.index]
+        items = self.expr(side, s.index)
+        label = next((st.child for st in reversed(path) if st.child), None)
+        if label is None:
+            raise Inexpressible("a side output without a module")
+        if len(items) == 1 and isinstance(items[0], (Call, Layer, Group)):
+            items[0].label = None
+        chain.insert(branch_from + 1, Side(label, items))
+        self.ends = [(p + 1 if p > branch_from else p, st) for p, st in self.ends]
+
+    def _unused_children(self, chain: list) -> None:
+        """Children the forward never calls: one with an `applied` switch (MBConv's
+        stochastic depth without a residual) is built but not applied; parameterless others
+        are left out; others cannot be expressed."""
+        module = self.reading.module
+        last = chain[-1] if chain else None
+        for name, child in module.named_children():
+            if name in self.reading.children:
+                continue
+            op = next(iter(ops.for_torch_type(qualname(type(child)))), None)
+            if op is not None and "applied" in op.Params.model_fields:
+                shape = self.reading.out_shape
+                args = op.from_torch(child, [shape], shape)
+                chain.append(Layer(op, {**args, "applied": False}, name))
+                continue
+            if any(True for _ in child.parameters()) or any(True for _ in child.buffers()):
+                raise Inexpressible(f"its forward does not use {name}, which has parameters")
+        del last

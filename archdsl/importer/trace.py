@@ -1,0 +1,233 @@
+"""Read a torch module as data: each module's forward as steps over its direct children.
+
+Contract: `read(module, input_shape)` runs one real forward of a small batch (in eval mode,
+under no_grad) and returns the root `Reading`. A module is either a leaf (a kind of the op
+catalog, `ops.for_torch_type`), an `nn.Sequential` (its children in order), or a module whose
+forward torch.fx traces with every direct child as a leaf: its `steps` are the forward's
+tensor-valued operations in order, each knowing its tensor inputs and per-sample shapes. Python
+control flow is taken as in training mode (so training-only parts such as auxiliary classifiers
+are read), while the values are computed in eval mode (so running statistics stay as they
+are). A module that cannot be traced is `opaque`, with the reason.
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from archdsl import ops
+
+
+def qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def is_sequential(module: nn.Module) -> bool:
+    """An `nn.Sequential` or a subclass that keeps its forward (`Conv2dNormActivation`)."""
+    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
+
+
+@dataclass
+class Step:
+    """One tensor-valued operation of a forward: a child module call (`child` its name), a
+    function or method call (`call` its name, `.mean` for a method), or the input."""
+
+    index: int
+    inputs: list[Step]
+    ins: list[tuple]
+    out: tuple
+    child: str | None = None
+    call: str | None = None
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+    @property
+    def is_input(self) -> bool:
+        return self.child is None and self.call is None
+
+
+@dataclass
+class Reading:
+    """What one module instance is: a leaf kind, a sequence of children, or traced steps."""
+
+    module: nn.Module
+    name: str
+    in_shape: tuple
+    out_shape: tuple
+    kind: str  # "leaf", "sequential", "traced" or "opaque"
+    children: dict[str, Reading] = field(default_factory=dict)  # read children, by name
+    steps: list[Step] = field(default_factory=list)
+    outputs: list[Step] = field(default_factory=list)  # main output first, then side outputs
+    why: str = ""
+
+
+class _Tracer(fx.Tracer):
+    """Every module the traced forward calls is a leaf: the graph is in terms of children."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return True
+
+
+def _wrapped_functions(module: nn.Module) -> tuple:
+    """Plain functions of the module's own Python module that the catalog imports whole
+    (torchvision's `channel_shuffle`), so that tracing keeps the call instead of its reshapes."""
+    names = {n for op in ops.all_ops() for n in op.torch_calls if not n.startswith(".")}
+    home = sys.modules.get(type(module).__module__)
+    found = []
+    for name in names:
+        fn = getattr(home, name, None)
+        if isinstance(fn, types.FunctionType) and fn.__module__ == home.__name__:
+            found.append(fn)
+    return tuple(found)
+
+
+def _trace(module: nn.Module) -> fx.Graph:
+    was_training = module.training
+    module.train()  # Python branches as in training: auxiliary heads are part of the model
+    try:
+        return _Tracer(autowrap_functions=_wrapped_functions(module)).trace(module)
+    finally:
+        module.train(was_training)
+
+
+def call_name(node: fx.Node) -> str:
+    if node.op == "call_method":
+        return "." + node.target
+    target = node.target
+    if target in (operator.getitem,):
+        return "getitem"
+    return getattr(target, "__name__", str(target))
+
+
+def _shape(value) -> tuple | None:
+    return tuple(value.shape[1:]) if isinstance(value, torch.Tensor) else None
+
+
+class Reader:
+    def __init__(self):
+        self.opaque: list[Reading] = []
+
+    def read(self, module: nn.Module, name: str, x: torch.Tensor) -> tuple[Reading, Any]:
+        """Run `module` on `x`, reading it; returns the reading and the module's output."""
+        if ops.for_torch_type(qualname(type(module))):
+            y = module(x)
+            return Reading(module, name, _shape(x), _shape(_main(y)), "leaf"), y
+        if is_sequential(module):
+            reading = Reading(module, name, _shape(x), (), "sequential")
+            y = x
+            for child_name, child in module.named_children():
+                reading.children[child_name], y = self.read(child, child_name, y)
+            reading.out_shape = _shape(y)
+            return reading, y
+        try:
+            graph = _trace(module)
+        except Exception as e:  # noqa: BLE001  (torch.fx raises many kinds)
+            y = module(x)
+            why = f"torch.fx cannot trace it: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            reading = Reading(module, name, _shape(x), _shape(_main(y)), "opaque", why=why)
+            self.opaque.append(reading)
+            return reading, y
+        return self._run_graph(module, name, graph, x)
+
+    def _run_graph(self, module, name, graph, x):
+        reading = Reading(module, name, _shape(x), (), "traced")
+        values: dict[fx.Node, Any] = {}
+        steps: dict[fx.Node, Step] = {}
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                if node is not placeholders[0]:
+                    if node.args:  # a default
+                        values[node] = node.args[0]
+                        continue
+                    raise ValueError(f"forward takes more than one input ({node.target})")
+                values[node] = x
+                steps[node] = Step(len(steps), [], [], _shape(x))
+                continue
+            if node.op == "output":
+                outs = node.args[0]
+                flat = outs if isinstance(outs, (tuple, list)) else (outs,)
+                reading.outputs = [steps[n] for n in flat if isinstance(n, fx.Node) and n in steps]
+                y = fx.node.map_arg(outs, lambda n: values[n])
+                reading.out_shape = reading.outputs[0].out if reading.outputs else ()
+                return reading, y
+            args = fx.node.map_arg(node.args, lambda n: values[n])
+            kwargs = fx.node.map_arg(node.kwargs, lambda n: values[n])
+            if node.op == "get_attr":
+                value = module.get_submodule("").__getattr__(node.target) \
+                    if "." not in node.target else module.get_parameter(node.target)
+                values[node] = value
+                continue
+            if node.op == "call_module":
+                child = module.get_submodule(node.target)
+                if node.target in reading.children:
+                    value = child(*args, **kwargs)
+                else:
+                    reading.children[node.target], value = self.read(child, node.target,
+                                                                     *args, **kwargs)
+            elif node.op == "call_function":
+                value = node.target(*args, **kwargs)
+            else:  # call_method
+                self_, *rest = args
+                value = getattr(self_, node.target)(*rest, **kwargs)
+            values[node] = value
+            if isinstance(value, torch.Tensor):
+                inputs = [steps[n] for n in node.all_input_nodes if n in steps]
+                if node.op == "call_function" and node.target is operator.getitem and \
+                        node.args[0] not in steps:
+                    # one piece of a tuple-valued call (`x.chunk(2, dim=1)[0]`)
+                    src = node.args[0]
+                    inputs = [steps[n] for n in src.all_input_nodes if n in steps]
+                    step = Step(len(steps), inputs, [s.out for s in inputs], _shape(value),
+                                call=call_name(src),
+                                args=_plain(src.args[1:], values),
+                                kwargs={**_plain(src.kwargs, values), "_item": node.args[1]})
+                else:
+                    step = Step(len(steps), inputs, [s.out for s in inputs], _shape(value))
+                    if node.op == "call_module":
+                        step.child = node.target
+                    else:
+                        step.call = call_name(node)
+                        step.args = _plain(_non_tensor(node.args, steps), values)
+                        step.kwargs = _plain(node.kwargs, values)
+                steps[node] = step
+                reading.steps.append(step)
+        raise ValueError("forward has no output")
+
+
+def _non_tensor(args: tuple, steps) -> tuple:
+    """The arguments that are not tensor inputs (nor lists of them: `torch.cat`'s)."""
+    def is_tensor(a):
+        if isinstance(a, (list, tuple)):
+            return bool(a) and all(is_tensor(b) for b in a)
+        return isinstance(a, fx.Node) and a in steps
+    return tuple(a for a in args if not is_tensor(a))
+
+
+def _plain(value, values):
+    """Arguments with graph values replaced by what they computed (sizes, numbers)."""
+    return fx.node.map_arg(value, lambda n: values[n])
+
+
+def _main(y):
+    return y[0] if isinstance(y, (tuple, list)) else y
+
+
+def read(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[Reading, list[Reading]]:
+    """Read `module` on a batch of one random input of `input_shape` (CxHxW)."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            x = torch.randn(1, *input_shape)
+            reader = Reader()
+            reading, _ = reader.read(module, "", x)
+    finally:
+        module.train(was_training)
+    return reading, reader.opaque

@@ -1,0 +1,231 @@
+"""Terms to .arch text, written as the zoo writes specs.
+
+Contract: `write_model(...)` returns the spec text: a header comment, the blocks (callees
+first), and the model. Arguments equal to a kind's default are left out, leading ones are
+positional, the rest by keyword (short keywords where the kind has them: `s=`, `p=`); a
+convolution's bias is written only where `bias=auto` would give another; runs of equal
+items are `x N` (named copies `as "prefix{i+1}"`); long chains and merges break over lines.
+"""
+
+from __future__ import annotations
+
+import re
+
+from archdsl.importer.terms import Call, Expr, Group, Layer, Merge, Opaque, Side
+from archdsl.importer.unify import ABSENT, Block
+
+WIDTH = 96  # a line longer than this breaks
+
+
+def value(v) -> str:
+    if isinstance(v, Expr):
+        return v.text
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace('"', "'") + '"'
+    if isinstance(v, (tuple, list)):
+        return "(" + ", ".join(value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    if isinstance(v, float):
+        text = repr(v)
+        return text
+    return str(v)
+
+
+def label_text(label: str | None) -> str:
+    if label is None:
+        return ""
+    return ":" + (label if label.isidentifier() else f'"{label}"')
+
+
+def _short_keywords(op) -> dict[str, str]:
+    short: dict[str, str] = {}
+    for key, field in op.keywords.items():
+        if len(key) == 1 and field not in short:
+            short[field] = key
+    return short
+
+
+def layer_args(item: Layer) -> list[str]:
+    op = item.op
+    fields = op.Params.model_fields
+    given = {}
+    for key, v in item.args.items():
+        if key not in fields:
+            continue
+        if not isinstance(v, Expr) and _equal(v, fields[key].default):
+            continue
+        if key == "bias" and item.auto_bias is not None and not isinstance(v, Expr) and \
+                v == item.auto_bias:
+            continue
+        if key == "inplace" and v is True and fields[key].default == "auto":
+            continue  # `auto` runs it in place where that is safe, as torch models do
+        if v is None:
+            continue
+        given[key] = v
+    names = list(fields)
+    # the size of a kernel is written even where it is the default (`Conv(64, 3)`)
+    if names[:1] and names[0] in given and len(names) > 1 and names[1] not in given and \
+            _is_number(fields[names[1]].default) and names[1] in ("kernel", "kernel_size"):
+        given[names[1]] = fields[names[1]].default
+    short = _short_keywords(op)
+    out, positional = [], True
+    for n, key in enumerate(names):
+        if key not in given:
+            positional = False
+            continue
+        v = given[key]
+        positional = positional and (n == 0 or key == "kernel") and not isinstance(v, bool)
+        text = value(v)
+        out.append(text if positional else f"{short.get(key, key)}={text}")
+    return out
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _equal(a, b) -> bool:
+    return type(a) is type(b) and a == b or (
+        isinstance(a, (int, float)) and isinstance(b, (int, float)) and
+        not isinstance(a, bool) and not isinstance(b, bool) and a == b)
+
+
+def _with_when(args: list[str], when) -> list[str]:
+    return args + [f"when={value(when)}"] if when is not None else args
+
+
+def _call(name: str, label, args: list[str]) -> str:
+    return name + label_text(label) + (f"({', '.join(args)})" if args else "")
+
+
+class Writer:
+    def __init__(self, blocks: dict[int, Block]):
+        self.blocks = blocks  # id(Instance) -> Block
+
+    def item(self, item, indent: int) -> str:
+        if isinstance(item, Layer):
+            return _call(item.op.name, item.label, _with_when(layer_args(item), item.when))
+        if isinstance(item, Call):
+            block = item.instance.block
+            args, positional = [], True
+            for p in block.params:
+                if p.name not in item.args:
+                    positional = False
+                    continue
+                text = value(item.args[p.name])
+                positional = positional and p.default is ABSENT
+                args.append(text if positional else f"{p.name}={text}")
+            return _call(block.name, item.label, _with_when(args, item.when))
+        if isinstance(item, Group):
+            head = f"{item.label}: " if item.label and item.when is None else ""
+            if item.when is not None:
+                head = _call("Seq", item.label, [f"when={value(item.when)}"])
+            elif not item.label:
+                head = "Seq"
+            return head + self.bracket([item.items], indent)
+        if isinstance(item, Merge):
+            head = _call(item.op.name, None, _with_when(
+                [f"{k}={value(v)}" for k, v in item.args.items()
+                 if not _equal(v, item.op.Params.model_fields[k].default)], item.when))
+            return head + self.bracket(item.branches, indent)
+        if isinstance(item, Side):
+            return "Aux" + label_text(item.label) + self.bracket([item.items], indent)
+        if isinstance(item, Opaque):
+            c = sum(p.numel() for p in item.module.parameters())
+            kind = f"{type(item.module).__module__}.{type(item.module).__qualname__}"
+            return _call("Opaque", item.label, _with_when(
+                [f"out={value(tuple(item.out))}", f"params={c}", f"type={value(kind)}",
+                 f"why={value(item.why)}"], item.when))
+        raise TypeError(type(item))
+
+    def chain(self, items: list, indent: int) -> list[str]:
+        return [text for _, text in self.runs(items, indent)]
+
+    def runs(self, items: list, indent: int) -> list[tuple]:
+        """(first item, text) for each item, runs of equal items joined as `x N`."""
+        texts = [self.item(i, indent) for i in items]
+        out: list[tuple] = []
+        k = 0
+        while k < len(items):
+            n = 1
+            while k + n < len(items) and texts[k + n] == texts[k] and \
+                    getattr(items[k], "label", None) is None:
+                n += 1
+            if n == 1:
+                run = _named_run(items, texts, k, self)
+                if run:
+                    out.append((items[k], run[0]))
+                    k += run[1]
+                    continue
+            out.append((items[k], texts[k] + (f" x {n}" if n > 1 else "")))
+            k += n
+        return out
+
+    def bracket(self, branches: list[list], indent: int) -> str:
+        inner = indent + 2
+        parts = [self.chain(b, inner) if b else ["Id"] for b in branches]
+        flat = "[ " + ", ".join(" - ".join(p) for p in parts) + " ]"
+        # a stage label first in a chain would take the whole chain: such items get lines
+        stage_first = any(len(p) > 1 and re.match(r"[A-Za-z_]\w*: ", p[0]) for p in parts)
+        if len(flat) + indent <= WIDTH and "\n" not in flat and not stage_first:
+            return flat
+        pad = " " * inner
+        lines = []
+        for b, p in enumerate(parts):
+            body = ("\n" + pad).join(p)
+            lines.append(body + ("," if b < len(parts) - 1 else ""))
+        return "[ " + ("\n" + pad).join(lines) + " ]"
+
+    def body(self, items: list, indent: int) -> str:
+        """Statements, one item a line; a labelled group is a stage: `layer1: A - B x 3`."""
+        pad = " " * indent
+        lines = []
+        for item, line in self.runs(items, indent):
+            if isinstance(item, Group) and item.label and item.when is None and \
+                    line.startswith(f"{item.label}: [ "):
+                inner = self.chain(item.items, indent)
+                flat = " - ".join(inner)
+                if len(flat) + indent + len(item.label) + 2 <= WIDTH and "\n" not in flat \
+                        and not re.match(r"[A-Za-z_]\w*: ", flat):
+                    line = f"{item.label}: {flat}"
+            lines.append(pad + line)
+        return "\n".join(lines)
+
+
+def _named_run(items, texts, k, writer) -> tuple[str, int] | None:
+    """Copies named `prefix{i + first}` (`denselayer1`, `block1-0`): `X x N as "..."`."""
+    label = getattr(items[k], "label", None)
+    m = re.fullmatch(r"(.*?)(\d+)", label or "")
+    if not m:
+        return None
+    prefix, first = m.group(1), int(m.group(2))
+
+    def bare(item):
+        saved = item.label
+        item.label = None
+        try:
+            return writer.item(item, 0)
+        finally:
+            item.label = saved
+    text = bare(items[k])
+    n = 1
+    while k + n < len(items) and getattr(items[k + n], "label", None) == f"{prefix}{first + n}" \
+            and bare(items[k + n]) == text:
+        n += 1
+    if n < 2:
+        return None
+    index = "{i}" if first == 0 else f"{{i + {first}}}"
+    return f'{text} x {n} as "{prefix}{index}"', n
+
+
+def write_block(block: Block, writer: Writer) -> str:
+    params = [p.name if p.default is ABSENT else f"{p.name}={value(p.default)}"
+              for p in block.params]
+    head = f"block {block.name}({', '.join(params)}) {{" if params else f"block {block.name} {{"
+    if block.sequential:
+        text = "Seq" + writer.bracket([block.body], 2)
+        body = "  " + text
+    else:
+        body = writer.body(block.body, 2)
+    return f"{head}\n{body}\n}}"
