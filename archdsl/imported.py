@@ -26,9 +26,10 @@ from archdsl.diagnostics import ArchError, BackendError, Diagnostic
 DEFAULT_INPUT = "3x224x224"
 
 
-def input_shape(value) -> tuple[int, ...]:
+def input_shape(value, option: str = "input=") -> tuple[int, ...]:
     """`"3x224x224"` or `(3, 224, 224)` -> a tuple, as `--input` reads it: one sample, without
-    the batch (a 4-d size gets the hint `--input` gives); ArchError `bad-input` otherwise."""
+    the batch (a 4-d size gets the hint `--input` gives); ArchError `bad-input` otherwise.
+    `option`: how the caller gave it (`input=`, `--input `), for the hint."""
     from archdsl.settings import parse_shape
 
     if isinstance(value, str):
@@ -36,20 +37,21 @@ def input_shape(value) -> tuple[int, ...]:
     elif isinstance(value, (tuple, list)) and all(
             isinstance(d, int) and not isinstance(d, bool) for d in value):
         if any(d < 0 for d in value):
-            raise _bad_input(f"'{value}' has a negative dimension")
+            raise _bad_input(f"'{value}' has a negative dimension", option)
         text = "x".join(str(d) for d in value)
     else:
         raise _bad_input(f"the input size must be text such as \"3x224x224\" or a tuple of "
-                         f"whole numbers such as (3, 224, 224), got {value!r}")
+                         f"whole numbers such as (3, 224, 224), got {value!r}", option)
     try:
         return parse_shape(text)
     except ValueError as err:
-        raise _bad_input(str(err)) from None
+        raise _bad_input(str(err), option) from None
 
 
-def _bad_input(message: str) -> ArchError:
+def _bad_input(message: str, option: str) -> ArchError:
+    example = '"3x224x224"' if option.endswith("=") else "3x224x224"
     return ArchError([Diagnostic("bad-input", message, None,
-                                 "e.g. input=\"3x224x224\" (channels x height x width)")])
+                                 f"e.g. {option}{example} (channels x height x width)")])
 
 
 def from_torch(module, input=DEFAULT_INPUT, *, origin: str | None = None,  # noqa: A002
@@ -65,12 +67,37 @@ def from_torch(module, input=DEFAULT_INPUT, *, origin: str | None = None,  # noq
                                     "pass the model object, e.g. torchvision.models.resnet18()")])
     from archdsl.importer import spec_from_torch
 
-    imported = spec_from_torch(module, shape, origin=origin, name=name)
+    try:
+        imported = spec_from_torch(module, shape, origin=origin, name=name)
+    except ArchError:
+        raise
+    except Exception as err:  # noqa: BLE001  (the model's own forward: the user's to see)
+        if _raised_in_archdsl(err):
+            raise  # a bug of the importer: an internal error, not the user's
+        from archdsl.ops.base import fmt_shape
+
+        raise ArchError([Diagnostic("import-failed", f"running {_type_name(module)} on one "
+                                    f"{fmt_shape(shape)} input raised {type(err).__name__}: "
+                                    f"{err}{_where(err)}", None, "check the input size: the "
+                                    "model must take a batch of one such sample")]) from None
     from archdsl import load
 
     model = load(imported.text, **settings)
-    model.opaque = tuple(imported.opaque)
+    model.opaque = _opaque_layers(model, imported.opaque)
     return model
+
+
+def _opaque_layers(model, found) -> tuple:
+    """The importer's opaque layers under the names the model gives them (what `summary` and
+    compile's diagnostics call them), in graph order."""
+    from archdsl.importer import OpaqueLayer
+
+    nodes = [n for n in model.layers() if n.op.compile_refusal(n.ann.params) is not None]
+    if len(nodes) != len(found):
+        return tuple(found)
+    return tuple(OpaqueLayer(n.name, getattr(n.ann.params, "type", o.type),
+                             getattr(n.ann.params, "why", o.why))
+                 for n, o in zip(nodes, found, strict=True))
 
 
 def _require_torch() -> None:
@@ -142,6 +169,9 @@ def _import(module_name: str, target: str):
                 raise ArchError([Diagnostic("import-not-found", f"cannot import "
                                             f"'{module_name}'", None)])
             module = importlib.util.module_from_spec(spec)
+            folder = str(path.resolve().parent)  # its neighbours import, as `python file.py`
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
             sys.modules.setdefault(path.stem, module)  # dataclasses and pickling look it up
             spec.loader.exec_module(module)
             return module
@@ -166,12 +196,25 @@ def _import(module_name: str, target: str):
                                     f"check {target}'s module")]) from None
 
 
+def _raised_in_archdsl(err: BaseException) -> bool:
+    """Whether the innermost frame that raised is archdsl's own code (else: the model's forward
+    or torch on the model's behalf)."""
+    import traceback
+
+    frames = traceback.extract_tb(err.__traceback__)
+    return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(_PACKAGE)
+
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
 def _where(err: BaseException) -> str:
     """` (at file.py:12)`: the innermost frame of the user's code that raised, not archdsl's."""
     import traceback
 
     frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if "archdsl" not in Path(f.filename).parts and "importlib" not in f.filename]
+              if not Path(f.filename).resolve().is_relative_to(_PACKAGE)
+              and "importlib" not in f.filename and "/torch/" not in f.filename]
     if not frames:
         return ""
     last = frames[-1]
@@ -184,8 +227,9 @@ def _call_args(kwargs: dict | None) -> str:
 
 def _type_name(obj) -> str:
     kind = type(obj)
-    return f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else \
-        f"a {kind.__qualname__}"
+    if kind.__module__ != "builtins":
+        return f"{kind.__module__}.{kind.__qualname__}"
+    return f"{'an' if kind.__qualname__[:1] in 'aeiou' else 'a'} {kind.__qualname__}"
 
 
 def parse_args_option(items: list[str]) -> dict[str, Any]:

@@ -66,6 +66,10 @@ NonNegInt = Annotated[int, Field(ge=0)]
 Pair = PositiveInt | tuple[PositiveInt, PositiveInt]
 NonNegPair = NonNegInt | tuple[NonNegInt, NonNegInt]
 Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+# Text that describes (an opaque layer's class and reason), not a word a layer takes: a block
+# parameter's bare word is still checked against the words of the catalog (`same`, `kaiming`)
+FREE_TEXT = "free text"
+FreeText = Annotated[str, FREE_TEXT]
 
 
 class Params(BaseModel):

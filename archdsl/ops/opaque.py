@@ -10,15 +10,15 @@ guessed. It cannot be compiled: code generation refuses it (`compile_refusal`).
 
 from __future__ import annotations
 
-from archdsl.ops.base import NonNegInt, Op, Params, PositiveInt, ShapeError, prod
+from archdsl.ops.base import FreeText, NonNegInt, Op, Params, PositiveInt, ShapeError, prod
 from archdsl.ops.registry import register
 
 
 class OpaqueParams(Params):
     out: tuple[PositiveInt, ...]
     params: NonNegInt = 0
-    type: str = "unknown"
-    why: str = "not given"
+    type: FreeText = "unknown"
+    why: FreeText = "not given"
 
 
 @register
