@@ -45,7 +45,7 @@ def sequence(reading: Reading) -> list:
     items = []
     for position, (name, child) in enumerate(reading.children.items()):
         items.append(child_term(child, None if name == str(position) else name))
-    _settle_bias(items)
+    _settle_bias(items, numbered=True)
     return items
 
 
@@ -82,15 +82,18 @@ def _instantiate(spec):
     return cls(*(_instantiate(a) for a in spec.args), **dict(spec.kwargs))
 
 
-def _settle_bias(chain: list) -> None:
+def _settle_bias(chain: list, numbered: bool = False) -> None:
     """Where a layer's only consumer is the next item of its chain, what `bias=auto` gives;
-    a Flatten right before an FC that flattens by itself is left out."""
+    a Flatten right before an FC that flattens by itself is left out (not where the chain's
+    modules are numbered)."""
     for item, after in zip(chain, chain[1:] + [None]):
         if isinstance(item, Layer) and "bias" in item.args:
             absorbs = isinstance(after, Layer) and after.op.absorbs_preceding_bias
             item.auto_bias = not absorbs if after is not None else None
         for branch in getattr(item, "branches", ()):
             _settle_bias(branch)
+    if numbered:
+        return
     chain[:] = [item for item, after in zip(chain, chain[1:] + [None])
                 if not (isinstance(item, Layer) and item.op.flattens and item.label is None and
                         isinstance(after, Layer) and after.args.get("flatten") is True)]
@@ -168,6 +171,8 @@ class _Forward:
                 raise Inexpressible(f"{self._what(step)} takes several inputs")
             item.branches = [_as_skip(self.expr(i, d), self._step(d).out, step.out)
                              for i in step.inputs]
+            if not item.op.concatenates:  # a sum or product: the identity last, as written
+                item.branches.sort(key=lambda b: not b)
         if item is not None:
             chain.append(item)
             if top:
@@ -199,6 +204,8 @@ class _Forward:
                 return None
             if op.arity is None:
                 return Merge(op, args, [])
+            if op.held_by_class:  # a parameter of this module's own, named as torch names it
+                return Layer(op, args, step.attrs[0] if step.attrs else None)
             return Layer(op, args)
         raise Inexpressible(f"no layer kind imports `{step.call}` "
                             f"(arguments {step.args!r:.60})")

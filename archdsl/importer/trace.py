@@ -46,6 +46,7 @@ class Step:
     call: str | None = None
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    attrs: tuple = ()  # names of the module's own parameters it reads (`layer_scale`)
 
     @property
     def is_input(self) -> bool:
@@ -152,17 +153,14 @@ class Reader:
                 continue
             if node.op == "output":
                 outs = node.args[0]
-                flat = outs if isinstance(outs, (tuple, list)) else (outs,)
-                reading.outputs = [steps[n] for n in flat if isinstance(n, fx.Node) and n in steps]
+                reading.outputs = [steps[n] for n in _output_nodes(outs, steps)]
                 y = fx.node.map_arg(outs, lambda n: values[n])
                 reading.out_shape = reading.outputs[0].out if reading.outputs else ()
                 return reading, y
             args = fx.node.map_arg(node.args, lambda n: values[n])
             kwargs = fx.node.map_arg(node.kwargs, lambda n: values[n])
             if node.op == "get_attr":
-                value = module.get_submodule("").__getattr__(node.target) \
-                    if "." not in node.target else module.get_parameter(node.target)
-                values[node] = value
+                values[node] = module.get_parameter(node.target)
                 continue
             if node.op == "call_module":
                 child = module.get_submodule(node.target)
@@ -195,10 +193,24 @@ class Reader:
                     else:
                         step.call = call_name(node)
                         step.args = _plain(_non_tensor(node.args, steps), values)
+                        step.attrs = tuple(n.target for n in node.all_input_nodes
+                                           if n.op == "get_attr")
                         step.kwargs = _plain(node.kwargs, values)
                 steps[node] = step
                 reading.steps.append(step)
         raise ValueError("forward has no output")
+
+
+def _output_nodes(outs, steps) -> list:
+    """The tensor steps a forward returns, in order (through tuples and named tuples)."""
+    if isinstance(outs, (tuple, list)):
+        return [n for o in outs for n in _output_nodes(o, steps)]
+    if isinstance(outs, fx.Node):
+        if outs in steps:
+            return [outs]
+        if outs.op == "call_function":  # a named tuple built in forward (GoogLeNetOutputs)
+            return _output_nodes(outs.args, steps)
+    return []
 
 
 def _non_tensor(args: tuple, steps) -> tuple:

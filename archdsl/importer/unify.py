@@ -100,10 +100,11 @@ def make_blocks(root_items: list, taken: set[str]) -> list[Block]:
             block = Block(name, group, sequential=group[0].sequential)
             _unify(block)
             blocks.append(block)
-    for call in calls:
-        block = call.instance.block
-        call.args = {p.name: v for p, v in zip(block.params, _param_values(block, call.instance))
-                     if p.default is ABSENT or v != p.default}
+            for call in calls:  # its calls' arguments, before the callers are unified
+                if call.instance.block is block:
+                    call.args = {p.name: v for p, v in zip(
+                        block.params, _param_values(block, call.instance))
+                        if p.default is ABSENT or v != p.default}
     return blocks
 
 
@@ -216,8 +217,11 @@ def _align_items(column: list):
     items = [i for i in column if i is not None and i is not ABSENT]
     first = items[0]
     present = tuple(ABSENT if i is ABSENT else i is not None for i in column)
-    when = None if False not in present else Vec(present, "has_" + (getattr(
-        first, "label", None) or "it"))
+    what = getattr(first, "label", None) or (
+        first.op.name.lower() if isinstance(first, Layer) else
+        _snake(first.instance.block.name) if isinstance(first, Call) and first.instance.block
+        else "it")
+    when = None if False not in present else Vec(present, "has_" + what)
     column = [None if i is ABSENT else i for i in column]
     if isinstance(first, Layer) and first.op.is_skip_branch:
         when = None  # a skip branch is the identity where it does not project
@@ -251,6 +255,8 @@ def _align_items(column: list):
             args[p.name] = Vec(vals, p.name)
         return Call(first.instance, first.label, args, when)
     if isinstance(first, Group):
+        if when is not None:  # `Seq` takes no `when`: such instances are blocks of their own
+            raise Mismatch
         return Group(first.label, _align_chains([None if i is None else i.items for i in column]),
                      when)
     if isinstance(first, Side):
@@ -302,6 +308,8 @@ def _unify(block: Block) -> None:
             rel = _multiple(vec.values, p.values)
             if rel:
                 return Expr(rel.format(p.name))
+            if _half_below(vec.values, p.values):
+                return Expr(f"({p.name} - 1) // 2")
         rel = _multiple(vec.values, channels)
         if rel:
             return Expr(rel.format("in_channels"))
@@ -345,6 +353,11 @@ def _resolve_item(item, resolve):
     return item
 
 
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() and k else c.lower()
+                   for k, c in enumerate(name))
+
+
 def _matches(values: tuple, other: tuple) -> bool:
     return all(a is ABSENT or b is ABSENT or (a == b and type(a) is type(b))
                for a, b in zip(values, other))
@@ -363,6 +376,14 @@ def _multiple(values: tuple, other: tuple) -> str | None:
         k = pairs[0][1] // pairs[0][0]
         return "{} // %d" % k if k > 1 else None
     return None
+
+
+def _half_below(values: tuple, other: tuple) -> bool:
+    """values = (other - 1) // 2: the padding that keeps the size for a kernel."""
+    pairs = [(a, b) for a, b in zip(values, other) if a is not ABSENT and b is not ABSENT]
+    return bool(pairs) and all(isinstance(a, int) and isinstance(b, int) and
+                               not isinstance(a, bool) and not isinstance(b, bool) and
+                               a == (b - 1) // 2 for a, b in pairs)
 
 
 def _fill(values: tuple) -> tuple:

@@ -27,8 +27,8 @@ def value(v) -> str:
     if isinstance(v, (tuple, list)):
         return "(" + ", ".join(value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     if isinstance(v, float):
-        text = repr(v)
-        return text
+        short = f"{v:.12g}"  # 0.0375, not 0.037500000000000006
+        return short if "e" in short or "." in short else short + ".0"
     return str(v)
 
 
@@ -75,7 +75,10 @@ def layer_args(item: Layer) -> list[str]:
             positional = False
             continue
         v = given[key]
-        positional = positional and (n == 0 or key == "kernel") and not isinstance(v, bool)
+        # the first argument (and a kernel) positionally, as the zoo writes `Conv(64, 3, s=2)`;
+        # all of them for a kind without keywords (`Permute(0, 2, 3, 1)`); never flags or eps
+        positional = positional and (n == 0 or key == "kernel" or not op.keywords) and \
+            not isinstance(v, bool) and key not in ("eps", "momentum")
         text = value(v)
         out.append(text if positional else f"{short.get(key, key)}={text}")
     return out
@@ -110,7 +113,8 @@ class Writer:
             block = item.instance.block
             args, positional = [], True
             for p in block.params:
-                if p.name not in item.args:
+                if p.name not in item.args or (p.default is not ABSENT and
+                                               _equal(item.args[p.name], p.default)):
                     positional = False
                     continue
                 text = value(item.args[p.name])
@@ -118,25 +122,22 @@ class Writer:
                 args.append(text if positional else f"{p.name}={text}")
             return _call(block.name, item.label, _with_when(args, item.when))
         if isinstance(item, Group):
-            head = f"{item.label}: " if item.label and item.when is None else ""
-            if item.when is not None:
-                head = _call("Seq", item.label, [f"when={value(item.when)}"])
-            elif not item.label:
-                head = "Seq"
-            return head + self.bracket([item.items], indent)
+            head = f"{item.label}: " if item.label else "Seq"
+            return head + self.bracket([item.items], indent + len(head))
         if isinstance(item, Merge):
             head = _call(item.op.name, None, _with_when(
                 [f"{k}={value(v)}" for k, v in item.args.items()
                  if not _equal(v, item.op.Params.model_fields[k].default)], item.when))
-            return head + self.bracket(item.branches, indent)
+            return head + self.bracket(item.branches, indent + len(head))
         if isinstance(item, Side):
-            return "Aux" + label_text(item.label) + self.bracket([item.items], indent)
+            head = "Aux" + label_text(item.label)
+            return head + self.bracket([item.items], indent + len(head))
         if isinstance(item, Opaque):
             c = sum(p.numel() for p in item.module.parameters())
             kind = f"{type(item.module).__module__}.{type(item.module).__qualname__}"
             return _call("Opaque", item.label, _with_when(
                 [f"out={value(tuple(item.out))}", f"params={c}", f"type={value(kind)}",
-                 f"why={value(item.why)}"], item.when))
+                 f"why={value(' '.join(item.why.split())[:160])}"], item.when))
         raise TypeError(type(item))
 
     def chain(self, items: list, indent: int) -> list[str]:
@@ -163,6 +164,7 @@ class Writer:
         return out
 
     def bracket(self, branches: list[list], indent: int) -> str:
+        """`[ a - b, c ]`, or one item a line aligned after the `[ ` (`indent`: its column)."""
         inner = indent + 2
         parts = [self.chain(b, inner) if b else ["Id"] for b in branches]
         flat = "[ " + ", ".join(" - ".join(p) for p in parts) + " ]"
@@ -173,7 +175,7 @@ class Writer:
         pad = " " * inner
         lines = []
         for b, p in enumerate(parts):
-            body = ("\n" + pad).join(p)
+            body = ("\n" + pad).join(_pack(p, inner))
             lines.append(body + ("," if b < len(parts) - 1 else ""))
         return "[ " + ("\n" + pad).join(lines) + " ]"
 
@@ -189,8 +191,22 @@ class Writer:
                 if len(flat) + indent + len(item.label) + 2 <= WIDTH and "\n" not in flat \
                         and not re.match(r"[A-Za-z_]\w*: ", flat):
                     line = f"{item.label}: {flat}"
-            lines.append(pad + line)
-        return "\n".join(lines)
+            lines.append(line)
+        return "\n".join(pad + line for line in _pack(lines, indent))
+
+
+def _pack(texts: list[str], indent: int) -> list[str]:
+    """Items joined by ` - ` into lines that fit (a multi-line item, or a stage label, alone)."""
+    lines: list[str] = []
+    for text in texts:
+        alone = "\n" in text or re.match(r"[A-Za-z_]\w*: ", text)
+        if lines and not alone and "\n" not in lines[-1] and \
+                not re.match(r"[A-Za-z_]\w*: ", lines[-1]) and \
+                indent + len(lines[-1]) + 3 + len(text) <= WIDTH:
+            lines[-1] += " - " + text
+        else:
+            lines.append(text)
+    return lines
 
 
 def _named_run(items, texts, k, writer) -> tuple[str, int] | None:
@@ -224,7 +240,7 @@ def write_block(block: Block, writer: Writer) -> str:
               for p in block.params]
     head = f"block {block.name}({', '.join(params)}) {{" if params else f"block {block.name} {{"
     if block.sequential:
-        text = "Seq" + writer.bracket([block.body], 2)
+        text = "Seq" + writer.bracket([block.body], 5)
         body = "  " + text
     else:
         body = writer.body(block.body, 2)

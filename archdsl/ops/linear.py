@@ -116,7 +116,7 @@ class Flatten(Op):
     example = "Flatten"
     torch_types = ("torch.nn.modules.flatten.Flatten",)
     flattens = True
-    torch_calls = ("flatten",)
+    torch_calls = ("flatten", ".flatten")
 
     def from_torch(self, module, ins, out):
         return {} if (module.start_dim, module.end_dim) == (1, -1) else None

@@ -124,6 +124,25 @@ class LayerScale(Op):
     elementwise = True
     summary = "learned per-channel scale (a parameter of its block)"
     example = "LayerScale:layer_scale(1e-6)"
+    # `self.layer_scale * x`: the parameter is an argument (its value, the scale it started at,
+    # is the init where all its entries are equal); the importer labels it with its name
+    torch_calls = ("mul",)
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        import torch
+
+        scales = [a for a in args if isinstance(a, torch.nn.Parameter)]
+        if len(scales) != 1 or len(ins) != 1 or kwargs or len(args) != 1:
+            return None
+        scale = scales[0].detach()
+        if tuple(scale.shape) != (ins[0][0],) + (1,) * (len(ins[0]) - 1):
+            return None
+        first = scale.flatten()[0]
+        for digits in range(1, 18):  # the shortest decimal for the float32 (1e-06)
+            init = float(f"{first.item():.{digits}g}")
+            if torch.tensor(init, dtype=scale.dtype) == first:
+                return {"init": init}
+        return {"init": first.item()}
 
     def param_count(self, p, ins, out):
         return ins[0][0]
