@@ -113,6 +113,16 @@ def test_cli_summary_check_and_compile(cli_inprocess, tmp_path):
     assert "imported.arch:4:3: error: layer 'coord' is opaque" in compiled.stderr
 
 
+@pytest.mark.parametrize("fmt, suffix", [("torchscript", ".ts"), ("onnx", ".onnx"),
+                                         ("export", ".pt2")])
+def test_exports_refuse_it_before_writing(cli_inprocess, tmp_path, fmt, suffix):
+    spec = tmp_path / "imported.arch"
+    spec.write_text(SPEC, encoding="utf-8")
+    out = tmp_path / f"imported{suffix}"
+    proc = cli_inprocess("compile", str(spec), "--format", fmt, "-o", str(out))
+    assert proc.returncode == 1 and "[not-compilable]" in proc.stderr and not out.exists()
+
+
 def test_ops_help_explains_each_argument(cli_inprocess):
     text = cli_inprocess("ops", "Opaque").stdout
     for name in ("out", "params", "type", "why"):
