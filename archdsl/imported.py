@@ -80,9 +80,9 @@ def from_torch(module, input=DEFAULT_INPUT, *, origin: str | None = None,  # noq
                                     f"{fmt_shape(shape)} input raised {type(err).__name__}: "
                                     f"{err}{_where(err)}", None, "check the input size: the "
                                     "model must take a batch of one such sample")]) from None
-    from archdsl import load
+    from archdsl.model import load_model
 
-    model = load(imported.text, **settings)
+    model = load_model(imported.text, **settings)
     model.opaque = _opaque_layers(model, imported.opaque)
     return model
 

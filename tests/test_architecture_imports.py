@@ -13,7 +13,7 @@ depend on `archdsl/__init__.py`, the public API, which imports the stages).
 
 The layers, from the bottom: the core (text to an annotated IR: syntax, ops, elaborate, ir,
 passes and the small modules beside them); the backend stages (codegen, runtime, render, report),
-each reading the IR; the public API (`archdsl`, `archdsl.model`), which assembles the pipeline;
+each reading the IR, and the importer (a torch module to spec text, reading the op catalog); the public API (`archdsl`, `archdsl.model`), which assembles the pipeline;
 the CLI, which only parses arguments and presents results.
 """
 
@@ -40,8 +40,10 @@ LAYER = {
     "weights": "runtime",  # `archdsl.load_pretrained`: torch, like the runtime
     "render": "render",
     "report": "report",
+    "importer": "importer",  # a torch module -> spec text (issue 18), beside the backends
     "": "api",
     "model": "api",
+    "imported": "api",  # `archdsl.from_torch`: the importer's text, loaded
     "cli": "cli",
     "__main__": "cli",
 }
@@ -53,8 +55,9 @@ ALLOWED = {
     "runtime": {"core", "codegen", "runtime"},
     "render": {"core", "render"},
     "report": {"core", "report"},
-    "api": {"core", "codegen", "runtime", "render", "report", "api"},
-    "cli": {"core", "codegen", "runtime", "render", "report", "api", "cli"},
+    "importer": {"core", "importer"},
+    "api": {"core", "codegen", "runtime", "render", "report", "importer", "api"},
+    "cli": {"core", "codegen", "runtime", "render", "report", "importer", "api", "cli"},
 }
 
 
