@@ -22,7 +22,7 @@ archdsl names them, one block per repeated class, the model's own module names
 (so the compiled spec loads the original's state_dict). MODULE:CALLABLE names a
 function or class that returns an nn.Module (or a module object); MODULE is an
 importable module (the current directory is searched first) or a .py file.
-The model runs once on a random sample of --input to measure shapes.
+The model runs once on a small random batch of --input to measure shapes.
 
 Modules archdsl cannot express (an unknown class whose forward cannot be traced,
 a Python `if` on the input's values, a call no layer kind imports) become
