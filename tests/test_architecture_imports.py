@@ -13,7 +13,7 @@ depend on `archdsl/__init__.py`, the public API, which imports the stages).
 
 The layers, from the bottom: the core (text to an annotated IR: syntax, ops, elaborate, ir,
 passes and the small modules beside them); the backend stages (codegen, runtime, render, report),
-each reading the IR, and the importer (a torch module to spec text, reading the op catalog); the public API (`archdsl`, `archdsl.model`), which assembles the pipeline;
+each reading the IR; the public API (`archdsl`, `archdsl.model`), which assembles the pipeline;
 the CLI, which only parses arguments and presents results.
 """
 
@@ -40,7 +40,7 @@ LAYER = {
     "weights": "runtime",  # `archdsl.load_pretrained`: torch, like the runtime
     "render": "render",
     "report": "report",
-    "importer": "importer",  # a torch module -> spec text (issue 18), beside the backends
+    "importer": "importer",  # a torch model to spec text: reads torch, writes the language
     "": "api",
     "model": "api",
     "imported": "api",  # `archdsl.from_torch`: the importer's text, loaded

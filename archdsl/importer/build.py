@@ -38,7 +38,15 @@ def child_term(reading: Reading, label: str | None):
         items = body(reading)
     except Inexpressible as e:
         return Opaque(module, label, reading.out_shape, str(e))
+    if isinstance(module, (nn.ModuleDict, nn.ModuleList)) and _calls_children_in_order(
+            module, items):
+        return Group(label, items, module=module)  # a container run in order: a Sequential
     return Call(Instance(module, reading.in_shape, items, is_sequential(module)), label)
+
+
+def _calls_children_in_order(module, items: list) -> bool:
+    return [getattr(i, "label", None) for i in items] == [n for n, _ in module.named_children()] \
+        and all(isinstance(i, (Layer, Call, Group)) for i in items)
 
 
 def sequence(reading: Reading) -> list:
@@ -144,11 +152,36 @@ class _Forward:
         outputs = self.reading.outputs
         if not outputs:
             raise Inexpressible("forward returns no tensor")
-        chain = self.expr(outputs[0], self.input.index, top=True)
+        chain = self._dense_chain(outputs[0])
+        if chain is None:
+            chain = self.expr(outputs[0], self.input.index, top=True)
         for side in outputs[1:]:
             self._add_side(chain, side)
         self._unused_children(chain)
         _settle_bias(chain)
+        return chain
+
+    def _dense_chain(self, out: Step) -> list | None:
+        """DenseNet's dense block: layer k reads the list of the block's input and the earlier
+        layers' outputs, and the block returns them all concatenated. That is a chain of
+        `Concat[Id, layer]`, each on the concatenation so far: the layers' blocks say so."""
+        concat = next((op for op in ops.for_torch_call(out.call or "") if op.concatenates), None)
+        layers = out.inputs[1:]
+        if concat is None or out.inputs[:1] != [self.input] or not layers:
+            return None
+        for k, layer in enumerate(layers):
+            if not layer.list_input or \
+                    [s.index for s in layer.inputs] != [s.index for s in [self.input, *layers[:k]]]:
+                return None
+        chain = []
+        for layer in layers:
+            term = self.term(layer)
+            if not isinstance(term, Call):
+                return None
+            term.instance.body = [Merge(concat, {}, [[], term.instance.body])]
+            term.instance.in_shape = layer.ins[0][:0] + (sum(s[0] for s in layer.ins),) + \
+                tuple(layer.ins[0][1:])
+            chain.append(term)
         return chain
 
     def expr(self, step: Step, base: int, top: bool = False) -> list:

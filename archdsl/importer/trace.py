@@ -47,6 +47,9 @@ class Step:
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     attrs: tuple = ()  # names of the module's own parameters it reads (`layer_scale`)
+    # a child called with a list of tensors (DenseNet's layers read all earlier features),
+    # which it concatenates first: `inputs` are the list's tensors, in order
+    list_input: bool = False
 
     @property
     def is_input(self) -> bool:
@@ -106,6 +109,11 @@ def call_name(node: fx.Node) -> str:
     return getattr(target, "__name__", str(target))
 
 
+def _in_shape(x) -> tuple | None:
+    """A module's input shape; a list input is read concatenated along the channels."""
+    return _shape(torch.cat(x, 1)) if isinstance(x, list) else _shape(x)
+
+
 def _shape(value) -> tuple | None:
     return tuple(value.shape[1:]) if isinstance(value, torch.Tensor) else None
 
@@ -118,9 +126,9 @@ class Reader:
         """Run `module` on `x`, reading it; returns the reading and the module's output."""
         if ops.for_torch_type(qualname(type(module))):
             y = module(x)
-            return Reading(module, name, _shape(x), _shape(_main(y)), "leaf"), y
+            return Reading(module, name, _in_shape(x), _shape(_main(y)), "leaf"), y
         if is_sequential(module):
-            reading = Reading(module, name, _shape(x), (), "sequential")
+            reading = Reading(module, name, _in_shape(x), (), "sequential")
             y = x
             for child_name, child in module.named_children():
                 reading.children[child_name], y = self.read(child, child_name, y)
@@ -131,13 +139,13 @@ class Reader:
         except Exception as e:  # noqa: BLE001  (torch.fx raises many kinds)
             y = module(x)
             why = f"torch.fx cannot trace it: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
-            reading = Reading(module, name, _shape(x), _shape(_main(y)), "opaque", why=why)
+            reading = Reading(module, name, _in_shape(x), _shape(_main(y)), "opaque", why=why)
             self.opaque.append(reading)
             return reading, y
         return self._run_graph(module, name, graph, x)
 
     def _run_graph(self, module, name, graph, x):
-        reading = Reading(module, name, _shape(x), (), "traced")
+        reading = Reading(module, name, _in_shape(x), (), "traced")
         values: dict[fx.Node, Any] = {}
         steps: dict[fx.Node, Step] = {}
         placeholders = [n for n in graph.nodes if n.op == "placeholder"]
@@ -149,7 +157,13 @@ class Reader:
                         continue
                     raise ValueError(f"forward takes more than one input ({node.target})")
                 values[node] = x
-                steps[node] = Step(len(steps), [], [], _shape(x))
+                steps[node] = Step(len(steps), [], [], _in_shape(x))
+                continue
+            if isinstance(x, list) and node.op == "call_function" and node.args and \
+                    node.args[0] is placeholders[0] and call_name(node) == "cat":
+                # the list input concatenated: the step the module's input stands for
+                values[node] = torch.cat(x, *node.args[1:], **node.kwargs)
+                steps[node] = steps[placeholders[0]]
                 continue
             if node.op == "output":
                 outs = node.args[0]
@@ -190,6 +204,7 @@ class Reader:
                     step = Step(len(steps), inputs, [s.out for s in inputs], _shape(value))
                     if node.op == "call_module":
                         step.child = node.target
+                        step.list_input = bool(node.args) and isinstance(node.args[0], list)
                     else:
                         step.call = call_name(node)
                         step.args = _plain(_non_tensor(node.args, steps), values)

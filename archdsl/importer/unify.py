@@ -109,6 +109,7 @@ def make_blocks(root_items: list, taken: set[str]) -> list[Block]:
 
 
 def _block_name(name: str, used: set[str]) -> str:
+    name = name.lstrip("_") or "Block"  # torchvision's private classes: _DenseLayer
     base = name if name.lower() not in used else name + "Block"
     candidate, n = base, 2
     while candidate.lower() in used:

@@ -27,8 +27,7 @@ def value(v) -> str:
     if isinstance(v, (tuple, list)):
         return "(" + ", ".join(value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     if isinstance(v, float):
-        short = f"{v:.12g}"  # 0.0375, not 0.037500000000000006
-        return short if "e" in short or "." in short else short + ".0"
+        return repr(v)  # exactly: torch's settings compare so (momentum 0.00029999999999996696)
     return str(v)
 
 

@@ -1,0 +1,189 @@
+"""The importer (issue 18): a torch model to a spec a person would write, and back exactly.
+
+One small model per torchvision family round-trips here: `spec_from_torch` -> text ->
+`archdsl.build(text)`, which loads the original's state_dict with strict=True, gives the same
+eval outputs (weights and BatchNorm statistics randomised first, so that a wrong network
+shows) and has the same torch.nn settings (eps, momentum, inplace, dropout rates) under each
+name. All 68 classifiers: `python scripts/import_zoo.py`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torchvision.models import densenet, resnet
+
+import archdsl
+from archdsl.importer import ImportedSpec, spec_from_torch
+from conftest import ROOT
+
+
+def randomise(model: nn.Module, size: int) -> None:
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g)
+                               * (2.0 / m.weight[0].numel()) ** 0.5)
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or "layer_scale" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+        model.train()
+        model(torch.randn(2, 3, size, size, generator=g))
+    model.eval()
+
+
+def settings(model: nn.Module) -> dict[str, str]:
+    return {n: f"{type(m).__name__}({m.extra_repr()})" for n, m in model.named_modules()
+            if next(m.children(), None) is None and type(m).__module__.startswith("torch.nn.")}
+
+
+def round_trip(model: nn.Module, size: int) -> ImportedSpec:
+    spec = spec_from_torch(model, (3, size, size), origin="test")
+    net = archdsl.build(spec.text)
+    randomise(model, size)
+    net.load_state_dict(model.state_dict(), strict=True)
+    net.eval()
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        a, b = model(x), net(x)
+    assert (a - b).abs().max() <= 1e-5 * a.abs().max(), spec.text
+    ours = settings(net)
+    for name, setting in settings(model).items():
+        if name in ours:
+            assert ours[name] == setting, name
+    assert spec.opaque == ()
+    return spec
+
+
+def tv(name: str, **kwargs) -> nn.Module:
+    torch.manual_seed(0)
+    return torchvision.models.get_model(name, weights=None, **kwargs)
+
+
+# one small model per family (CPU seconds: the big ones are in scripts/import_zoo.py)
+FAMILIES = {
+    "resnet": lambda: tv("resnet18", num_classes=10),
+    "resnext": lambda: resnet.ResNet(resnet.Bottleneck, [1, 1, 1, 1], groups=4,
+                                     width_per_group=8, num_classes=10),
+    "alexnet": lambda: tv("alexnet", num_classes=10),
+    "squeezenet": lambda: tv("squeezenet1_1", num_classes=10),
+    "mobilenet_v2": lambda: tv("mobilenet_v2", width_mult=0.5, num_classes=10),
+    "mobilenet_v3": lambda: tv("mobilenet_v3_small", num_classes=10),
+    "efficientnet": lambda: tv("efficientnet_b0", num_classes=10),
+    "efficientnet_v2": lambda: tv("efficientnet_v2_s", num_classes=10),
+    "regnet": lambda: tv("regnet_y_400mf", num_classes=10),
+    "mnasnet": lambda: tv("mnasnet0_5", num_classes=10),
+    "densenet": lambda: densenet.DenseNet(8, (2, 3, 2, 2), 16, num_classes=10),
+    "convnext": lambda: tv("convnext_tiny", num_classes=10),
+    "shufflenet": lambda: tv("shufflenet_v2_x0_5", num_classes=10),
+    "googlenet": lambda: tv("googlenet", num_classes=10, aux_logits=True, init_weights=True),
+}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_family_round_trips(family):
+    round_trip(FAMILIES[family](), 64)
+
+
+def test_vgg_round_trips():
+    # VGG's classifier alone is 100M parameters: the smallest, with a narrow classifier
+    from torchvision.models import vgg
+
+    model = vgg.VGG(vgg.make_layers(vgg.cfgs["A"], batch_norm=True), num_classes=10)
+    model.classifier[0] = nn.Linear(512 * 7 * 7, 64)
+    model.classifier[3] = nn.Linear(64, 64)
+    model.classifier[6] = nn.Linear(64, 10)
+    round_trip(model, 32)
+
+
+@pytest.mark.slow
+def test_inception_v3_round_trips():
+    round_trip(tv("inception_v3", num_classes=10, aux_logits=True, init_weights=False), 160)
+
+
+def blocks(text: str) -> list[str]:
+    return re.findall(r"^block (\w+)", text, re.M)
+
+
+def zoo_lines(name: str) -> int:
+    """The hand-written spec's lines, with the block libraries it uses."""
+    path = ROOT / "specs" / f"{name}.arch"
+    text = path.read_text()
+    total = len(text.splitlines())
+    for used in re.findall(r'^use "(.+)"', text, re.M):
+        total += len((path.parent / used).read_text().splitlines())
+    return total
+
+
+def test_resnet50_reads_like_the_zoo():
+    text = spec_from_torch(tv("resnet50"), (3, 64, 64)).text
+    assert len(text.splitlines()) <= 45
+    assert blocks(text) == ["Bottleneck"]
+    assert "layer2: Bottleneck(128, stride=2) - Bottleneck(128) x 3" in text
+    assert "Shortcut:downsample" in text
+
+
+def test_efficientnet_b0_has_one_mbconv_block():
+    text = spec_from_torch(tv("efficientnet_b0"), (3, 64, 64)).text
+    assert blocks(text).count("MBConv") == 1
+    assert "Add(when=use_res_connect)" in text
+
+
+@pytest.mark.parametrize("name", ["resnet50", "efficientnet_b0", "mobilenet_v2", "regnet_y_400mf",
+                                  "shufflenet_v2_x1_0", "convnext_tiny"])
+def test_imported_length_against_the_zoo(name, capsys):
+    """The imported spec is longer than the hand-written one (which computes widths and
+    depths from the papers' formulas), but within a few times its length."""
+    imported = len(spec_from_torch(tv(name), (3, 64, 64)).text.splitlines())
+    zoo = zoo_lines(name)
+    with capsys.disabled():
+        print(f"\n{name}: imported {imported} lines, zoo {zoo} (with its block files), "
+              f"difference {imported - zoo:+d}")
+    assert imported <= 3 * zoo
+
+
+def test_header_and_names():
+    text = spec_from_torch(tv("resnet18"), (3, 32, 32), origin="torchvision.models:resnet18",
+                           name="ResNet18").text
+    assert text.startswith("# Imported from torchvision.models:resnet18")
+    assert "model ResNet18 {" in text and "input: 3x32x32" in text and "classes: 1000" in text
+
+
+def test_aux_heads_are_side_outputs():
+    text = spec_from_torch(tv("googlenet", aux_logits=True, init_weights=True), (3, 64, 64)).text
+    assert "outputs: [main, aux2, aux1]" in text
+    assert re.search(r"Aux:aux1\[ InceptionAux", text)
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x) if x.sum() > 0 else x  # control flow on values: fx cannot trace
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3)
+        self.odd = DataDependent()
+        self.fc = nn.Linear(4 * 6 * 6, 2)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.odd(self.stem(x)), 1))
+
+
+def test_what_cannot_be_expressed_is_opaque():
+    spec = spec_from_torch(Net(), (3, 8, 8))
+    (layer,) = spec.opaque
+    assert layer.name == "odd" and layer.type.endswith("test_importer.DataDependent")
+    assert "torch.fx" in layer.why
+    assert re.search(r'Opaque:odd\(out=\(4, 6, 6\), params=148, type="[\w.]+DataDependent", '
+                     r'why="[^"]+"\)', spec.text)
