@@ -115,7 +115,8 @@ def _classes(items: list) -> int | None:
 
 
 def _sides(items: list) -> list[str]:
-    return [i.label for i in items if isinstance(i, Side)]
+    return [i.label for i in sorted((i for i in items if isinstance(i, Side)),
+                                    key=lambda side: side.order)]
 
 
 def _opaque(module, items, prefix=""):

@@ -155,8 +155,8 @@ class _Forward:
         chain = self._dense_chain(outputs[0])
         if chain is None:
             chain = self.expr(outputs[0], self.input.index, top=True)
-        for side in outputs[1:]:
-            self._add_side(chain, side)
+        for order, side in enumerate(outputs[1:], 1):
+            self._add_side(chain, side, order)
         self._unused_children(chain)
         _settle_bias(chain)
         return chain
@@ -243,7 +243,7 @@ class _Forward:
         raise Inexpressible(f"no layer kind imports `{step.call}` "
                             f"(arguments {step.args!r:.60})")
 
-    def _add_side(self, chain: list, side: Step) -> None:
+    def _add_side(self, chain: list, side: Step, order: int) -> None:
         branch_from, s = None, side
         path = []
         ends = {st.index: pos for pos, st in self.ends}
@@ -259,7 +259,7 @@ class _Forward:
             raise Inexpressible("a side output without a module")
         if len(items) == 1 and isinstance(items[0], (Call, Layer, Group)):
             items[0].label = None
-        chain.insert(branch_from + 1, Side(label, items))
+        chain.insert(branch_from + 1, Side(label, items, order))
         self.ends = [(p + 1 if p > branch_from else p, st) for p, st in self.ends]
 
     def _unused_children(self, chain: list) -> None:

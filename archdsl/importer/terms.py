@@ -63,6 +63,7 @@ class Side:
 
     label: str
     items: list
+    order: int = 0  # its place among the forward's outputs (1: right after the main one)
 
 
 @dataclass

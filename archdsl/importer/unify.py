@@ -261,7 +261,8 @@ def _align_items(column: list):
         return Group(first.label, _align_chains([None if i is None else i.items for i in column]),
                      when)
     if isinstance(first, Side):
-        return Side(first.label, _align_chains([None if i is None else i.items for i in column]))
+        return Side(first.label, _align_chains([None if i is None else i.items for i in column]),
+                    first.order)
     if len(items) > 1:
         raise Mismatch
     return first
@@ -348,7 +349,7 @@ def _resolve_item(item, resolve):
         return Merge(item.op, {k: res(v) for k, v in item.args.items()},
                      [_resolve_chain(b, resolve) for b in item.branches], when)
     if isinstance(item, Side):
-        return Side(item.label, _resolve_chain(item.items, resolve))
+        return Side(item.label, _resolve_chain(item.items, resolve), item.order)
     if isinstance(item, Opaque):
         return item
     return item

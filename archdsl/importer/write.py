@@ -63,10 +63,9 @@ def layer_args(item: Layer) -> list[str]:
             continue
         given[key] = v
     names = list(fields)
-    # the size of a kernel is written even where it is the default (`Conv(64, 3)`)
-    if names[:1] and names[0] in given and len(names) > 1 and names[1] not in given and \
-            _is_number(fields[names[1]].default) and names[1] in ("kernel", "kernel_size"):
-        given[names[1]] = fields[names[1]].default
+    # the size of a kernel is written even where it is the default (`Conv(64, 3)`, `MPool(2)`)
+    if "kernel" in item.args and "kernel" not in given:
+        given["kernel"] = item.args["kernel"]
     short = _short_keywords(op)
     out, positional = [], True
     for n, key in enumerate(names):
@@ -83,8 +82,7 @@ def layer_args(item: Layer) -> list[str]:
     return out
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
 
 
 def _equal(a, b) -> bool:
