@@ -65,6 +65,7 @@ def from_torch(module, input=DEFAULT_INPUT, *, origin: str | None = None,  # noq
         raise ArchError([Diagnostic("not-a-module", f"from_torch needs a torch.nn.Module, got "
                                     f"{_type_name(module)}", None,
                                     "pass the model object, e.g. torchvision.models.resnet18()")])
+    _one_input(module)
     from archdsl.importer import spec_from_torch
 
     try:
@@ -85,6 +86,25 @@ def from_torch(module, input=DEFAULT_INPUT, *, origin: str | None = None,  # noq
     model = load_model(imported.text, **settings)
     model.opaque = _opaque_layers(model, imported.opaque)
     return model
+
+
+def _one_input(module) -> None:
+    """ArchError when the model's forward needs more than one argument: a spec has one input."""
+    import inspect
+
+    try:
+        signature = inspect.signature(module.forward)
+    except (TypeError, ValueError):
+        return
+    required = [p.name for p in signature.parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and
+                p.default is p.empty]
+    if len(required) > 1:
+        raise ArchError([Diagnostic("import-failed", f"{_type_name(module)}'s forward takes "
+                                    f"{len(required)} inputs ({', '.join(required)}); archdsl "
+                                    "reads models of one input tensor", None,
+                                    "import the part that takes one tensor, or wrap the model "
+                                    "in a module whose forward takes one")])
 
 
 def _opaque_layers(model, found) -> tuple:

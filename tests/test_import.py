@@ -105,6 +105,11 @@ def echo(**kwargs):
 
 def broken(width=8):
     raise ValueError(f"width {width} is not supported")
+
+
+class TwoInputs(nn.Module):
+    def forward(self, x, y):
+        return x + y
 '''
 
 CORE_CRASHES_ON_COORDCONV = pytest.mark.xfail(
@@ -315,6 +320,7 @@ def test_cli_args_reach_the_callable(cli_inprocess, user_file, user, monkeypatch
     (["{file}:plain_net", "--input", "1x16x16"], 1, "on one 1x16x16 input raised RuntimeError"),
     (["no_such_user_module:net"], 1, "no Python module 'no_such_user_module'"),
     (["{file}:plain_net", "--input", "1x3x16x16"], 1, "without the batch; write 3x16x16"),
+    (["{file}:TwoInputs"], 1, "forward takes 2 inputs (x, y); archdsl reads models of one"),
     (["{file}"], 2, "is not MODULE:CALLABLE"),
     (["{file}:plain_net", "--args", "width"], 2, "--args: 'width' is not NAME=VALUE"),
 ])
