@@ -83,9 +83,7 @@ def from_torch(module, input=DEFAULT_INPUT, *, origin: str | None = None,  # noq
                                     "model must take a batch of one such sample")]) from None
     from archdsl.model import load_model
 
-    model = load_model(imported.text, **settings)
-    model.opaque = _opaque_layers(model, imported.opaque)
-    return model
+    return load_model(imported.text, **settings)  # its opaque layers: `model.opaque`
 
 
 def _one_input(module) -> None:
@@ -105,19 +103,6 @@ def _one_input(module) -> None:
                                     "reads models of one input tensor", None,
                                     "import the part that takes one tensor, or wrap the model "
                                     "in a module whose forward takes one")])
-
-
-def _opaque_layers(model, found) -> tuple:
-    """The importer's opaque layers under the names the model gives them (what `summary` and
-    compile's diagnostics call them), in graph order."""
-    from archdsl.importer import OpaqueLayer
-
-    nodes = [n for n in model.layers() if n.op.compile_refusal(n.ann.params) is not None]
-    if len(nodes) != len(found):
-        return tuple(found)
-    return tuple(OpaqueLayer(n.name, getattr(n.ann.params, "type", o.type),
-                             getattr(n.ann.params, "why", o.why))
-                 for n, o in zip(nodes, found, strict=True))
 
 
 def _require_torch() -> None:

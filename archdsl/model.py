@@ -26,6 +26,16 @@ from archdsl.passes.shapes import infer_shapes
 from archdsl.settings import Init, parse_shape
 
 
+@dataclass(frozen=True)
+class OpaqueLayer:
+    """A layer archdsl cannot express: its name in the model, the PyTorch class it was imported
+    from (`pkg.module.Class`) and why it could not be written in the language."""
+
+    name: str
+    type: str
+    why: str
+
+
 @dataclass(eq=False)
 class Model:
     """A model that parsed, elaborated and shape-checked, with its figures."""
@@ -34,9 +44,20 @@ class Model:
     totals: Totals
     loaded: LoadedSpec
     limits: Limits = DEFAULT_LIMITS
-    # the layers `archdsl.from_torch` imported as Opaque: (name, type, why) records
-    opaque: tuple = ()
     _fields_ready: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def opaque(self) -> tuple[OpaqueLayer, ...]:
+        """The layers that cannot be compiled (`Op.compile_refusal`: Opaque layers, modules
+        `archdsl.from_torch` could not express), in graph order, by the names `summary` gives."""
+        found = []
+        for node in self.layers():
+            p = node.ann.params
+            why = node.op.compile_refusal(p) if p is not None else None
+            if why is not None:  # an Opaque layer's own words where it has them
+                found.append(OpaqueLayer(node.name, str(getattr(p, "type", node.op.name)),
+                                         str(getattr(p, "why", why))))
+        return tuple(found)
 
     @property
     def spec_text(self) -> str:

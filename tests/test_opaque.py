@@ -33,6 +33,13 @@ def test_shape_and_parameters_are_what_it_says(model):
     assert model.output_shape == (10,)
 
 
+def test_the_model_lists_its_opaque_layers(model):
+    from archdsl.model import OpaqueLayer
+
+    assert model.opaque == (OpaqueLayer("coord", "mypkg.CoordConv", "unknown module type"),)
+    assert archdsl.load("lenet5").opaque == ()
+
+
 def test_vector_output():
     model = archdsl.load('Conv(4) - Opaque(out=(6,), params=5, type="m.Head") - FC(3)',
                          input="3x8x8")
