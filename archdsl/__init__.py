@@ -6,8 +6,9 @@
     >>> m.print_summary(depth=2)                 # the per-layer table
     >>> net = archdsl.build("resnet50", num_classes=10)  # a torch.nn.Module
     >>> archdsl.zoo("resnet*")                   # the shipped specs, naturally sorted
+    >>> m = archdsl.from_torch(torchvision.models.resnet18(), input="3x224x224")  # import
 
-`load` never imports torch; `build` and `compile` do.
+`load` never imports torch; `build`, `compile` and `from_torch` do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from archdsl.limits import Limits
 from archdsl.version import __version__
 
 __all__ = ["ArchError", "Diagnostic", "InternalError", "Limits", "Model", "__version__", "build",
-           "clear_caches", "compile", "load", "load_pretrained", "zoo"]
+           "clear_caches", "compile", "from_torch", "load", "load_pretrained", "zoo"]
 
 
 SETTING_NAMES = ("input", "classes", "model", "freeze", "head", "seed", "init", "outputs",
@@ -84,6 +85,20 @@ def compile(spec, **settings) -> str:  # noqa: A001  (the verb users know from t
 
     model = spec if isinstance(spec, Model) else load(spec, **settings)
     return model.source()
+
+
+def from_torch(module, input="3x224x224", *, origin=None, name=None, **settings):  # noqa: A002
+    """The spec a person would write of a PyTorch model, checked: an `archdsl.Model` as `load`
+    returns (summary, render, diff, compile, the notebook display), traced on one sample of
+    `input` (`"3x224x224"` or `(3, 224, 224)`, without the batch). Modules archdsl cannot
+    express become `Opaque` layers (`model.opaque` lists them; compiling refuses them);
+    `model.spec_text` is the `.arch` text, to save. `origin` (where the model came from) and
+    `name` (the model's name) go into the spec; other keywords are `load`'s settings
+    (`freeze=`, `head=`, ...). Needs torch; runs the module's `forward` once (docs/import.md).
+    """
+    from archdsl.imported import from_torch as _from_torch
+
+    return _from_torch(module, input, origin=origin, name=name, **settings)
 
 
 def zoo(pattern: str | None = None) -> list[str]:

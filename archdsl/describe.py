@@ -34,7 +34,7 @@ def layer_record(node: Node) -> dict[str, Any]:
         "op": node.op.name,
         "output_shape": list(node.ann.out_shape or ()),
         "params": node.ann.param_count,
-        "macs": node.ann.macs,
+        "macs": None if "macs" in node.op.unknown_figures else node.ann.macs,  # not known
         "activations": node.ann.activations,
         "kernel": kernel,
         "stride": stride,

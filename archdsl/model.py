@@ -26,6 +26,16 @@ from archdsl.passes.shapes import infer_shapes
 from archdsl.settings import Init, parse_shape
 
 
+@dataclass(frozen=True)
+class OpaqueLayer:
+    """A layer archdsl cannot express: its name in the model, the PyTorch class it was imported
+    from (`pkg.module.Class`) and why it could not be written in the language."""
+
+    name: str
+    type: str
+    why: str
+
+
 @dataclass(eq=False)
 class Model:
     """A model that parsed, elaborated and shape-checked, with its figures."""
@@ -35,6 +45,25 @@ class Model:
     loaded: LoadedSpec
     limits: Limits = DEFAULT_LIMITS
     _fields_ready: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def opaque(self) -> tuple[OpaqueLayer, ...]:
+        """The layers that cannot be compiled (`Op.compile_refusal`: Opaque layers, modules
+        `archdsl.from_torch` could not express), in graph order, by the names `summary` gives."""
+        found = []
+        for node in self.layers():
+            p = node.ann.params
+            why = node.op.compile_refusal(p) if p is not None else None
+            if why is not None:  # an Opaque layer's own words where it has them
+                found.append(OpaqueLayer(node.name, str(getattr(p, "type", node.op.name)),
+                                         str(getattr(p, "why", why))))
+        return tuple(found)
+
+    @property
+    def spec_text(self) -> str:
+        """The text of the spec it was loaded from (a file's, a layer string, the `.arch` that
+        `archdsl.from_torch` wrote): `Path("net.arch").write_text(model.spec_text)` saves it."""
+        return self.loaded.program.file.text
 
     @property
     def name(self) -> str:
@@ -124,7 +153,10 @@ class Model:
         widest = self.receptive_field()
         out["receptive_field"] = None if widest is None else \
             {"layer": widest.name, **widest.ann.rf.to_json()}
-        out["layers"] = [{**layer_record(n), "saved_bytes": saved.layer_bytes(n.key, batch or 1)}
+        out["not_counted"] = [{"layer": layer, "figures": list(figures)}
+                              for layer, figures in t.not_counted]
+        out["layers"] = [{**layer_record(n), "saved_bytes": None if "saved" in
+                          n.op.unknown_figures else saved.layer_bytes(n.key, batch or 1)}
                          for n in self.layers()]
         return out
 

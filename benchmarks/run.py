@@ -11,7 +11,8 @@ Sections (each its own module, with its method in its docstring):
 2. scaling   (scaling_bench.py):  time and peak memory from 10 to 10,000 layers;
 3. runtime   (runtime_bench.py):  forward and forward+backward vs torchvision;
 4. build     (build_bench.py):    construction vs torchvision; a 1.46B model on "meta";
-5. memory    (memory_bench.py):   saved-tensor estimate vs autograd, every zoo model.
+5. memory    (memory_bench.py):   saved-tensor estimate vs autograd, every zoo model;
+6. import    (import_bench.py):   a torchvision model to a checked spec vs torchinfo's summary.
 
 Writes `benchmarks/results/latest.json` (everything measured) and `latest.md` (Markdown
 tables with the machine they ran on) for a full run of every section; a `--quick` run writes
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import analysis_bench
 import build_bench
+import import_bench
 import memory_bench
 import runtime_bench
 import scaling_bench
@@ -44,12 +46,13 @@ from timing import log_stderr, table
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SECTIONS = {"analysis": analysis_bench, "scaling": scaling_bench, "runtime": runtime_bench,
-            "build": build_bench, "memory": memory_bench}
+            "build": build_bench, "memory": memory_bench, "import": import_bench}
 TITLES = {"analysis": "1. Analysis: archdsl vs torchinfo and fvcore",
           "scaling": "2. Scaling: parse + check + count from 10 to 10,000 layers",
           "runtime": "3. Runtime: compiled modules vs torchvision (CPU)",
           "build": "4. Build: construction, and a billion parameters on the meta device",
-          "memory": "5. Memory: saved-tensor estimate vs autograd"}
+          "memory": "5. Memory: saved-tensor estimate vs autograd",
+          "import": "6. Import: a torchvision model to a spec vs torchinfo's summary"}
 PACKAGES = ("torch", "torchvision", "torchinfo", "fvcore", "lark", "pydantic", "networkx")
 
 

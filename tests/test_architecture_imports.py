@@ -43,6 +43,7 @@ LAYER = {
     "importer": "importer",  # a torch model to spec text: reads torch, writes the language
     "": "api",
     "model": "api",
+    "imported": "api",  # `archdsl.from_torch`: the importer's text, loaded
     "cli": "cli",
     "__main__": "cli",
 }

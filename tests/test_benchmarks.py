@@ -9,6 +9,7 @@ import json
 
 import analysis_bench
 import build_bench
+import import_bench
 import memory_bench
 import pytest
 import run
@@ -97,6 +98,15 @@ def test_memory_section_compares_estimate_and_autograd():
     assert [r["batch"] for r in result["cases"].values()] == [1, 2]
     assert all(r["within"] for r in result["cases"].values())
     check_targets(result, "memory")
+
+
+def test_import_section_compares_with_torchinfo():
+    result = import_bench.run(models=("resnet18",), rounds=1, log=quiet)
+    r = result["models"]["resnet18"]
+    assert r["params_identical"] and r["params"]["archdsl"] == 11_689_512
+    assert r["opaque"] == [] and r["times"]["torchinfo"]["median_ms"] > 0
+    check_targets(result, "import")
+    assert "| resnet18 |" in import_bench.markdown(result)
 
 
 def test_run_writes_json_and_markdown(tmp_path):

@@ -11,7 +11,8 @@ from conftest import ROOT
 @pytest.mark.slow
 @pytest.mark.parametrize("script,args", [("quickstart.py", []),
                                          ("train_synthetic.py", ["--steps", "60"]),
-                                         ("transfer_learning.py", ["--steps", "2"])])
+                                         ("transfer_learning.py", ["--steps", "2"]),
+                                         ("custom_layers.py", [])])
 def test_example_runs(script, args):
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -22,6 +23,9 @@ def test_example_runs(script, args):
         assert last < first  # it learns
     if script == "transfer_learning.py":
         assert "loaded all but ['fc.weight', 'fc.bias']" in proc.stdout
+    if script == "custom_layers.py":  # imported, the gate opaque, compiling refused
+        assert "opaque: gate (__main__.Gate)" in proc.stdout
+        assert "[not-compilable]" in proc.stdout
 
 
 def test_custom_block_example(cli):

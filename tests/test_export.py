@@ -168,7 +168,8 @@ def test_every_layer_kind_exports(fmt, tmp_path):
     model = archdsl.load(ALL_OPS)
     used = {n.op.name for n in model.layers()}
     # a new layer kind must join this spec (Id becomes an edge; Input is not a layer)
-    assert used == {op.name for op in all_ops()} - {"Input", "Id"}
+    # (Opaque is an imported layer that never compiles: tests/test_import.py)
+    assert used == {op.name for op in all_ops()} - {"Input", "Id", "Opaque"}
     report = export(model, tmp_path / f"all{SUFFIX[fmt]}", fmt)  # written, reloaded, compared
     assert report.outputs == ["main", "aux1"] and report.max_diff < 1e-4
 

@@ -78,5 +78,7 @@ def run(args) -> int:
                      for name, node in model.outputs) if len(model.outputs) > 1 else \
         "x".join(map(str, model.output_shape))
     print(f"ok: {model.name}: {'x'.join(map(str, model.input_shape))} -> {outs}, "
-          f"{len(model.layers())} layers, {t.params:,} parameters, {t.macs:,} MACs")
+          f"{len(model.layers())} layers, {t.params:,} parameters, {t.macs:,} MACs"
+          + (f" + ? ({', '.join(t.uncounted('macs'))} not counted: opaque)"
+             if t.uncounted("macs") else ""))
     return OK

@@ -134,7 +134,8 @@ def _cells(f, with_padding: bool) -> list:
 
     kind = f.kind + (f", pad {f.padding}" if with_padding and f.padding else "")
     return [Cell(f.name), Cell(kind), Cell("x".join(map(str, f.output))),
-            number_cell(f.params, " *" if f.frozen and f.params else ""), number_cell(f.macs)]
+            number_cell(f.params, " *" if f.frozen and f.params else ""),
+            Cell("?") if "macs" in f.node.op.unknown_figures else number_cell(f.macs)]
 
 
 def row_cells(row, color: bool) -> list:

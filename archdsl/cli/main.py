@@ -8,7 +8,7 @@ import sys
 import traceback
 
 from archdsl import __version__
-from archdsl.cli import check, compile, diff, ops, render, serve, summary, zoo
+from archdsl.cli import check, compile, diff, import_torch, ops, render, serve, summary, zoo
 from archdsl.cli.common import (
     ENVIRONMENT,
     INTERNAL,
@@ -24,7 +24,7 @@ from archdsl.diagnostics import escaped
 
 # Each command is a module with `register(subparsers)`; its parser sets `run`. All ship with
 # archdsl (pyproject.toml lists the archdsl.cli package), so each is imported directly.
-COMMANDS = [check, summary, compile, ops, zoo, render, diff, serve]
+COMMANDS = [check, summary, compile, ops, zoo, render, diff, serve, import_torch]
 
 DESCRIPTION = """\
 archdsl: write a CNN as text; get a checked graph, exact figures, diagrams and PyTorch.

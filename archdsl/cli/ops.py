@@ -69,6 +69,11 @@ MEANINGS = {
     "align_corners": "bilinear: align the corner pixels of input and output",
     "start": "first index kept",
     "end": "index after the last kept; none: to the end",
+    "opaque:out": "its output shape per sample, as measured when it was imported: (C, H, W) "
+                  "or (F,)",
+    "params": "its parameter count (counted in the totals)",
+    "type": "the PyTorch class it was imported from, e.g. \"mypkg.CoordConv\"",
+    "why": "why archdsl cannot express it (shown when compiling refuses it)",
 }
 
 

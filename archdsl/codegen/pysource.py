@@ -40,6 +40,7 @@ _MATH_CALL = re.compile(r"(?<![\w.])math\.[a-z]+\(")
 
 def generate(model) -> str:
     ir: ModelIR = model.ir
+    refuse_uncompilable(ir)
     model_class = class_name_of(model)
     writer = ClassWriter(ir, inplace_layers(ir), {model_class}, model_class)
     model_text = _model_class_text(model, writer)  # first: it finds the blocks and helpers
@@ -50,6 +51,24 @@ def generate(model) -> str:
     parts += [text for _, text in writer.classes]
     parts.append(model_text)
     return "\n\n\n".join(parts) + "\n"
+
+
+def refuse_uncompilable(ir: ModelIR) -> None:
+    """ArchError naming every layer that has no PyTorch form (`Op.compile_refusal`: an opaque
+    layer imported from PyTorch), before any source is written: the source, the built module
+    and every export come from here, so each refuses the same way."""
+    from archdsl.diagnostics import Diagnostic, Reporter
+
+    found = Reporter()
+    for node in ir.graph.order():
+        params = node.ann.params if node.ann.params is not None else node.params
+        why = node.op.compile_refusal(params) if params is not None else None
+        if why is not None:
+            found.add(Diagnostic("not-compilable", f"layer '{node.display}' {why}", node.span,
+                                 "write it with archdsl's layer kinds (or a plugin kind, "
+                                 "docs/extending.md) to compile the model; `archdsl summary` "
+                                 "and `archdsl render` work as it is"))
+    found.raise_if_errors()
 
 
 def class_name_of(model) -> str:

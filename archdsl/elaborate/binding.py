@@ -31,7 +31,7 @@ from archdsl.diagnostics import ArchError, Diagnostic, Note, suggest
 from archdsl.expr import evaluate, names_in, unknown_name, value_names
 from archdsl.limits import FLOAT32_MAX, INT64_MAX
 from archdsl.ops import registry
-from archdsl.ops.base import Op, ShapeError
+from archdsl.ops.base import FREE_TEXT, Op, ShapeError
 from archdsl.source import Span
 from archdsl.syntax import ast
 
@@ -290,7 +290,9 @@ def catalog_words() -> frozenset[str] | None:
         for op in ops:
             names, _ = schema_fields(op.Params)
             for field in names:
-                _, kinds, words = _field_accepts(op.Params, field)
+                info, kinds, words = _field_accepts(op.Params, field)
+                if FREE_TEXT in info.metadata:  # describes the layer; takes no words
+                    continue
                 if str in kinds:
                     _CATALOG_WORDS[len(ops)] = None
                     return None

@@ -5,6 +5,7 @@ from archdsl.ops import (  # noqa: F401  (register)
     conv,
     linear,
     norm,
+    opaque,
     pool,
     reshape,
     scale,

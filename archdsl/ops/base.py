@@ -66,6 +66,10 @@ NonNegInt = Annotated[int, Field(ge=0)]
 Pair = PositiveInt | tuple[PositiveInt, PositiveInt]
 NonNegPair = NonNegInt | tuple[NonNegInt, NonNegInt]
 Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+# Text that describes (an opaque layer's class and reason), not a word a layer takes: a block
+# parameter's bare word is still checked against the words of the catalog (`same`, `kaiming`)
+FREE_TEXT = "free text"
+FreeText = Annotated[str, FREE_TEXT]
 
 
 class Params(BaseModel):
@@ -216,6 +220,10 @@ class Op:
     # an upsampling layer: its units see a fraction of an input unit's stride, which the
     # receptive-field pass does not model, so no field is given from it on (blank, not wrong)
     ends_receptive_field: ClassVar[bool] = False
+    field_ends_after: ClassVar[str] = "upsampling"  # the summary's note says why it ends
+    # figures this kind cannot know ("macs", "saved": an imported opaque layer's): its rules
+    # return 0 for them, and reports show them as not counted and say totals leave it out
+    unknown_figures: ClassVar[tuple[str, ...]] = ()
     output_needed_for_backward: ClassVar[bool] = False  # in-place ReLU must not follow it
     summary: ClassVar[str] = ""
     example: ClassVar[str] = ""
@@ -260,6 +268,12 @@ class Op:
         on unchanged (torchvision's MBConv holds a StochasticDepth it never calls in blocks
         without a residual). Default: never."""
         return False
+
+    def compile_refusal(self, p) -> str | None:
+        """Why this layer cannot become PyTorch, said after its name (`is opaque: imported from
+        ...`: what it was and why archdsl cannot express it); code generation refuses the model
+        with it. None: it can."""
+        return None
 
     def projects(self, ins: list[Shape], out: Shape) -> bool:
         """For a skip branch: whether, for these shapes, it is a module mapping its input onto

@@ -2,8 +2,10 @@
 
 Contract: `count(ir, limits)` fills `ann.param_count`, `ann.buffer_count`, `ann.macs` and
 `ann.activations` for every node (using the op catalog's rules; conventions in
-`archdsl.ops.base`) and returns `Totals`. It allocates nothing: a model with a trillion
-parameters is counted as fast as LeNet. Parameter totals beyond `limits.max_params` are an error.
+`archdsl.ops.base`) and returns `Totals`. A figure a layer's kind cannot know (`unknown_figures`:
+an opaque layer's MACs) counts 0 in the sums, and `Totals.not_counted` names the layer. It
+allocates nothing: a model with a trillion parameters is counted as fast as LeNet. Parameter
+totals beyond `limits.max_params` are an error.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ class Totals:
     macs: int
     activations: int  # output elements per sample, excluding the input (the notes' "nodes")
     input_elements: int
+    # layers whose kind cannot know some figures (an opaque layer's MACs and saved tensors):
+    # (layer, those figures), in graph order; the sums above leave them out
+    not_counted: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def uncounted(self, figure: str) -> list[str]:
+        """The layers whose `figure` ("macs", "saved") the totals leave out."""
+        return [layer for layer, figures in self.not_counted if figure in figures]
 
     def param_bytes(self, dtype: str = "float32") -> int:
         return self.params * DTYPE_BYTES[dtype]
@@ -37,6 +46,7 @@ class Totals:
 def count(ir: ModelIR, limits: Limits) -> tuple[Totals, list[Diagnostic]]:
     params = trainable = buffers = macs = acts = 0
     diags: list[Diagnostic] = []
+    not_counted = []
     for node in ir.graph.order():
         ann = node.ann
         if ann.failed or ann.out_shape is None or node.key == ir.input_key:
@@ -47,6 +57,8 @@ def count(ir: ModelIR, limits: Limits) -> tuple[Totals, list[Diagnostic]]:
         ann.macs = node.op.macs(p, ins, out)
         ann.activations = node.op.activations(p, ins, out)
         ann.frozen = node.frozen
+        if node.op.unknown_figures:
+            not_counted.append((node.display, tuple(node.op.unknown_figures)))
         params += ann.param_count
         if not node.frozen:
             trainable += ann.param_count
@@ -66,4 +78,4 @@ def count(ir: ModelIR, limits: Limits) -> tuple[Totals, list[Diagnostic]]:
     for d in ir.settings.input:
         input_elements *= d
     return Totals(params, trainable, params - trainable, buffers, macs, acts,
-                  input_elements), diags
+                  input_elements, tuple(not_counted)), diags

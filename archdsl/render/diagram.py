@@ -368,7 +368,7 @@ def build_diagram(model, options: Options | None = None) -> Diagram:
         f" ({human(t.params - side)} without {heads})" if side
         else "")
     subtitle = (f"{fmt_shape(model.input_shape)} → {fmt_shape(model.output_shape)} · "
-                f"{params} · {human(t.macs)} MACs")
+                f"{params} · {human(t.macs)}{' + ?' if t.uncounted('macs') else ''} MACs")
     unmatched = [p for p in options.expand if p not in b.matched]
     unopened = [p for p in options.expand if p in b.matched and p not in b.opened]
     return Diagram(model.name, subtitle, b.view, items + out_boxes, edges + out_edges, unmatched,

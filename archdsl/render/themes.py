@@ -29,6 +29,7 @@ LEGEND = {
     "output": "softmax",
     "shape": "reshape",
     "block": "block / stage",
+    "opaque": "opaque (imported, not compiled)",
 }
 
 
@@ -79,6 +80,7 @@ _LIGHT = Theme(
         "output": Look("#fadcec", "#b03a78", "#3a0f27"),
         "shape": Look("#eeeeee", "#888888", "#222222"),
         "block": Look("#d6efef", "#2b7f7f", "#0b2a2a"),
+        "opaque": Look("#f4f4f4", "#6e7781", "#1f2328", "dashed"),  # what archdsl cannot see into
         "io": Look("white", "#57606a", "#1f2328"),
     },
 )
@@ -97,6 +99,7 @@ _DARK = Theme(
         "output": Look("#4d1f37", "#e77fb3", "#ffe6f2"),
         "shape": Look("#34363b", "#9a9ea5", "#ececec"),
         "block": Look("#173f3f", "#5cc2c2", "#e0fafa"),
+        "opaque": Look("#2a2c31", "#8b929c", "#e6e6e6", "dashed"),
         "io": Look("#1e1f24", "#a8adb5", "#e6e6e6"),
     },
     fallback=Look("#34363b", "#9a9ea5", "#ececec"),
@@ -116,6 +119,7 @@ _PRINT = Theme(
         "output": Look("#ececec", "black", "black", "bold"),
         "shape": Look("white", "black", "black", "dashed"),
         "block": Look("#dcdcdc", "black", "black", "", 2),
+        "opaque": Look("white", "black", "black", "dashed", 2),
         "io": Look("white", "black", "black"),
     },
     fallback=Look("white", "black", "black", "dashed"),

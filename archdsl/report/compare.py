@@ -217,7 +217,8 @@ def totals(a, b, batch: int | None = None, dtype: str = "float32",
     if ta.frozen or tb.frozen:
         out.append(Total("trainable_params", "Trainable", ta.trainable, tb.trainable))
     out += [
-        Total("macs", "MACs", ta.macs, tb.macs),
+        Total("macs", "MACs" + (" (opaque layers not counted)" if ta.uncounted("macs") or
+                                tb.uncounted("macs") else ""), ta.macs, tb.macs),
         Total("activations", "Activations", ta.activations, tb.activations),
         Total("receptive_field", "Receptive field", rf(a), rf(b), "text"),
         Total("param_bytes", f"Weights ({dtype})", ta.param_bytes(dtype), tb.param_bytes(dtype),

@@ -54,17 +54,37 @@ class Row:
     frozen: bool
     elementwise: bool
     rf: str = ""  # receptive field, `7x7` (archdsl.passes.receptive); `global` after global pooling
+    macs_known: bool = True  # False: an opaque layer's MACs (or a fold holding one) are unknown
 
     def cells(self) -> list[str]:
         out = []
         for column in COLUMN_SPECS:
             value = getattr(self, column.key)
-            out.append(_num(value) if column.numeric else str(value))
+            if column.key == "macs" and not self.macs_known:
+                out.append(unknown_part(value))
+            else:
+                out.append(_num(value) if column.numeric else str(value))
         return out
 
 
 def _num(n: int) -> str:
     return f"{n:,}" if n else ""
+
+
+def unknown_part(n: int, compact: bool = False) -> str:
+    """A count with a part not known (an opaque layer's MACs): `?`, or `1,234 + ?`."""
+    if not n:
+        return "?"
+    from archdsl.describe import human
+
+    return f"{human(n) if compact else f'{n:,}'} + ?"
+
+
+UNKNOWN_NOTE = "? not known: a layer archdsl cannot express (opaque); the totals leave it out"
+
+
+def _macs_known(node) -> bool:
+    return "macs" not in node.op.unknown_figures
 
 
 def _row(node) -> Row:
@@ -73,7 +93,8 @@ def _row(node) -> Row:
     return Row(node.display, node.op.name, kernel, stride, padding,
                fmt_shape(node.ann.out_shape), node.ann.activations,
                node.ann.param_count, node.ann.macs, node.frozen, node.op.elementwise,
-               rf=node.ann.rf.cell() if node.ann.rf is not None else "")
+               rf=node.ann.rf.cell() if node.ann.rf is not None else "",
+               macs_known=_macs_known(node))
 
 
 def _scope_at(node, depth: int):
@@ -135,7 +156,8 @@ def rows(model, depth: int | None = None) -> list[Row]:
                        fmt_shape(last.ann.out_shape), sum(n.ann.activations for n in nodes),
                        sum(n.ann.param_count for n in nodes), sum(n.ann.macs for n in nodes),
                        all(n.frozen for n in nodes), False,
-                       rf=last.ann.rf.cell() if last.ann.rf is not None else ""))
+                       rf=last.ann.rf.cell() if last.ann.rf is not None else "",
+                       macs_known=all(_macs_known(n) for n in nodes)))
     return out
 
 
@@ -144,7 +166,7 @@ def total_cells(model) -> list[str]:
     t = model.totals
     totals = {"layer": "Total", "output": fmt_shape(model.output_shape),
               "activations": f"{t.activations:,}", "params": f"{t.params:,}",
-              "macs": f"{t.macs:,}"}
+              "macs": unknown_part(t.macs) if t.uncounted("macs") else f"{t.macs:,}"}
     return [totals.get(c.key, "") for c in COLUMN_SPECS]
 
 
@@ -166,7 +188,9 @@ def totals_lines(model, batch: int | None = None, dtype: str = "float32",
                              for name, node in model.outputs)),
         ("Parameters", f"{t.params:,}" + (f" ({t.trainable:,} trainable, {t.frozen:,} frozen)"
                                           if t.frozen else "")),
-        ("MACs", f"{t.macs:,} (FLOPs = 2 x MACs = {2 * t.macs:,})"),
+        ("MACs", f"{t.macs:,} (FLOPs = 2 x MACs = {2 * t.macs:,})" if not t.uncounted("macs")
+         else f"{t.macs:,} + ? ({', '.join(t.uncounted('macs'))} not counted; FLOPs = 2 x "
+              f"MACs = {2 * t.macs:,} + ?)"),
         ("Activations", f"{t.activations:,} per sample (outputs of layers that make new "
                         "feature maps)"),
         (f"Weights ({dtype})", human_bytes(t.params * size)),
@@ -178,22 +202,30 @@ def totals_lines(model, batch: int | None = None, dtype: str = "float32",
     if widest is not None:
         rf = widest.ann.rf
         jump = rf.jump[0] if rf.jump[0] == rf.jump[1] else "x".join(map(str, rf.jump))
-        upsampled = any(n.op.ends_receptive_field for n in model.layers())
+        ends = list(dict.fromkeys(n.op.field_ends_after for n in model.layers()
+                                  if n.op.ends_receptive_field))  # why no field after them
         lines.insert(5, ("Receptive field", f"{rf.cell()}, jump {jump} (largest, at "
-                                            f"{widest.display}" + ("; not computed after "
-                                                                   "upsampling)" if upsampled
-                                                                   else ")")))
+                                            f"{widest.display}" + (
+                                                "; not computed after " + " or ".join(ends)
+                                                + ")" if ends else ")")))
     train = model.training_memory(batch or 1, dtype, optimizer)
     saved_1 = model.saved_tensors(dtype).bytes(1)
     lines.append((f"Saved for backward ({dtype})", human_bytes(saved_1) + " at batch 1"
                   + (f", {human_bytes(train.saved)} per batch of {batch}" if batch else "")
-                  + " (estimate)"))
+                  + " (estimate" + _leaves_out(t, "saved") + ")"))
     lines.append((f"Training memory ({optimizer}, batch {train.batch})",
                   f"{human_bytes(train.total)} = weights {human_bytes(train.weights)} + "
                   f"gradients {human_bytes(train.gradients)} + optimizer "
                   f"{human_bytes(train.optimizer_state)} + saved {human_bytes(train.saved)} + "
-                  f"buffers {human_bytes(train.buffers)} (estimate)"))
+                  f"buffers {human_bytes(train.buffers)} (estimate"
+                  + _leaves_out(t, "saved") + ")"))
     return lines
+
+
+def _leaves_out(totals, figure: str) -> str:
+    """`; not counting the saved tensors of coord`, for the layers a figure is unknown for."""
+    layers = totals.uncounted(figure)
+    return f"; not counting the saved tensors of {', '.join(layers)}" if layers else ""
 
 
 def _frozen_cells(r: Row) -> list[str]:
@@ -224,7 +256,9 @@ def _fit_cells(r: Row) -> list:
     out = []
     for column in COLUMN_SPECS:
         value = getattr(r, column.key)
-        if column.numeric:
+        if column.key == "macs" and not r.macs_known:
+            out.append(fit.Cell(unknown_part(value), unknown_part(value, compact=True)))
+        elif column.numeric:
             star = " *" if column.key == "params" and r.frozen and value else ""
             out.append(fit.number_cell(value, star))
         else:
@@ -237,7 +271,9 @@ def _total_fit_cells(model) -> list:
     figures = {"activations": t.activations, "params": t.params, "macs": t.macs}
     out = []
     for column in COLUMN_SPECS:
-        if column.key in figures:
+        if column.key == "macs" and t.uncounted("macs"):
+            out.append(fit.Cell(unknown_part(t.macs), unknown_part(t.macs, compact=True)))
+        elif column.key in figures:
             out.append(fit.number_cell(figures[column.key]))
         elif column.key == "layer":
             out.append(fit.Cell("Total"))
@@ -278,6 +314,8 @@ def render_rich(model, batch: int | None = None, dtype: str = "float32", console
         console.print(f"[bold]{key}:[/bold] {value}", highlight=False, soft_wrap=True)
     if model.totals.frozen:
         console.print("[dim]* frozen (not trained)[/dim]")
+    if model.totals.uncounted("macs"):
+        console.print(f"[dim]{UNKNOWN_NOTE}[/dim]", highlight=False)
 
 
 # --- Markdown (GitHub-flavoured: renders in a README) ------------------------------------------
@@ -301,6 +339,8 @@ def render_markdown(model, batch: int | None = None, dtype: str = "float32",
              for k, v in totals_lines(model, batch, dtype, optimizer)]
     if model.totals.frozen:
         notes.append("- \\* frozen (not trained)")
+    if model.totals.uncounted("macs"):
+        notes.append(f"- {md_escape(UNKNOWN_NOTE)}")
     return "\n".join([f"### {md_escape(model.name)}", "", head, rule, *body, "", *notes]) + "\n"
 
 
@@ -309,7 +349,8 @@ def render_csv(model) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([c.key for c in COLUMN_SPECS] + ["frozen"])
     for r in rows(model):
-        writer.writerow([getattr(r, c.key) for c in COLUMN_SPECS] + [int(r.frozen)])
+        writer.writerow(["" if c.key == "macs" and not r.macs_known else getattr(r, c.key)
+                         for c in COLUMN_SPECS] + [int(r.frozen)])  # unknown: empty, not 0
     return buf.getvalue()
 
 
@@ -407,8 +448,10 @@ def render_latex(model, batch: int | None = None, dtype: str = "float32", column
         out = []
         for c in cols:
             cell = text[c.key]
-            if c.numeric and units == "compact":
+            if c.numeric and units == "compact" and not cell.endswith("?"):
                 cell = _compact(values[c.key]) + (" *" if cell.endswith(" *") else "")
+            elif c.numeric and units == "compact":
+                cell = unknown_part(values[c.key], compact=True)
             out.append(_latex_cell(cell))
         return out
 
