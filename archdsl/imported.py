@@ -198,7 +198,19 @@ def _import(module_name: str, target: str):
     except Exception as err:  # noqa: BLE001  (the user's module raised while importing)
         raise ArchError([Diagnostic("import-failed", f"importing {module_name} raised "
                                     f"{type(err).__name__}: {err}{_where(err)}", None,
-                                    f"check {target}'s module")]) from None
+                                    _import_hint(err, target))]) from None
+
+
+def _import_hint(err: Exception, target: str) -> str:
+    """What to do about a module that raised while importing. A torchvision built for another
+    torch fails on its compiled operators (`operator torchvision::nms does not exist`)."""
+    if "operator torchvision::" in str(err):
+        import torch
+
+        return (f"this torchvision was built for another torch than yours ({torch.__version__}):"
+                " install the torchvision release made for your torch (e.g. the CPU builds of"
+                " both), then import again")
+    return f"check {target}'s module"
 
 
 def _raised_in_archdsl(err: BaseException) -> bool:

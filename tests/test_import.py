@@ -112,11 +112,6 @@ class TwoInputs(nn.Module):
         return x + y
 '''
 
-CORE_CRASHES_ON_COORDCONV = pytest.mark.xfail(
-    raises=IndexError, strict=True,
-    reason="the importer (import-core) fails on CoordConv's graph: its coordinate channels do "
-           "not come from the input (archdsl/importer/build.py idom); remove this mark once "
-           "it imports CoordConv as Opaque")
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +163,6 @@ def test_an_imported_model_summarises_draws_and_refuses_to_compile(user):
         archdsl.compile(model)
 
 
-@CORE_CRASHES_ON_COORDCONV
 def test_coordconv_becomes_an_opaque_layer(user):
     net = user.CoordNet()
     model = archdsl.from_torch(net, input="3x16x16")
@@ -335,3 +329,12 @@ def test_cli_help_teaches_with_an_example(cli_inprocess):
     text = cli_inprocess("import", "--help").stdout
     assert "archdsl import torchvision.models:resnet50 --input 3x224x224 -o resnet50.arch" in text
     assert "--args" in text and "Opaque" in text
+
+
+def test_a_torchvision_built_for_another_torch_gets_a_hint(cli_inprocess, tmp_path):
+    """The registry's CUDA torchvision with a CPU torch fails on its compiled operators."""
+    module = tmp_path / "mismatched.py"
+    module.write_text('raise RuntimeError("operator torchvision::nms does not exist")\n')
+    proc = cli_inprocess("import", f"{module}:resnet18")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "this torchvision was built for another torch than yours" in proc.stderr
