@@ -48,6 +48,18 @@ class Crop(nn.Module):
         return self.dec(torch.cat([e, d], dim=1))
 
 
+class Up(nn.Module):
+    """Interpolates to a size computed from the input's (a whole multiple): an Upsample."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        return F.interpolate(self.conv(x), size=(2 * h, 2 * w), mode="bilinear")
+
+
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -55,10 +67,11 @@ class Net(nn.Module):
         self.pad1 = OddPad(4)  # 19x19: padded to 20x20
         self.crop = Crop()     # 10x10 in, the skip 8x8 cropped to 6x6
         self.pad2 = OddPad(4)  # 4x4: not padded
+        self.up = Up()
         self.fc = nn.Linear(4, 3)
 
     def forward(self, x):
-        x = self.pad2(self.crop(self.pad1(self.stem(x))))
+        x = self.up(self.pad2(self.crop(self.pad1(self.stem(x)))))
         return self.fc(x.mean((2, 3)))
 
 
@@ -69,6 +82,7 @@ def test_branches_and_crops_on_sizes_import_and_round_trip():
     # one class, two forms: the pad is a switch of the block
     assert "Pad(right=1, bottom=1, when=has_pad)" in spec.text, spec.text
     assert "OddPad:pad1(true)" in spec.text and "Concat(crop=true)" in spec.text, spec.text
+    assert 'Conv:conv(4, 1) - Upsample(mode="bilinear")' in spec.text, spec.text  # scale 2
     net = archdsl.build(spec.text)
     net.load_state_dict(model.state_dict(), strict=True)
     x = torch.randn(2, 3, 20, 20)
@@ -109,3 +123,19 @@ def test_tracing_with_sizes_leaves_the_module_as_it_was():
     spec_from_torch(model, (3, 7, 7))
     assert model.training
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+
+
+class ToSize(nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x):
+        return F.interpolate(x, size=self.size)
+
+
+def test_interpolation_to_a_size_is_an_upsample_only_for_a_whole_factor():
+    spec = spec_from_torch(nn.Sequential(nn.Conv2d(3, 4, 1), ToSize((8, 12))), (3, 4, 4))
+    assert spec.opaque == () and "Upsample((2, 3))" in spec.text, spec.text
+    (layer,) = spec_from_torch(nn.Sequential(nn.Conv2d(3, 4, 1), ToSize((7, 7))), (3, 4, 4)).opaque
+    assert "interpolate" in layer.why, layer.why
