@@ -139,3 +139,42 @@ def test_interpolation_to_a_size_is_an_upsample_only_for_a_whole_factor():
     assert spec.opaque == () and "Upsample((2, 3))" in spec.text, spec.text
     (layer,) = spec_from_torch(nn.Sequential(nn.Conv2d(3, 4, 1), ToSize((7, 7))), (3, 4, 4)).opaque
     assert "interpolate" in layer.why, layer.why
+
+
+class PadToSkip(nn.Module):
+    """A padded U-Net's decoder step as often written: the upsampled map padded to the skip's
+    size (by nothing where the sizes match), then concatenated after it."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1))
+        self.up = nn.ConvTranspose2d(4, 4, 2, stride=2)
+        self.conv = nn.Conv2d(8, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.up(self.down(x))
+        dy, dx = x.size(2) - y.size(2), x.size(3) - y.size(3)
+        y = F.pad(y, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        return self.conv(torch.cat([x, y], dim=1))
+
+
+class TwoSteps(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem, self.a, self.b = nn.Conv2d(3, 4, 1), PadToSkip(), PadToSkip()
+
+    def forward(self, x):
+        return self.b(self.a(self.stem(x)))
+
+
+def test_a_pad_to_the_skips_size_is_a_pad_or_nothing():
+    model = TwoSteps().eval()
+    spec = spec_from_torch(model, (3, 9, 9))  # 9x9: padded by one; then 9x9 again
+    assert spec.opaque == () and "Pad(right=1, bottom=1" in spec.text, spec.text
+    spec = spec_from_torch(model, (3, 8, 8))
+    assert spec.opaque == () and "Pad(" not in spec.text, spec.text
+    net = archdsl.build(spec.text)
+    net.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(model(x), net.eval()(x), atol=1e-6), spec.text

@@ -174,7 +174,8 @@ class Pad(Op):
         mode = kwargs.get("mode", args[1] if len(args) > 1 else "constant")
         value = kwargs.get("value", args[2] if len(args) > 2 else None)
         if mode != "constant" or len(ins[0]) != 3 or not isinstance(sizes, (list, tuple)) or \
-                len(sizes) not in (2, 4) or not all(isinstance(s, int) and s >= 0 for s in sizes):
+                len(sizes) not in (2, 4) or not all(isinstance(s, int) and s >= 0 for s in sizes) \
+                or not any(sizes):  # a pad by nothing is the identity (Id)
             return None
         found = dict(zip(("left", "right", "top", "bottom"), sizes, strict=False))
         return {**found, "value": float(value or 0.0)}
