@@ -153,6 +153,7 @@ model AllOps {
   Mish - PReLU(16)
   Mul[ Id, AdaptiveAPool(1) - Conv(16, 1) - Sigmoid ] - ChannelShuffle(4) - LayerNorm2d
   Concat(crop=true)[ Id, MPool(2) - ConvT(16) ] - Upsample(2) - Upsample(2, bilinear) - MPool(4)
+  Pad(0, 1, 0, 1) - Pad(1, 0, 1, 0)
   Permute(0, 2, 3, 1) - LN(dims=1) - FC(16, flatten=false) - Permute(0, 3, 1, 2)
   LayerScale(0.5) - Add[ StochasticDepth(0.2), Id ] - StochasticDepth(0.1, applied=false)
   AdaptiveAPool(3) - Flatten - FC(64) - BN - ReLU - Dropout(0.5) - FC(classes) - SM

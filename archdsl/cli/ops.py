@@ -69,6 +69,11 @@ MEANINGS = {
     "align_corners": "bilinear: align the corner pixels of input and output",
     "start": "first index kept",
     "end": "index after the last kept; none: to the end",
+    "left": "columns of the constant added on the left",
+    "right": "columns of the constant added on the right",
+    "top": "rows of the constant added on the top",
+    "bottom": "rows of the constant added on the bottom",
+    "value": "the constant",
     "opaque:out": "its output shape per sample, as measured when it was imported: (C, H, W) "
                   "or (F,)",
     "params": "its parameter count (counted in the totals)",

@@ -119,6 +119,25 @@ def _settle_bias(chain: list, numbered: bool = False) -> None:
                         isinstance(after, Layer) and after.args.get("flatten") is True)]
 
 
+def _cropped_from(step: Step, size: tuple) -> Step | None:
+    """The step whose map `step` crops, centred, to `size` (height, width), as
+    `x[:, :, dy:dy + h, dx:dx + w]` with `dy = (x.size(2) - h) // 2` does; None if it is not
+    such a crop."""
+    if step.call != "getitem" or len(step.inputs) != 1 or len(step.args) != 1 or \
+            len(step.ins[0]) != 3:
+        return None
+    index = step.args[0] if isinstance(step.args[0], tuple) else (step.args[0],)
+    if index[:1] == (Ellipsis,):
+        index = (slice(None), slice(None), *index[1:])
+    if len(index) != 4 or any(i != slice(None) for i in index[:2]):
+        return None
+    for piece, have, want in zip(index[2:], step.ins[0][1:], size, strict=True):
+        if not isinstance(piece, slice) or piece.step not in (None, 1) or \
+                (piece.start or 0, piece.stop) != ((have - want) // 2, (have + want) // 2):
+            return None
+    return step.inputs[0]
+
+
 class _Forward:
     """One traced forward, written as chains and merges."""
 
@@ -223,8 +242,9 @@ class _Forward:
             item = self.term(step)
             if not isinstance(item, Merge):
                 raise Inexpressible(f"{self._what(step)} takes several inputs")
+            inputs = self._uncropped(item, step)
             item.branches = [_as_skip(self.expr(i, d), self._step(d).out, step.out)
-                             for i in step.inputs]
+                             for i in inputs]
             if not item.op.concatenates:  # a sum or product: the identity last, as written
                 item.branches.sort(key=lambda b: not b)
         if item is not None:
@@ -232,6 +252,19 @@ class _Forward:
             if top:
                 self.ends.append((len(chain) - 1, step))
         return chain
+
+    def _uncropped(self, merge: Merge, step: Step) -> list[Step]:
+        """A merge's inputs; where a merge that can crop (`Concat(crop=true)`) joins maps
+        cropped, centred, to the last input's height and width (U-Net's skip, the crop computed
+        from the sizes), the maps before the crop, and the merge says crop=true."""
+        last = step.inputs[-1]
+        if "crop" not in merge.op.Params.model_fields or len(last.out) != 3:
+            return step.inputs
+        inputs = [_cropped_from(i, last.out[1:]) for i in step.inputs[:-1]]
+        if all(i is None for i in inputs):
+            return step.inputs
+        merge.args = {**merge.args, "crop": True}
+        return [i or s for i, s in zip(inputs, step.inputs[:-1], strict=True)] + [last]
 
     def _made(self, step: Step) -> str | None:
         """The call that makes a tensor from no input (`torch.ones`), upstream of `step`."""

@@ -112,6 +112,103 @@ def _trace(module: nn.Module) -> fx.Graph:
         return _Tracer(autowrap_functions=_wrapped_functions(module)).trace(module)
 
 
+_KNOWN_ATTRIBUTES = ("shape", "ndim", "dtype", "device", "is_cuda")
+_KNOWN_METHODS = ("size", "dim", "numel")
+
+
+class _SizedProxy(fx.Proxy):
+    """A proxy that knows the tensor it stands for in the real forward: `x.shape`, `x.ndim`,
+    `x.size(1)` and `x.dim()` are numbers, so branches and crops computed from sizes trace."""
+
+    def __getattr__(self, k):
+        if k in _KNOWN_ATTRIBUTES and "node" in self.__dict__:
+            return getattr(self.tracer.values[self.node], k)
+        return super().__getattr__(k)
+
+    def __len__(self):
+        return len(self.tracer.values[self.node])
+
+
+class _SizedTracer(_Tracer):
+    """Traces one module instance on its real input (torch.fx's symbolic tracing, every child
+    a leaf), computing each node's value as it goes: the graph is specialised to the input's
+    sizes, and a branch on the values still fails (a proxy used as a bool)."""
+
+    def __init__(self, module: nn.Module, x, **kwargs):
+        super().__init__(**kwargs)
+        self.module, self.x = module, x
+        self.values: dict[fx.Node, Any] = {}
+        self.inputs_seen = 0
+        self.computing = False
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return _SizedProxy(node, self)
+
+    # while computing a value, modules run and read their parameters as usual, untraced
+    # (tracing patches nn.Module's __call__ and __getattr__)
+    def call_module(self, m, forward, args, kwargs):
+        if self.computing:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        if self.computing:
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    def _real(self, a):
+        def real(v):
+            if isinstance(v, fx.Proxy):
+                v = v.node
+            if not isinstance(v, fx.Node):
+                return v
+            if v not in self.values:  # a buffer or constant fx made a node of directly
+                self.values[v] = _attribute(self.module, v.target)
+            return self.values[v]
+        return fx.node.map_aggregate(a, real)
+
+    def create_proxy(self, kind, target, args, kwargs, name=None, type_expr=None,
+                     proxy_factory_fn=None):
+        if kind == "call_method" and target in _KNOWN_METHODS:
+            self_, *rest = self._real(args)
+            return getattr(self_, target)(*rest, **self._real(kwargs))
+        proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr,
+                                     proxy_factory_fn)
+        self.computing = True
+        try:
+            self.values[proxy.node] = self._value(proxy.node)
+        finally:
+            self.computing = False
+        return proxy
+
+    def _value(self, node: fx.Node):
+        kind, target = node.op, node.target
+        real_args, real_kwargs = self._real(node.args), self._real(node.kwargs)
+        if kind == "placeholder":
+            self.inputs_seen += 1
+            value = self.x if self.inputs_seen == 1 else (node.args[0] if node.args else None)
+        elif kind == "get_attr":
+            value = _attribute(self.module, target)
+        elif kind == "call_module":
+            child = self.module.get_submodule(target)
+            with _Mode(child, False):  # values as in eval mode; only the sizes matter here
+                value = child(*real_args, **real_kwargs)
+        elif kind == "call_function":
+            value = target(*real_args, **real_kwargs)
+        elif kind == "call_method":
+            self_, *rest = real_args
+            value = getattr(self_, target)(*rest, **real_kwargs)
+        else:
+            value = None
+        return value
+
+
+def _trace_sized(module: nn.Module, x) -> fx.Graph:
+    """torch.fx's graph of `module`'s forward for this input `x`, its sizes known."""
+    with _Mode(module, True):
+        return _SizedTracer(module, x, autowrap_functions=_wrapped_functions(module)).trace(module)
+
+
 def call_name(node: fx.Node) -> str:
     if node.op == "call_method":
         return "." + node.target
@@ -156,11 +253,16 @@ class Reader:
         try:
             graph = _trace(module)
         except Exception as e:  # noqa: BLE001  (torch.fx raises many kinds)
-            y = module(x)
-            why = f"torch.fx cannot trace it: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
-            reading = Reading(module, name, _in_shape(x), _shape(_main(y)), "opaque", why=why)
-            self.opaque.append(reading)
-            return reading, y
+            try:  # a branch or a crop on the input's sizes: trace it for this input's sizes
+                graph = _trace_sized(module, x)
+            except Exception as sized:  # noqa: BLE001
+                y = module(x)
+                why = (f"torch.fx cannot trace it: {_reason(e)}; nor with its input's sizes "
+                       f"known: {_reason(sized)}")
+                reading = Reading(module, name, _in_shape(x), _shape(_main(y)), "opaque",
+                                  why=why)
+                self.opaque.append(reading)
+                return reading, y
         return self._run_graph(module, name, graph, x)
 
     def _run_graph(self, module, name, graph, x):
@@ -235,6 +337,10 @@ class Reader:
         raise ValueError("forward has no output")
 
 
+def _reason(e: Exception) -> str:
+    return f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+
+
 def _output_nodes(outs, steps) -> list:
     """The tensor steps a forward returns, in order (through tuples and named tuples)."""
     if isinstance(outs, (tuple, list)):
@@ -271,6 +377,14 @@ def read(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[Reading, list
     x = torch.randn(1, *input_shape, dtype=like.dtype if like is not None else None,
                     device=like.device if like is not None else None)
     reader = Reader()
-    with _Mode(module, False), torch.no_grad():
-        reading, _ = reader.read(module, "", x)
+    # a forward traced as in training and run may update buffers (`F.batch_norm(...,
+    # training=self.training)`'s running statistics): they are put back as they were
+    saved = [(b, b.clone()) for b in module.buffers()]
+    try:
+        with _Mode(module, False), torch.no_grad():
+            reading, _ = reader.read(module, "", x)
+    finally:
+        with torch.no_grad():
+            for b, value in saved:
+                b.copy_(value)
     return reading, reader.opaque

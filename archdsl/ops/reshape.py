@@ -1,11 +1,13 @@
-"""Rearranging a tensor without computing: Permute (a module, a view) and ChannelShuffle
-(ShuffleNet's functional shuffle, a copy)."""
+"""Rearranging a tensor without computing: Permute (a module, a view), ChannelShuffle
+(ShuffleNet's functional shuffle, a copy) and Pad (a border of a constant, functional)."""
 
 from __future__ import annotations
 
 from archdsl.ops.base import (
     NOTHING_SAVED,
+    RF,
     Functional,
+    NonNegInt,
     Op,
     Params,
     PositiveInt,
@@ -141,3 +143,60 @@ class ChannelShuffle(Op):
 
     def label(self, p, ins, out):
         return f"Shuffle /{p.groups}"
+
+
+class PadParams(Params):
+    # torch's order (`F.pad(x, (left, right, top, bottom))`)
+    left: NonNegInt = 0
+    right: NonNegInt = 0
+    top: NonNegInt = 0
+    bottom: NonNegInt = 0
+    value: float = 0.0
+
+
+@register
+class Pad(Op):
+    """A border of `value` (0 by default) around the feature map, as torch's
+    `F.pad(x, (left, right, top, bottom))` writes it: `Pad(0, 1, 0, 1)` makes an odd size even
+    (a forward's `if x.shape[-1] % 2: x = F.pad(x, (0, 1, 0, 1))`, read for one input size)."""
+
+    name = "Pad"
+    aliases = ("ConstantPad",)
+    family = "shape"
+    Params = PadParams
+    module = False
+    summary = "constant border (torch's F.pad order: left, right, top, bottom)"
+    torch_calls = ("pad",)
+    example = "Pad(0, 1, 0, 1)"
+
+    def from_torch_call(self, name, args, kwargs, ins, out):
+        sizes = kwargs.get("pad", args[0] if args else None)
+        mode = kwargs.get("mode", args[1] if len(args) > 1 else "constant")
+        value = kwargs.get("value", args[2] if len(args) > 2 else None)
+        if mode != "constant" or len(ins[0]) != 3 or not isinstance(sizes, (list, tuple)) or \
+                len(sizes) not in (2, 4) or not all(isinstance(s, int) and s >= 0 for s in sizes) \
+                or not any(sizes):  # a pad by nothing is the identity (Id)
+            return None
+        found = dict(zip(("left", "right", "top", "bottom"), sizes, strict=False))
+        return {**found, "value": float(value or 0.0)}
+
+    def infer(self, p, ins, ctx):
+        if len(ins[0]) != 3:
+            raise ShapeError("Pad pads feature maps, and this is a vector", code="rank-mismatch")
+        c, h, w = ins[0]
+        return (c, h + p.top + p.bottom, w + p.left + p.right)
+
+    def rf(self, p, ins=None, out=None):
+        return RF((1, 1), (1, 1), (p.top, p.left))
+
+    def saved(self, p, ins, out, trainable):
+        return NOTHING_SAVED
+
+    def torch(self, p, ins, out):
+        return Functional("torch.nn.functional.pad({0}, ({left}, {right}, {top}, {bottom}), "
+                          "value={value})",
+                          tuple((k, getattr(p, k)) for k in ("left", "right", "top", "bottom",
+                                                              "value")))
+
+    def label(self, p, ins, out):
+        return f"Pad {p.left},{p.right},{p.top},{p.bottom}"

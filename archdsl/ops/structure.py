@@ -66,10 +66,12 @@ class Id(Op):
     summary = "identity"
     example = "Concat[Id, Conv(32, 3, p=1)]"
     torch_types = ("torch.nn.modules.linear.Identity",)
-    torch_calls = (".contiguous",)  # the same values: only the memory layout differs
+    # `.contiguous()`: the same values, only the memory layout differs; `F.pad` by nothing (a
+    # U-Net's decoder padded to its skip's size, read for a size where they already match)
+    torch_calls = (".contiguous", "pad")
 
     def from_torch_call(self, name, args, kwargs, ins, out):
-        return {}
+        return {} if tuple(ins[0]) == tuple(out) else None
 
     def passes_through(self, p, ins, out):
         return True

@@ -140,6 +140,17 @@ class ConvT(Op):
         return fmt_pair(p.kernel), fmt_pair(p.stride, ","), fmt_pair(p.padding, ",")
 
 
+def _whole_scale(shape_in, shape_out):
+    """Whole factors from a map's height and width to another's: 2, (2, 3); else None."""
+    if len(shape_in) != 3 or len(shape_out) != 3:
+        return None
+    factors = [o // i for i, o in zip(shape_in[1:], shape_out[1:], strict=True)]
+    if any(f < 1 or f * i != o for f, i, o in zip(factors, shape_in[1:], shape_out[1:],
+                                                    strict=True)):
+        return None
+    return factors[0] if factors[0] == factors[1] else tuple(factors)
+
+
 class UpsampleParams(Params):
     scale: Pair = 2
     mode: Literal["nearest", "bilinear"] = "nearest"
@@ -165,17 +176,24 @@ class Upsample(Op):
     torch_calls = ("interpolate",)
 
     def from_torch(self, module, ins, out):
-        return self._imported(vars(module))
+        return self._imported(vars(module), ins, out)
 
     def from_torch_call(self, name, args, kwargs, ins, out):
         names = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
-        return self._imported({**dict(zip(names, args, strict=False)), **kwargs})
+        return self._imported({**dict(zip(names, args, strict=False)), **kwargs}, ins, out)
 
     @staticmethod
-    def _imported(given: dict) -> dict | None:
+    def _imported(given: dict, ins, out) -> dict | None:
         scale, mode = given.get("scale_factor"), given.get("mode", "nearest")
-        if given.get("size") is not None or mode not in ("nearest", "bilinear") or \
-                given.get("recompute_scale_factor") or given.get("antialias") or scale is None:
+        if given.get("size") is not None and scale is None:
+            # a size that is a whole multiple of the input's (a decoder upsampled to its skip's
+            # size, read for one input size): that scale, which torch interpolates alike
+            scale = _whole_scale(ins[0], out)
+            given = {**given, "recompute_scale_factor": None}
+        elif given.get("size") is not None:
+            return None
+        if mode not in ("nearest", "bilinear") or given.get("recompute_scale_factor") or \
+                given.get("antialias") or scale is None:
             return None
         if isinstance(scale, float) and scale.is_integer():
             scale = int(scale)
