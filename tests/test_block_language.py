@@ -251,3 +251,16 @@ model M { input: 3x8x8
     convs = [(n.ann.params.kernel, n.ann.out_shape[0]) for n in archdsl.load(text).layers()]
     expected = [(1, 8), (3, 8), (1, 4), (5, 4), (1, 16), (3, 16), (1, 8), (5, 8)] * 10
     assert [(k if isinstance(k, int) else k[0], c) for k, c in convs] == expected
+
+
+def test_a_model_whose_body_is_one_seq_is_an_nn_sequential():
+    model = archdsl.load("model M {\n  input: 3x16x16\n  classes: 10\n"
+                         "  Seq[ Conv(4, 3) - BN - ReLU - GAP - FC(classes) ]\n}\n")
+    net = model.build()
+    assert isinstance(net, torch.nn.Sequential)
+    assert list(net.state_dict())[:3] == ["0.weight", "1.weight", "1.bias"]
+    assert "(nn.Sequential):" in model.source()
+    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    labelled = archdsl.load("model M {\n  input: 3x16x16\n  Seq:body[ Conv(4, 3) ]\n}\n").build()
+    assert not isinstance(labelled, torch.nn.Sequential)  # a labelled Seq is a child
+    assert list(labelled.state_dict())[0] == "body.0.weight"

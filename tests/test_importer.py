@@ -302,3 +302,30 @@ class MakesTensor(nn.Module):
 def test_a_tensor_made_in_forward_is_opaque():
     (layer,) = spec_from_torch(nn.Sequential(nn.Conv2d(3, 4, 1), MakesTensor()), (3, 4, 4)).opaque
     assert layer.name == "1" and "of its own" in layer.why, layer.why
+
+
+class _Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return torch.relu(x + self.bn(self.conv(x)))
+
+
+class _MySequential(nn.Sequential):
+    pass
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)),
+    lambda: nn.Sequential(nn.Conv2d(3, 4, 1), _Residual(), _Residual()),  # a repeat inside
+    lambda: _MySequential(nn.Conv2d(3, 4, 1), _Residual(), nn.ReLU()),
+], ids=["plain", "repeated-blocks", "subclass"])
+def test_a_model_that_is_a_sequential_keeps_its_numbered_names(make):
+    """Its state_dict keys are `0.weight`, `1.conv.weight`...: the model is written `Seq[...]`,
+    which makes the compiled model an nn.Sequential too."""
+    spec = round_trip(make(), 16)
+    assert re.search(r"^  Seq\[", spec.text, re.M), spec.text

@@ -153,7 +153,8 @@ def _model_class_text(model, writer: ClassWriter) -> str:
     docstring = (f'    """{doc(model.name)}: {fmt_shape(model.input_shape)} -> '
                  f'{fmt_shape(model.output_shape)}, {totals.params:,} parameters, '
                  f'{totals.macs:,} MACs."""')
-    text = writer.class_text(name, docstring, ["self"], body)
+    text = writer.class_text(name, docstring, ["self"], body,
+                             base="nn.Sequential" if ir.root.sequential else "nn.Module")
     if multi:
         fields = "\n".join(f"    {output}: {'torch.Tensor' if i == 0 else 'torch.Tensor | None'}"
                            for i, (output, _) in enumerate(ir.outputs))

@@ -141,7 +141,9 @@ class Walker:
         node.local = "input"
         self.graph.add(node, [])
         root.entry = key
-        out = self.statements(mdef.body, key, where)
+        seq = _sequential(mdef.body)  # `model M { Seq[...] }`: the model is an nn.Sequential
+        root.sequential = seq is not None
+        out = self.statements(seq.branches[0].statements if seq else mdef.body, key, where)
         root.exit = out
         return root, key, out
 
@@ -829,9 +831,14 @@ def _is_seq(head: ast.Layer) -> bool:
 def _sequential_body(defn: ast.BlockDef) -> ast.Group | None:
     """The `Seq[...]` that is a block's whole body, unlabelled: the block is then itself an
     nn.Sequential (as torchvision's Conv2dNormActivation is), not a module holding one."""
-    if len(defn.body) != 1 or not isinstance(defn.body[0], ast.Chain):
+    return _sequential(defn.body)
+
+
+def _sequential(body: list) -> ast.Group | None:
+    """The unlabelled `Seq[...]` that is a whole body (a block's or a model's), if it is one."""
+    if len(body) != 1 or not isinstance(body[0], ast.Chain):
         return None
-    elements = defn.body[0].elements
+    elements = body[0].elements
     if len(elements) != 1 or elements[0].repeat is not None:
         return None
     unit = elements[0].unit

@@ -65,7 +65,7 @@ def spec_from_torch(module: nn.Module, input_shape: tuple[int, ...] | str, *,
             items = body(reading)
         except Inexpressible as e:
             items = [Opaque(module, _model_label(module), reading.out_shape, str(e))]
-    if reading.kind == "sequential" and type(module) is not nn.Sequential:
+    if reading.kind == "sequential":  # the model is itself an nn.Sequential: `Seq[...]`
         items = [Group(None, items)]
     taken = set(ops.names()) | _prelude_blocks() | {"Seq", "Aux", "Opaque"}
     classes = _classes(items)
