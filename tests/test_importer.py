@@ -302,3 +302,32 @@ class MakesTensor(nn.Module):
 def test_a_tensor_made_in_forward_is_opaque():
     (layer,) = spec_from_torch(nn.Sequential(nn.Conv2d(3, 4, 1), MakesTensor()), (3, 4, 4)).opaque
     assert layer.name == "1" and "of its own" in layer.why, layer.why
+
+
+def stochastic_depth_rates(model: nn.Module) -> dict[str, float]:
+    return {name: m.p for name, m in model.named_modules()
+            if type(m).__name__ == "StochasticDepth"}
+
+
+@pytest.mark.parametrize("name", ["convnext_tiny", "efficientnet_b0"])
+def test_rates_are_exact_to_the_bit(name):
+    """torchvision computes its stochastic-depth rates (`0.2 * 3 / 16` = 0.037500000000000006):
+    the spec writes that arithmetic, so each rate is the same float, and no long literal."""
+    model = tv(name)
+    text = spec_from_torch(model, (3, 64, 64)).text
+    theirs, ours = stochastic_depth_rates(model), stochastic_depth_rates(archdsl.build(text))
+    assert len(theirs) > 10 and theirs.keys() == ours.keys()
+    assert [k for k in theirs if theirs[k] != ours[k]] == [], text
+    for literal in re.findall(r"(?<![\w.])\d+\.\d+(?:e-?\d+)?", text):
+        assert len(literal.split("e")[0].replace(".", "").lstrip("0")) <= 8, literal
+    assert ("0.2 * (12 + i) / 16" if name == "efficientnet_b0" else "0.1 * (3 + i) / 17") in text
+
+
+def test_a_rule_is_found_only_where_it_is_exact():
+    from archdsl.importer.exact import find_rule, is_long
+
+    rates = [0.2 * k / 16 for k in range(16)]
+    assert find_rule(rates) == (0.2, 16)
+    assert is_long(rates[3]) and not is_long(0.0125) and not is_long(1e-06)
+    assert find_rule([0.1 * k / 17.0 for k in range(18)]) == (0.1, 17)
+    assert find_rule([0.123456789]) is None
