@@ -25,6 +25,7 @@ from typing import Any
 
 from torch import nn
 
+from archdsl.expr_functions import FUNCTIONS
 from archdsl.importer.names import source_name
 from archdsl.importer.terms import Call, Expr, Group, Instance, Layer, Merge, Opaque, Side
 
@@ -603,7 +604,7 @@ def _name(values: tuple, hint: str, attrs: dict, params: list[Param],
     """An attribute the modules hold with these values; else the name their constructor
     passes it by; else the argument's own (`out_channels`, `k`), numbered if taken. A name
     the modules hold another attribute under is not used for these values."""
-    taken = {p.name for p in params} | RESERVED
+    taken = {p.name for p in params} | RESERVED | set(FUNCTIONS)  # `max` stays the function
 
     def usable(name: str) -> bool:  # generated block classes take parameters as attributes
         return name not in taken and name not in attrs and name.isidentifier() and \
