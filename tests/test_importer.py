@@ -329,3 +329,80 @@ def test_a_model_that_is_a_sequential_keeps_its_numbered_names(make):
     which makes the compiled model an nn.Sequential too."""
     spec = round_trip(make(), 16)
     assert re.search(r"^  Seq\[", spec.text, re.M), spec.text
+
+
+def stochastic_depth_rates(model: nn.Module) -> dict[str, float]:
+    return {name: m.p for name, m in model.named_modules()
+            if type(m).__name__ == "StochasticDepth"}
+
+
+@pytest.mark.parametrize("name", ["convnext_tiny", "efficientnet_b0"])
+def test_rates_are_exact_to_the_bit(name):
+    """torchvision computes its stochastic-depth rates (`0.2 * 3 / 16` = 0.037500000000000006):
+    the spec writes that arithmetic, so each rate is the same float, and no long literal."""
+    model = tv(name)
+    text = spec_from_torch(model, (3, 64, 64)).text
+    theirs, ours = stochastic_depth_rates(model), stochastic_depth_rates(archdsl.build(text))
+    assert len(theirs) > 10 and theirs.keys() == ours.keys()
+    assert [k for k in theirs if theirs[k] != ours[k]] == [], text
+    for literal in re.findall(r"(?<![\w.])\d+\.\d+(?:e-?\d+)?", text):
+        assert len(literal.split("e")[0].replace(".", "").lstrip("0")) <= 8, literal
+    assert ("0.2 * (12 + i) / 16" if name == "efficientnet_b0" else "0.1 * (3 + i) / 17") in text
+
+
+def test_a_rule_is_found_only_where_it_is_exact():
+    from archdsl.importer.exact import find_rule, is_long
+
+    rates = [0.2 * k / 16 for k in range(16)]
+    assert find_rule(rates) == (0.2, 16)
+    assert is_long(rates[3]) and not is_long(0.0125) and not is_long(1e-06)
+    assert find_rule([0.1 * k / 17.0 for k in range(18)]) == (0.1, 17)
+    assert find_rule([0.123456789]) is None
+
+
+def block_heads(text: str) -> dict[str, list[str]]:
+    """Each block's parameter names (the first block of a name)."""
+    heads = {}
+    for name, params in re.findall(r"^block (\w+)\(([^)]*)\)", text, re.M):
+        heads.setdefault(name, [p.split("=")[0].strip() for p in params.split(",")])
+    return heads
+
+
+def test_parameters_are_named_as_the_module_names_them():
+    """From an attribute the modules hold, else from what their constructor passes (MBConv's
+    `expanded_channels`, ResNet's `width`, GoogLeNet's `ch3x3red`); never `c` or `out_channels2`."""
+    efficientnet = block_heads(spec_from_torch(tv("efficientnet_b0"), (3, 64, 64)).text)
+    assert efficientnet["MBConv"] == ["expanded_channels", "out_channels",
+                                      "stochastic_depth_prob", "kernel", "stride",
+                                      "use_res_connect"]
+    assert efficientnet["SqueezeExcitation"] == ["squeeze_channels"]
+    assert block_heads(spec_from_torch(tv("resnet50"), (3, 64, 64)).text)["Bottleneck"] == \
+        ["width", "stride"]
+    googlenet = spec_from_torch(tv("googlenet", init_weights=True), (3, 64, 64)).text
+    assert block_heads(googlenet)["InceptionBlock"] == ["ch1x1", "ch3x3red", "ch3x3", "ch5x5red",
+                                                        "ch5x5", "pool_proj"]
+    for text in (googlenet, spec_from_torch(tv("mobilenet_v3_small"), (3, 64, 64)).text):
+        for name, params in block_heads(text).items():
+            assert not any(re.fullmatch(r"[a-z_]+\d", p) and p.rstrip("0123456789") in params
+                           for p in params), (name, params)
+
+
+class Widen(nn.Module):
+    """An inner width its constructor names, and an attribute holding another width."""
+
+    def __init__(self, c_in, c_out, hidden):
+        super().__init__()
+        self.out_channels = c_out
+        self.expand = nn.Conv2d(c_in, hidden, 1)
+        self.act = nn.ReLU()
+        self.project = nn.Conv2d(hidden, c_out, 1)
+
+    def forward(self, x):
+        return self.project(self.act(self.expand(x)))
+
+
+def test_a_width_is_named_from_the_constructor():
+    model = nn.Sequential(Widen(3, 8, 16), Widen(8, 8, 32), Widen(8, 4, 8))
+    text = spec_from_torch(model, (3, 8, 8)).text
+    assert block_heads(text)["Widen"] == ["hidden", "out_channels"], text
+    assert "Conv:expand(hidden, 1" in text and "Conv:project(out_channels, 1" in text

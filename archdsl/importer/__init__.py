@@ -20,6 +20,7 @@ from torch import nn
 
 from archdsl import ops
 from archdsl.importer.build import Inexpressible, body, child_term
+from archdsl.importer.exact import settle_rates
 from archdsl.importer.terms import Call, Expr, Group, Layer, Merge, Opaque, Side
 from archdsl.importer.trace import qualname, read
 from archdsl.importer.unify import make_blocks
@@ -70,6 +71,7 @@ def spec_from_torch(module: nn.Module, input_shape: tuple[int, ...] | str, *,
     taken = set(ops.names()) | _prelude_blocks() | {"Seq", "Aux", "Opaque"}
     classes = _classes(items)
     blocks = make_blocks(items, taken, classes)
+    settle_rates(items, blocks)
     sides = _sides(items)
     writer = Writer({})
     model_name = _identifier(name or type(module).__name__)

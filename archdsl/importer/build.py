@@ -27,7 +27,7 @@ def child_term(reading: Reading, label: str | None):
         for op in ops.for_torch_type(qualname(type(module))):
             args = op.from_torch(module, [reading.in_shape], reading.out_shape)
             if args is not None:
-                return Layer(op, args, label)
+                return Layer(op, args, label, module=module)
         return Opaque(module, label, reading.out_shape,
                       f"{type(module).__name__} has settings no layer kind expresses")
     if reading.kind == "opaque":

@@ -29,6 +29,7 @@ class Layer:
     label: str | None = None
     auto_bias: bool | None = None  # the bias `bias=auto` settles to here (None: unknown)
     when: Any = None
+    module: Any = None  # the torch module it was read from (None: a function's call)
 
 
 @dataclass

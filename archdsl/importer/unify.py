@@ -6,8 +6,10 @@ one template (anti-unification; items paired by least cost: fewest gaps, then fe
 arguments): a value equal in all instances stays a literal; one equal to the block's input
 channels is `in_channels`; one equal to (a whole multiple of, `(p - 1) // 2` of) a parameter
 already found reuses it; any other becomes a parameter, named after an attribute the modules
-hold with the same values where there is one, and defaulting to the value most instances
-have. An item present in some instances only gets `when=`: a comparison of the parameters
+hold with the same values where there is one, else by the name their constructor passes it by
+(`names.source_name`: `width`, `expanded_channels`), else after the argument (`out_channels`,
+`kernel`; never an attribute's name that holds other values), and defaulting to the value most
+instances have. An item present in some instances only gets `when=`: a comparison of the parameters
 where one fits (`out_channels != in_channels`), else a flag; a residual merge missing in some
 is `Add(when=...)`. Instances that cannot be aligned split into blocks of equal structure; an
 nn.Sequential subclass whose instances hold differently named children is written as labelled
@@ -23,14 +25,17 @@ from typing import Any
 
 from torch import nn
 
+from archdsl.expr_functions import FUNCTIONS
+from archdsl.importer.names import source_name
 from archdsl.importer.terms import Call, Expr, Group, Instance, Layer, Merge, Opaque, Side
 
 ABSENT = object()  # the item is not in this instance: any value will do
 RESERVED = {"in_channels", "i", "when", "classes", "math", "if", "else", "and", "or", "not",
             "true", "false", "auto", "same", "valid"}
 # parameter names for a layer argument that has no attribute to be named after
-SHORT = {"out_channels": "c", "out_features": "n", "kernel": "k", "stride": "s",
-         "padding": "pad", "groups": "g", "dilation": "d", "p": "p", "eps": "eps",
+SHORT = {"out_channels": "out_channels", "out_features": "out_features", "kernel": "kernel",
+         "stride": "stride", "padding": "padding", "groups": "groups", "dilation": "dilation",
+         "p": "p", "eps": "eps",
          "momentum": "momentum", "inplace": "inplace", "output_size": "size"}
 
 
@@ -44,6 +49,8 @@ class Vec:
 
     values: tuple
     hint: str = "v"
+    items: tuple = ()  # the item of each instance it comes from (to name it from the source)
+    key: str | None = None  # the argument of those items it is
 
 
 @dataclass
@@ -363,7 +370,7 @@ def _align_items(column: list):
         for p in block.params:
             vals = tuple(ABSENT if i is None else i.args.get(
                 p.name, p.default) for i in column)
-            args[p.name] = Vec(vals, p.name)
+            args[p.name] = Vec(vals, p.name, tuple(column), p.name)
         return Call(first.instance, first.label, args, when)
     if isinstance(first, Group):
         if when is not None:  # `Seq` takes no `when`: such instances are blocks of their own
@@ -405,7 +412,7 @@ def _align_args(column, get, op) -> dict:
     for key in keys:
         default = fields[key].default if key in fields else ABSENT
         vals = tuple(ABSENT if i is None else get(i).get(key, default) for i in column)
-        out[key] = Vec(vals, SHORT.get(key, key))
+        out[key] = Vec(vals, SHORT.get(key, key), tuple(column), key)
     return out
 
 
@@ -454,7 +461,9 @@ def _unify(block: Block, classes: int | None = None) -> None:
             condition = _condition(vec.values, params, channels)
             if condition:
                 return Expr(condition)
-        name = _name(vec.values, vec.hint, attrs, params)
+        expanded = all(a > b for a, b in zip(vec.values, channels, strict=False)
+                       if isinstance(a, int) and isinstance(b, int))
+        name = _name(vec.values, vec.hint, attrs, params, _source(block, vec), expanded)
         params.append(Param(name, ABSENT, vec.values))
         return Expr(name)
 
@@ -578,15 +587,38 @@ def _attribute(values: tuple, attrs: dict, params: list[Param]) -> str | None:
                  if name not in taken and _matches(values, vals)), None)
 
 
-def _name(values: tuple, hint: str, attrs: dict, params: list[Param]) -> str:
-    taken = {p.name for p in params} | RESERVED
+def _source(block: Block, vec: Vec) -> str | None:
+    """The name the module's constructor gives this value where it makes the child."""
+    for inst, item in zip(block.instances, vec.items, strict=False):
+        child = item.module if isinstance(item, Layer) else \
+            item.instance.module if isinstance(item, Call) else None
+        if child is not None and vec.key is not None:
+            name = source_name(inst.module, child, item.label, vec.key)
+            if name:
+                return name
+    return None
+
+
+def _name(values: tuple, hint: str, attrs: dict, params: list[Param],
+          source: str | None = None, expanded: bool = False) -> str:
+    """An attribute the modules hold with these values; else the name their constructor
+    passes it by; else the argument's own (`out_channels`, `k`), numbered if taken. A name
+    the modules hold another attribute under is not used for these values."""
+    taken = {p.name for p in params} | RESERVED | set(FUNCTIONS)  # `max` stays the function
 
     def usable(name: str) -> bool:  # generated block classes take parameters as attributes
-        return name not in taken and name.isidentifier() and not keyword.iskeyword(name) \
-            and not hasattr(nn.Module, name)
+        return name not in taken and name not in attrs and name.isidentifier() and \
+            not keyword.iskeyword(name) and not hasattr(nn.Module, name)
     for name, vals in attrs.items():
-        if usable(name) and _matches(values, vals):
+        if name not in taken and name.isidentifier() and not keyword.iskeyword(name) and \
+                not hasattr(nn.Module, name) and _matches(values, vals):
             return name
+    if source and usable(source):
+        return source
+    if hint == "out_channels" and not usable(hint):  # another width is the modules' own
+        for name in ("expanded" if expanded else "width", "hidden"):
+            if usable(name):
+                return name
     base = hint if hint.isidentifier() else "v"
     name, n = base, 2
     while not usable(name):

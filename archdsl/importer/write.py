@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from archdsl.importer.exact import Scaled
 from archdsl.importer.terms import Call, Expr, Group, Layer, Merge, Opaque, Side
 from archdsl.importer.unify import ABSENT, Block
 
@@ -18,7 +19,7 @@ WIDTH = 96  # a line longer than this breaks
 
 
 def value(v) -> str:
-    if isinstance(v, Expr):
+    if isinstance(v, (Expr, Scaled)):
         return v.text
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -220,8 +221,8 @@ def _pack(texts: list[str], indent: int) -> list[str]:
 
 def _counted_run(items, k, writer, indent) -> tuple[str, int] | None:
     """Calls of one block alike but for one number that grows by the same step (ConvNeXt's
-    stochastic-depth rates, 0.2 * block / total): `CNBlock((3 + i) / 70) x 3`, `i` the copy's
-    index. The expression gives the values to within 1e-9 of them (a float's last digits)."""
+    stochastic-depth rates, 0.1 * block / 17): `CNBlock(0.1 * (3 + i) / 17) x 3`, `i` the copy's
+    index. The expression gives each value bit for bit, as archdsl evaluates it."""
     first = items[k]
     if not isinstance(first, Call) or first.label is not None or first.when is not None:
         return None
@@ -244,9 +245,17 @@ def _counted_run(items, k, writer, indent) -> tuple[str, int] | None:
 
 
 def _progression(values: list) -> str | None:
-    """`(k + i) / d` or `n * (k + i) / d` for numbers v0, v0 + step, v0 + 2 step, ..."""
+    """`p * (k + i) / n` for rates of one rule (`Scaled`, consecutive k), else `(k + i) / d`
+    or `m * (k + i) / d` for numbers v0, v0 + step, ...; None unless every value is exact."""
     from fractions import Fraction
 
+    if all(isinstance(v, Scaled) for v in values):
+        first = values[0]
+        if all(v.p == first.p and v.n == first.n and v.k == first.k + i
+               for i, v in enumerate(values)):
+            index = f"({first.k} + i)" if first.k else "i"
+            return f"{first.p!r} * {index} / {first.n}"
+        return None
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return None
     step = Fraction(values[1] - values[0]).limit_denominator(10000)
@@ -259,8 +268,9 @@ def _progression(values: list) -> str | None:
     index = f"({k0} + i)" if k0 else "i"
     text = (index if num == 1 else f"{num} * {index}") + (f" / {den}" if den != 1 else "")
     for i, v in enumerate(values):
-        got = num * (k0 + i) / den
-        if abs(got - v) > 1e-9 * max(1.0, abs(v)):
+        top = num * (k0 + i)  # as archdsl's `/` computes: an int where it divides exactly
+        got = top // den if top % den == 0 else top / den
+        if got != v or type(got) is not type(v):
             return None
     return text
 
