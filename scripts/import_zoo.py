@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 importlib.import_module("tv_shim")  # before torchvision: its op schemas with CPU torch
 import torch  # noqa: E402
 import torchvision  # noqa: E402
-from torch import nn  # noqa: E402
+from randomised import KWARGS, randomise  # noqa: E402  (tests/: the zoo tests' randomisation)
 
 import archdsl  # noqa: E402
 from archdsl.importer import spec_from_torch  # noqa: E402
@@ -37,9 +37,6 @@ regnet_y_32gf regnet_y_3_2gf regnet_y_400mf regnet_y_800mf regnet_y_8gf resnet10
 resnet18 resnet34 resnet50 resnext101_32x8d resnext101_64x4d resnext50_32x4d shufflenet_v2_x0_5
 shufflenet_v2_x1_0 shufflenet_v2_x1_5 shufflenet_v2_x2_0 squeezenet1_0 squeezenet1_1 vgg11 vgg11_bn
 vgg13 vgg13_bn vgg16 vgg16_bn vgg19 vgg19_bn wide_resnet101_2 wide_resnet50_2""".split()
-# torchvision builds the auxiliary classifiers only when asked; the spec must hold them
-KWARGS = {"googlenet": {"aux_logits": True, "init_weights": True},
-          "inception_v3": {"aux_logits": True, "init_weights": False}}
 MIN_SIZE = {"inception_v3": 299}
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 ZOO_NAME = {"alexnet": "alexnet_torchvision"}  # the zoo's `alexnet` is the lecture notes'
@@ -57,23 +54,6 @@ def zoo_lines(name: str) -> int | None:
     return len(text.splitlines()) + sum(len((SPECS / f).read_text().splitlines()) for f in files)
 
 
-def randomise(model: nn.Module, size: int) -> None:
-    """Weights and statistics with which a wrong network shows (torchvision's initialisation
-    leaves BatchNorm at the identity and some last layers at zero)."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g)
-                               * (2.0 / m.weight[0].numel()) ** 0.5)
-        for name, p in model.named_parameters():
-            if name.endswith("bias") or "layer_scale" in name:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
-        model.train()
-        model(torch.randn(2, 3, size, size, generator=g))
-    model.eval()
-
-
 def check(name: str, size: int, out: Path | None) -> str:
     size = max(size, MIN_SIZE.get(name, 0))
     torch.manual_seed(0)
@@ -82,7 +62,7 @@ def check(name: str, size: int, out: Path | None) -> str:
     if out:
         (out / f"{name}.arch").write_text(spec.text)
     net = archdsl.build(spec.text)
-    randomise(ref, size)
+    randomise(ref, torch.Generator().manual_seed(1), size)
     net.load_state_dict(ref.state_dict(), strict=True)
     net.eval()
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))

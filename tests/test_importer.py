@@ -14,27 +14,13 @@ import re
 import pytest
 import torch
 import torchvision
+from randomised import randomise
 from torch import nn
 from torchvision.models import densenet, resnet
 
 import archdsl
 from archdsl.importer import ImportedSpec, spec_from_torch
 from conftest import ROOT
-
-
-def randomise(model: nn.Module, size: int) -> None:
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g)
-                               * (2.0 / m.weight[0].numel()) ** 0.5)
-        for name, p in model.named_parameters():
-            if name.endswith("bias") or "layer_scale" in name:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
-        model.train()
-        model(torch.randn(2, 3, size, size, generator=g))
-    model.eval()
 
 
 def settings(model: nn.Module) -> dict[str, str]:
@@ -45,7 +31,7 @@ def settings(model: nn.Module) -> dict[str, str]:
 def round_trip(model: nn.Module, size: int) -> ImportedSpec:
     spec = spec_from_torch(model, (3, size, size), origin="test")
     net = archdsl.build(spec.text)
-    randomise(model, size)
+    randomise(model, torch.Generator().manual_seed(1), size)
     net.load_state_dict(model.state_dict(), strict=True)
     net.eval()
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))
