@@ -106,6 +106,17 @@ def _spatial_input(ins: list[Shape], name: str) -> Shape:
     return shape
 
 
+def conv_arguments(module) -> dict | None:
+    """The arguments of an `nn.Conv2d` or `nn.ConvTranspose2d` that Conv and ConvT share;
+    None for a padding mode other than zeros, which neither kind has."""
+    if module.padding_mode != "zeros":
+        return None
+    return {"out_channels": module.out_channels, "kernel": square(module.kernel_size),
+            "stride": square(module.stride), "padding": square(module.padding),
+            "dilation": square(module.dilation), "groups": module.groups,
+            "bias": module.bias is not None}
+
+
 @register
 class Conv(Op):
     """2-D convolution. `Conv(64, 3, s=2, p=1)`: 64 filters of 3x3, stride 2, padding 1.
@@ -133,12 +144,7 @@ class Conv(Op):
     torch_types = ("torch.nn.modules.conv.Conv2d",)
 
     def from_torch(self, module, ins, out):
-        if module.padding_mode != "zeros":
-            return None
-        return {"out_channels": module.out_channels, "kernel": square(module.kernel_size),
-                "stride": square(module.stride), "padding": square(module.padding),
-                "dilation": square(module.dilation), "groups": module.groups,
-                "bias": module.bias is not None}
+        return conv_arguments(module)
 
     def check_params(self, p) -> None:
         resolve_padding(p)

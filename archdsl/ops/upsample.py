@@ -20,6 +20,7 @@ from archdsl.ops.base import (
     prod,
     square,
 )
+from archdsl.ops.conv import conv_arguments
 from archdsl.ops.registry import register
 
 
@@ -74,13 +75,8 @@ class ConvT(Op):
     torch_types = ("torch.nn.modules.conv.ConvTranspose2d",)
 
     def from_torch(self, module, ins, out):
-        if module.padding_mode != "zeros":
-            return None
-        return {"out_channels": module.out_channels, "kernel": square(module.kernel_size),
-                "stride": square(module.stride), "padding": square(module.padding),
-                "output_padding": square(module.output_padding),
-                "dilation": square(module.dilation), "groups": module.groups,
-                "bias": module.bias is not None}
+        args = conv_arguments(module)
+        return args and {**args, "output_padding": square(module.output_padding)}
 
     def check_params(self, p) -> None:
         for (op_, s, d) in zip(pair(p.output_padding), pair(p.stride), pair(p.dilation),
